@@ -1,0 +1,20 @@
+#pragma once
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace vpcctl {
+
+struct Column {
+  std::string header;
+  std::string key;  // field of each item
+};
+
+// Prints items as an aligned table with a header row.
+void printTable(std::ostream& out, const nlohmann::json& items, const std::vector<Column>& columns);
+
+// A field as text: strings bare, numbers and the rest as JSON, null as "-".
+std::string cell(const nlohmann::json& item, const std::string& key);
+
+}  // namespace vpcctl

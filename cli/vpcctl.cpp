@@ -1,0 +1,204 @@
+// vpcctl: the command line for vpcd's API.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+
+#include "cli/client.h"
+#include "cli/output.h"
+
+namespace {
+
+using nlohmann::json;
+using vpcctl::Column;
+
+const std::vector<Column> kVpcColumns{{"NAME", "name"},
+                                      {"CIDR", "cidr"},
+                                      {"MTU", "mtu"},
+                                      {"SUBNETS", "subnets"},
+                                      {"ROUTER NAMESPACE", "router_namespace"}};
+const std::vector<Column> kSubnetColumns{{"NAME", "name"},       {"CIDR", "cidr"},
+                                         {"TYPE", "type"},       {"GATEWAY", "gateway"},
+                                         {"ADDRESS", "address"}, {"NAMESPACE", "namespace"}};
+
+struct Options {
+  std::string socket = "/run/vpcd/vpcd.sock";
+  std::string output = "table";
+};
+
+// Calls the API; prints the error and returns false on a non-2xx answer.
+bool request(const Options& o, const std::string& method, const std::string& target,
+             const json* body, json& result) {
+  vpcctl::Response r = vpcctl::call(o.socket, method, target, body);
+  if (r.status >= 200 && r.status < 300) {
+    result = r.body;
+    return true;
+  }
+  const json& err =
+      r.body.is_object() && r.body.contains("error") ? r.body["error"] : json::object();
+  std::cerr << "error: "
+            << (err.contains("message") ? err["message"].get<std::string>() : r.body.dump()) << " ("
+            << r.status << (err.contains("status") ? " " + err["status"].get<std::string>() : "")
+            << ")\n";
+  return false;
+}
+
+void printVpc(const json& v) {
+  std::cout << "name:             " << vpcctl::cell(v, "name") << "\n"
+            << "cidr:             " << vpcctl::cell(v, "cidr") << "\n"
+            << "mtu:              " << vpcctl::cell(v, "mtu") << "\n"
+            << "router namespace: " << vpcctl::cell(v, "router_namespace") << "\n";
+  if (v.contains("transit")) {
+    std::cout << "transit:          host " << vpcctl::cell(v["transit"], "host") << ", router "
+              << vpcctl::cell(v["transit"], "router") << "\n";
+  }
+  std::cout << "subnets:\n";
+  vpcctl::printTable(std::cout, v.value("subnets", json::array()), kSubnetColumns);
+}
+
+void printSubnet(const json& s) {
+  for (const auto& c : kSubnetColumns) {
+    std::string label = c.header + ":";
+    std::transform(label.begin(), label.end(), label.begin(), ::tolower);
+    std::cout << label << std::string(12 - std::min<size_t>(label.size(), 11), ' ')
+              << vpcctl::cell(s, c.key) << "\n";
+  }
+  std::cout << "vpc:" << std::string(8, ' ') << vpcctl::cell(s, "vpc") << "\n";
+}
+
+void printPlan(const json& p) {
+  for (const auto& a : p["actions"]) std::cout << a.get<std::string>() << "\n";
+  for (const auto& c : p["conflicts"])
+    std::cout << "! namespace " << c.get<std::string>() << " is not vpcd's\n";
+  if (p["actions"].empty() && p["conflicts"].empty()) std::cout << "converged: nothing to do\n";
+}
+
+void printStatus(const json& s) {
+  std::cout << "uplink: " << vpcctl::cell(s, "uplink")
+            << "   transit pool: " << vpcctl::cell(s, "transit_pool")
+            << "   kernel mutations since start: " << vpcctl::cell(s, "kernel_mutations") << "\n";
+  vpcctl::printTable(std::cout, s["vpcs"],
+                     {{"VPC", "name"},
+                      {"LAST RECONCILE", "last_reconcile"},
+                      {"MS", "last_duration_ms"},
+                      {"CHANGES", "last_changes"},
+                      {"ERROR", "last_error"}});
+}
+
+// Runs one API call and prints its result as JSON or with `pretty`.
+std::function<void()> action(const Options& o, int& rc, std::function<std::string()> method,
+                             std::function<std::string()> target, std::function<json()> body,
+                             std::function<void(const json&)> pretty) {
+  return [&o, &rc, method, target, body, pretty] {
+    json payload = body ? body() : json();
+    json result;
+    if (!request(o, method(), target(), body ? &payload : nullptr, result)) {
+      rc = 1;
+      return;
+    }
+    if (o.output == "json") {
+      std::cout << result.dump(2) << "\n";
+    } else {
+      pretty(result);
+    }
+  };
+}
+
+std::function<std::string()> text(std::string s) {
+  return [s] { return s; };
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  int rc = 0;
+  CLI::App app{"vpcctl: drive vpcd (VPCs, subnets, NAT) through its API socket"};
+  app.require_subcommand(1);
+  app.add_option("--socket", o.socket, "vpcd API socket")
+      ->envname("VPCD_SOCKET")
+      ->capture_default_str();
+  app.add_option("-o,--output", o.output, "output format")->check(CLI::IsMember({"table", "json"}));
+
+  std::string vpc, subnet, cidr, type = "private";
+  int mtu = 0;
+
+  auto* vpcCmd = app.add_subcommand("vpc", "VPCs")->require_subcommand(1);
+  auto* vpcCreate = vpcCmd->add_subcommand("create", "create a VPC");
+  vpcCreate->add_option("name", vpc)->required();
+  vpcCreate->add_option("--cidr", cidr, "IPv4 network, /8 to /28")->required();
+  vpcCreate->add_option("--mtu", mtu, "MTU of every link of the VPC (default 1500)");
+  vpcCreate->callback(action(
+      o, rc, text("POST"), text("/v1/vpcs"),
+      [&] {
+        json b{{"name", vpc}, {"cidr", cidr}};
+        if (mtu) b["mtu"] = mtu;
+        return b;
+      },
+      printVpc));
+  vpcCmd->add_subcommand("list", "list VPCs")
+      ->callback(action(o, rc, text("GET"), text("/v1/vpcs"), nullptr, [](const json& r) {
+        vpcctl::printTable(std::cout, r["items"], kVpcColumns);
+      }));
+  auto* vpcShow = vpcCmd->add_subcommand("show", "show a VPC");
+  vpcShow->add_option("name", vpc)->required();
+  vpcShow->callback(action(
+      o, rc, text("GET"), [&] { return "/v1/vpcs/" + vpc; }, nullptr, printVpc));
+  auto* vpcDelete = vpcCmd->add_subcommand("delete", "delete a VPC with its subnets");
+  vpcDelete->add_option("name", vpc)->required();
+  vpcDelete->callback(action(
+      o, rc, text("DELETE"), [&] { return "/v1/vpcs/" + vpc; }, nullptr,
+      [&](const json&) { std::cout << "deleted vpc " << vpc << "\n"; }));
+
+  auto* subCmd = app.add_subcommand("subnet", "subnets of a VPC")->require_subcommand(1);
+  auto* subCreate = subCmd->add_subcommand("create", "create a subnet");
+  subCreate->add_option("vpc", vpc)->required();
+  subCreate->add_option("name", subnet)->required();
+  subCreate->add_option("--cidr", cidr, "IPv4 network inside the VPC, /8 to /29")->required();
+  auto* pub = subCreate->add_flag_callback(
+      "--public", [&] { type = "public"; }, "reaches the internet through NAT");
+  auto* priv = subCreate->add_flag_callback(
+      "--private", [&] { type = "private"; }, "no internet (default)");
+  pub->excludes(priv);
+  subCreate->callback(action(
+      o, rc, text("POST"), [&] { return "/v1/vpcs/" + vpc + "/subnets"; },
+      [&] {
+        return json{{"name", subnet}, {"cidr", cidr}, {"type", type}};
+      },
+      printSubnet));
+  auto* subList = subCmd->add_subcommand("list", "list the subnets of a VPC");
+  subList->add_option("vpc", vpc)->required();
+  subList->callback(action(
+      o, rc, text("GET"), [&] { return "/v1/vpcs/" + vpc + "/subnets"; }, nullptr,
+      [](const json& r) { vpcctl::printTable(std::cout, r["items"], kSubnetColumns); }));
+  auto* subShow = subCmd->add_subcommand("show", "show a subnet");
+  subShow->add_option("vpc", vpc)->required();
+  subShow->add_option("name", subnet)->required();
+  subShow->callback(action(
+      o, rc, text("GET"), [&] { return "/v1/vpcs/" + vpc + "/subnets/" + subnet; }, nullptr,
+      printSubnet));
+  auto* subDelete = subCmd->add_subcommand("delete", "delete a subnet");
+  subDelete->add_option("vpc", vpc)->required();
+  subDelete->add_option("name", subnet)->required();
+  subDelete->callback(action(
+      o, rc, text("DELETE"), [&] { return "/v1/vpcs/" + vpc + "/subnets/" + subnet; }, nullptr,
+      [&](const json&) { std::cout << "deleted subnet " << vpc << "/" << subnet << "\n"; }));
+
+  app.add_subcommand("health", "check that vpcd answers")
+      ->callback(action(o, rc, text("GET"), text("/v1/health"), nullptr, [](const json& r) {
+        std::cout << r["status"].get<std::string>() << "\n";
+      }));
+  app.add_subcommand("status", "reconcile status per VPC")
+      ->callback(action(o, rc, text("GET"), text("/v1/status"), nullptr, printStatus));
+  app.add_subcommand("plan", "what a reconcile would change now")
+      ->callback(action(o, rc, text("GET"), text("/v1/plan"), nullptr, printPlan));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return rc;
+}

@@ -1,0 +1,114 @@
+#include "daemon/api.h"
+
+#include <iostream>
+#include <vector>
+
+#include "lib/model/api_error.h"
+#include "state/store.h"
+
+namespace vpcd {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> segments(const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
+json parseBody(const std::string& body) {
+  try {
+    return json::parse(body.empty() ? "{}" : body);
+  } catch (const json::parse_error& e) {
+    throw ApiError::invalid("", std::string("request body is not valid JSON: ") + e.what());
+  }
+}
+
+ApiError methodNotAllowed(const std::string& method, const std::string& target) {
+  return ApiError(405, "METHOD_NOT_ALLOWED", method + " is not allowed on " + target);
+}
+
+}  // namespace
+
+json errorBody(int code, const std::string& status, const std::string& message,
+               const std::string& field) {
+  json error{{"code", code}, {"status", status}, {"message", message}};
+  if (!field.empty()) error["field"] = field;
+  return json{{"error", error}};
+}
+
+Reply Api::route(const HttpRequest& r) {
+  auto seg = segments(r.target);
+  const std::string& m = r.method;
+  if (seg.empty() || seg[0] != "v1") throw ApiError::notFound("no such resource: " + r.target);
+  seg.erase(seg.begin());
+  auto only = [&](const char* allowed) {
+    if (m != allowed) throw methodNotAllowed(m, r.target);
+  };
+  if (seg.size() == 1 && seg[0] == "health") {
+    only("GET");
+    return {200, json{{"status", "ok"}}};
+  }
+  if (seg.size() == 1 && seg[0] == "status") {
+    only("GET");
+    return service_.status();
+  }
+  if (seg.size() == 1 && seg[0] == "plan") {
+    only("GET");
+    return service_.plan();
+  }
+  if (seg.empty() || seg[0] != "vpcs") throw ApiError::notFound("no such resource: " + r.target);
+  switch (seg.size()) {
+    case 1:
+      if (m == "GET") return service_.listVpcs();
+      if (m == "POST") return service_.createVpc(parseBody(r.body));
+      throw methodNotAllowed(m, r.target);
+    case 2:
+      if (m == "GET") return service_.getVpc(seg[1]);
+      if (m == "DELETE") return service_.deleteVpc(seg[1]);
+      throw methodNotAllowed(m, r.target);
+    case 3:
+      if (seg[2] != "subnets") break;
+      if (m == "GET") return service_.listSubnets(seg[1]);
+      if (m == "POST") return service_.createSubnet(seg[1], parseBody(r.body));
+      throw methodNotAllowed(m, r.target);
+    case 4:
+      if (seg[2] != "subnets") break;
+      if (m == "GET") return service_.getSubnet(seg[1], seg[3]);
+      if (m == "DELETE") return service_.deleteSubnet(seg[1], seg[3]);
+      throw methodNotAllowed(m, r.target);
+  }
+  throw ApiError::notFound("no such resource: " + r.target);
+}
+
+HttpResponse Api::handle(const HttpRequest& request) {
+  Reply reply;
+  std::string detail;
+  try {
+    reply = route(request);
+  } catch (const ApiError& e) {
+    reply = {e.code(), errorBody(e.code(), e.status(), e.what(), e.field())};
+    detail = e.what();
+  } catch (const StateError& e) {
+    reply = {500, errorBody(500, "INTERNAL", e.what(), "")};
+    detail = e.what();
+  }
+  if (request.method != "GET") {
+    // One line per mutation: who asked, what, and how it ended.
+    int priority = reply.status >= 500 ? 3 : reply.status >= 400 ? 5 : 6;
+    std::cerr << "<" << priority << ">" << request.method << " " << request.target
+              << " uid=" << request.uid << " pid=" << request.pid << " -> " << reply.status
+              << (detail.empty() ? "" : ": " + detail) << std::endl;
+  }
+  return {reply.status, reply.body.dump() + "\n"};
+}
+
+}  // namespace vpcd

@@ -1,0 +1,38 @@
+#pragma once
+// HTTP routes of the REST API (/v1/...), independent of the transport.
+#include <sys/types.h>
+
+#include <string>
+
+#include "daemon/service.h"
+
+namespace vpcd {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::string body;
+  uid_t uid = static_cast<uid_t>(-1);  // the caller, from SO_PEERCRED
+  pid_t pid = 0;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+};
+
+class Api {
+ public:
+  explicit Api(VpcService& service) : service_(service) {}
+  HttpResponse handle(const HttpRequest& request);
+
+ private:
+  Reply route(const HttpRequest& request);
+  VpcService& service_;
+};
+
+// {"error": {"code", "status", "message", "field"}}
+nlohmann::json errorBody(int code, const std::string& status, const std::string& message,
+                         const std::string& field);
+
+}  // namespace vpcd

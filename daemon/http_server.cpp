@@ -1,0 +1,121 @@
+#include "daemon/http_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <memory>
+#include <stdexcept>
+
+namespace vpcd {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Stream = boost::asio::local::stream_protocol::socket;
+
+constexpr size_t kMaxBody = 4 * 1024 * 1024;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Stream socket, Api& api) : socket_(std::move(socket)), api_(api) {}
+
+  void start() {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      uid_ = cred.uid;
+      pid_ = cred.pid;
+    }
+    read();
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(kMaxBody);
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+  }
+
+  void onRead(beast::error_code ec) {
+    if (ec) return;  // closed, or not HTTP: drop the connection
+    auto req = parser_->release();
+    HttpRequest request{std::string(req.method_string()), std::string(req.target()), req.body(),
+                        uid_, pid_};
+    HttpResponse result = api_.handle(request);
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(result.status), req.version());
+    res->set(http::field::server, "vpcd");
+    res->set(http::field::content_type, "application/json");
+    res->keep_alive(req.keep_alive());
+    res->body() = std::move(result.body);
+    res->prepare_payload();
+    http::async_write(socket_, *res,
+                      [self = shared_from_this(), res](beast::error_code wec, size_t) {
+                        if (wec || !res->keep_alive()) {
+                          beast::error_code ignored;
+                          self->socket_.shutdown(Stream::shutdown_both, ignored);
+                          return;
+                        }
+                        self->read();
+                      });
+  }
+
+  Stream socket_;
+  Api& api_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  uid_t uid_ = static_cast<uid_t>(-1);
+  pid_t pid_ = 0;
+};
+
+void removeStaleSocket(boost::asio::io_context& io, const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path + " exists and is not a socket");
+  Stream probe(io);
+  boost::system::error_code ec;
+  probe.connect(boost::asio::local::stream_protocol::endpoint(path), ec);
+  if (!ec) throw std::runtime_error("another daemon is listening on " + path);
+  ::unlink(path.c_str());
+}
+
+}  // namespace
+
+HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string& path)
+    : io_(io), api_(api), path_(path), acceptor_(io) {
+  std::string dir = path.substr(0, path.rfind('/'));
+  if (!dir.empty()) ::mkdir(dir.c_str(), 0755);
+  removeStaleSocket(io, path);
+  boost::asio::local::stream_protocol::endpoint endpoint(path);
+  acceptor_.open(endpoint.protocol());
+  // The socket is born 0660: no window in which others could connect.
+  mode_t old = ::umask(0117);
+  boost::system::error_code ec;
+  acceptor_.bind(endpoint, ec);
+  ::umask(old);
+  if (ec) throw std::runtime_error("cannot bind " + path + ": " + ec.message());
+  acceptor_.listen();
+  accept();
+}
+
+HttpServer::~HttpServer() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  ::unlink(path_.c_str());
+}
+
+void HttpServer::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, Stream socket) {
+    if (ec == boost::asio::error::operation_aborted) return;
+    if (!ec) std::make_shared<Session>(std::move(socket), api_)->start();
+    accept();
+  });
+}
+
+}  // namespace vpcd

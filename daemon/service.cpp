@@ -1,0 +1,222 @@
+#include "daemon/service.h"
+
+#include <ctime>
+
+#include "lib/ipam/ipam.h"
+#include "lib/model/api_error.h"
+#include "lib/model/names.h"
+
+namespace vpcd {
+namespace {
+
+using nlohmann::json;
+
+std::string isoTime(std::chrono::system_clock::time_point t) {
+  if (t.time_since_epoch().count() == 0) return "";
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+double millis(std::chrono::microseconds d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+
+}  // namespace
+
+VpcService::VpcService(DaemonConfig config, StateStore& store, Kernel& kernel,
+                       Reconciler& reconciler)
+    : config_(std::move(config)), store_(store), kernel_(kernel), reconciler_(reconciler) {}
+
+ReconcileReport VpcService::start() {
+  for (auto& vpc : store_.loadVpcs()) vpcs_[vpc.name] = std::move(vpc);
+  startReport_ = reconciler_.reconcile(desiredState(topology()), Scope::all());
+  auto now = std::chrono::system_clock::now();
+  for (const auto& [name, vpc] : vpcs_) {
+    status_[name] =
+        VpcStatus{now, startReport_.duration, startReport_.applied.size(), startReport_.error};
+  }
+  return startReport_;
+}
+
+Topology VpcService::topology() const {
+  Topology t{{}, config_.uplink, config_.transitPool};
+  for (const auto& [name, vpc] : vpcs_) t.vpcs.push_back(vpc);
+  return t;
+}
+
+std::set<std::string> VpcService::namespacesOf(const Vpc& vpc) {
+  std::set<std::string> out{routerNamespace(vpc.name)};
+  for (const auto& s : vpc.subnets) out.insert(subnetNamespace(vpc.name, s.name));
+  return out;
+}
+
+const Vpc& VpcService::requireVpc(const std::string& name) const {
+  auto it = vpcs_.find(name);
+  if (it == vpcs_.end()) throw ApiError::notFound("vpc " + name + " not found");
+  return it->second;
+}
+
+void VpcService::converge(const std::string& vpc, Scope scope) {
+  ReconcileReport report = reconciler_.reconcile(desiredState(topology()), scope);
+  status_[vpc] = VpcStatus{std::chrono::system_clock::now(), report.duration, report.applied.size(),
+                           report.error};
+  if (!report.error.empty()) throw ApiError(500, "INTERNAL", report.error);
+  if (!report.conflicts.empty()) {
+    throw ApiError::conflict(
+        "namespace " + report.conflicts.front() +
+        " exists and is not managed by vpcd; remove it or choose another name");
+  }
+}
+
+void VpcService::requireFreeNamespace(const std::string& ns) {
+  Namespace seen = kernel_.observe(ns, nullptr);
+  kernel_.releaseHandles();
+  if (seen.exists && !seen.owned) {
+    throw ApiError::conflict("namespace " + ns + " exists and is not managed by vpcd", "name");
+  }
+}
+
+Reply VpcService::listVpcs() const {
+  json items = json::array();
+  for (const auto& [name, vpc] : vpcs_) items.push_back(toJson(vpc, config_.transitPool));
+  return {200, json{{"items", items}}};
+}
+
+Reply VpcService::getVpc(const std::string& vpc) const {
+  return {200, toJson(requireVpc(vpc), config_.transitPool)};
+}
+
+Reply VpcService::createVpc(const json& body) {
+  Vpc vpc = parseVpcRequest(body);
+  if (auto it = vpcs_.find(vpc.name); it != vpcs_.end()) {
+    const Vpc& have = it->second;
+    if (have.cidr == vpc.cidr && have.mtu == vpc.mtu)
+      return {200, toJson(have, config_.transitPool)};
+    std::string field = have.cidr != vpc.cidr ? "cidr" : "mtu";
+    throw ApiError::conflict("vpc " + vpc.name + " exists with cidr " + have.cidr.str() +
+                                 " and mtu " + std::to_string(have.mtu),
+                             field);
+  }
+  std::set<int> used;
+  for (const auto& [name, other] : vpcs_) {
+    used.insert(other.transitIndex);
+    if (transitLinkName(other.name) == transitLinkName(vpc.name)) {
+      throw ApiError::conflict("vpc " + vpc.name + ": interface name " + transitLinkName(vpc.name) +
+                                   " is already used by vpc " + other.name +
+                                   "; choose another name",
+                               "name");
+    }
+  }
+  auto index = lowestFreeIndex(used, transitCapacity(config_.transitPool));
+  if (!index) {
+    throw ApiError::unprocessable("transit pool " + config_.transitPool.str() +
+                                  " has no free /30 left");
+  }
+  vpc.transitIndex = *index;
+  requireFreeNamespace(routerNamespace(vpc.name));
+  store_.saveVpc(vpc);
+  vpcs_[vpc.name] = vpc;
+  converge(vpc.name, Scope::of({routerNamespace(vpc.name)}));
+  return {201, toJson(vpc, config_.transitPool)};
+}
+
+Reply VpcService::deleteVpc(const std::string& name) {
+  Vpc vpc = requireVpc(name);
+  store_.removeVpc(name);
+  vpcs_.erase(name);
+  converge(name, Scope::of(namespacesOf(vpc)));
+  status_.erase(name);
+  return {200, toJson(vpc, config_.transitPool)};
+}
+
+Reply VpcService::listSubnets(const std::string& vpc) const {
+  const Vpc& v = requireVpc(vpc);
+  json items = json::array();
+  for (const auto& s : v.subnets) items.push_back(toJson(s, v));
+  return {200, json{{"items", items}}};
+}
+
+Reply VpcService::getSubnet(const std::string& vpc, const std::string& subnet) const {
+  const Vpc& v = requireVpc(vpc);
+  const Subnet* s = v.findSubnet(subnet);
+  if (!s) throw ApiError::notFound("subnet " + subnet + " not found in vpc " + vpc);
+  return {200, toJson(*s, v)};
+}
+
+Reply VpcService::createSubnet(const std::string& vpcName, const json& body) {
+  const Vpc& current = requireVpc(vpcName);
+  Subnet subnet = parseSubnetRequest(body);
+  if (const Subnet* have = current.findSubnet(subnet.name)) {
+    if (*have == subnet) return {200, toJson(*have, current)};
+    std::string field = have->cidr != subnet.cidr ? "cidr" : "type";
+    throw ApiError::conflict("subnet " + subnet.name + " exists in vpc " + vpcName + " with cidr " +
+                                 have->cidr.str() + " and type " + toString(have->type),
+                             field);
+  }
+  checkSubnetFits(current, subnet);
+  for (const auto& other : current.subnets) {
+    if (subnetPortName(other.name) == subnetPortName(subnet.name)) {
+      throw ApiError::conflict("subnet " + subnet.name + ": interface name " +
+                                   subnetPortName(subnet.name) + " is already used by subnet " +
+                                   other.name + "; choose another name",
+                               "name");
+    }
+  }
+  std::string ns = subnetNamespace(vpcName, subnet.name);
+  requireFreeNamespace(ns);
+  Vpc updated = current;
+  updated.subnets.push_back(subnet);
+  store_.saveVpc(updated);
+  vpcs_[vpcName] = updated;
+  converge(vpcName, Scope::of({routerNamespace(vpcName), ns}));
+  return {201, toJson(subnet, updated)};
+}
+
+Reply VpcService::deleteSubnet(const std::string& vpcName, const std::string& subnetName) {
+  Vpc updated = requireVpc(vpcName);
+  auto it = std::find_if(updated.subnets.begin(), updated.subnets.end(),
+                         [&](const Subnet& s) { return s.name == subnetName; });
+  if (it == updated.subnets.end()) {
+    throw ApiError::notFound("subnet " + subnetName + " not found in vpc " + vpcName);
+  }
+  json removed = toJson(*it, updated);
+  updated.subnets.erase(it);
+  store_.saveVpc(updated);
+  vpcs_[vpcName] = updated;
+  converge(vpcName, Scope::of({routerNamespace(vpcName), subnetNamespace(vpcName, subnetName)}));
+  return {200, removed};
+}
+
+Reply VpcService::plan() {
+  Plan p = reconciler_.plan(desiredState(topology()), Scope::all());
+  json actions = json::array();
+  for (const auto& a : p.actions) actions.push_back(a.describe());
+  return {200, json{{"actions", actions}, {"conflicts", p.conflicts}, {"converged", p.empty()}}};
+}
+
+Reply VpcService::status() const {
+  json vpcs = json::array();
+  for (const auto& [name, st] : status_) {
+    vpcs.push_back({{"name", name},
+                    {"last_reconcile", isoTime(st.lastReconcile)},
+                    {"last_duration_ms", millis(st.duration)},
+                    {"last_changes", st.applied},
+                    {"last_error", st.error}});
+  }
+  return {200, json{{"vpcs", vpcs},
+                    {"uplink", config_.uplink},
+                    {"transit_pool", config_.transitPool.str()},
+                    {"dry_run", config_.dryRun},
+                    {"kernel_mutations", kernel_.mutatingCalls()},
+                    {"startup",
+                     {{"changes", startReport_.applied.size()},
+                      {"duration_ms", millis(startReport_.duration)},
+                      {"conflicts", startReport_.conflicts},
+                      {"error", startReport_.error}}}}};
+}
+
+}  // namespace vpcd

@@ -1,0 +1,69 @@
+#pragma once
+// The VPC service: validates a request against the current state, writes the
+// new state to disk, then reconciles the kernel objects it touches.
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "daemon/config.h"
+#include "lib/kernel/kernel.h"
+#include "lib/model/vpc.h"
+#include "lib/plan/desired.h"
+#include "lib/reconcile/reconciler.h"
+#include "state/store.h"
+
+namespace vpcd {
+
+// A result for the API: the HTTP status and the JSON body.
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+};
+
+class VpcService {
+ public:
+  VpcService(DaemonConfig config, StateStore& store, Kernel& kernel, Reconciler& reconciler);
+
+  // Loads the state files and brings the kernel to them. Returns the report.
+  ReconcileReport start();
+
+  Reply listVpcs() const;
+  Reply getVpc(const std::string& vpc) const;
+  Reply createVpc(const nlohmann::json& body);
+  Reply deleteVpc(const std::string& vpc);
+  Reply listSubnets(const std::string& vpc) const;
+  Reply getSubnet(const std::string& vpc, const std::string& subnet) const;
+  Reply createSubnet(const std::string& vpc, const nlohmann::json& body);
+  Reply deleteSubnet(const std::string& vpc, const std::string& subnet);
+  Reply plan();
+  Reply status() const;
+
+  const DaemonConfig& config() const { return config_; }
+  size_t vpcCount() const { return vpcs_.size(); }
+
+ private:
+  const Vpc& requireVpc(const std::string& name) const;
+  Topology topology() const;
+  // Reconciles `scope`; a kernel failure becomes a 500 carrying its message.
+  void converge(const std::string& vpc, Scope scope);
+  void requireFreeNamespace(const std::string& ns);
+  static std::set<std::string> namespacesOf(const Vpc& vpc);
+
+  DaemonConfig config_;
+  StateStore& store_;
+  Kernel& kernel_;
+  Reconciler& reconciler_;
+  std::map<std::string, Vpc> vpcs_;
+
+  struct VpcStatus {
+    std::chrono::system_clock::time_point lastReconcile{};
+    std::chrono::microseconds duration{0};
+    uint64_t applied = 0;
+    std::string error;
+  };
+  std::map<std::string, VpcStatus> status_;
+  ReconcileReport startReport_;
+};
+
+}  // namespace vpcd

@@ -1,0 +1,69 @@
+#pragma once
+// The one narrow interface to the kernel. The real implementation speaks
+// netlink (libnl-route-3, libnftnl/libmnl); the fake keeps everything in
+// memory for unit tests and `vpcd --dry-run`.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lib/plan/kernel_model.h"
+
+namespace vpcd {
+
+// A failed kernel operation: what was attempted, on which object, and the
+// kernel's own words (extended ack where the kernel gave one).
+class KernelError : public std::runtime_error {
+ public:
+  KernelError(std::string op, std::string object, std::string message, int code = 0)
+      : std::runtime_error(op + " " + object + ": " + message),
+        op_(std::move(op)),
+        object_(std::move(object)),
+        message_(std::move(message)),
+        code_(code) {}
+  const std::string& op() const { return op_; }
+  const std::string& object() const { return object_; }
+  const std::string& kernelMessage() const { return message_; }
+  int code() const { return code_; }  // errno, when the kernel gave one
+
+ private:
+  std::string op_, object_, message_;
+  int code_;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+
+  // Namespaces in the netns directory that carry vpcd's marker.
+  virtual std::vector<std::string> ownedNamespaces() = 0;
+
+  // What exists of namespace `ns` (kHostNamespace for our own) that vpcd owns:
+  // marked links, their addresses, routes with vpcd's protocol, and the `vpcd`
+  // tables; the sysctls read are those `want` names (want may be null).
+  virtual Namespace observe(const std::string& ns, const Namespace* want) = 0;
+
+  // Performs one action. Returns false when there was nothing to do (the
+  // object was already gone), true when the kernel was changed.
+  virtual bool apply(const Action& action) = 0;
+
+  // The device of the default route in the daemon's namespace, or "".
+  virtual std::string defaultRouteDevice() = 0;
+
+  // Drops per-namespace handles (sockets, namespace fds) kept since the last
+  // call; the reconciler calls it when a pass ends so that an idle daemon
+  // holds no reference to any namespace.
+  virtual void releaseHandles() {}
+
+  // Mutating requests sent to the kernel since start (netlink messages that
+  // create, change or delete, nftables batches, sysctl writes, mounts).
+  uint64_t mutatingCalls() const { return mutatingCalls_; }
+
+ protected:
+  void countMutation(uint64_t n = 1) { mutatingCalls_ += n; }
+
+ private:
+  uint64_t mutatingCalls_ = 0;
+};
+
+}  // namespace vpcd

@@ -1,0 +1,69 @@
+#pragma once
+// Named network namespaces in a netns directory (default /run/netns), made
+// the way `ip netns add` makes them so that `ip netns exec` works on ours:
+// a file bind-mounted over a namespace, in a directory with shared
+// propagation.
+#include <string>
+#include <vector>
+
+namespace vpcd {
+
+// An open file descriptor, closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+class NetnsDir {
+ public:
+  explicit NetnsDir(std::string path);
+
+  const std::string& path() const { return path_; }
+  std::string pathOf(const std::string& name) const { return path_ + "/" + name; }
+  std::vector<std::string> list() const;
+  bool exists(const std::string& name) const;
+  // Creates namespace `name`; throws KernelError, leaves nothing behind on failure.
+  void create(const std::string& name);
+  // Unmounts and removes the file; the kernel destroys the namespace, with
+  // every link in it, once nothing else holds it. Returns false if absent.
+  bool remove(const std::string& name);
+  // An fd of the namespace (the netns file), or of our own for "".
+  Fd open(const std::string& name) const;
+
+ private:
+  void ensureMountPoint();
+
+  std::string path_;
+  bool mounted_ = false;
+};
+
+// Moves the calling thread into a namespace for the guard's lifetime. Sockets
+// created meanwhile stay bound to that namespace after the guard ends.
+class NetnsGuard {
+ public:
+  explicit NetnsGuard(int nsFd);  // nsFd < 0: stay where we are
+  ~NetnsGuard();
+  NetnsGuard(const NetnsGuard&) = delete;
+  NetnsGuard& operator=(const NetnsGuard&) = delete;
+
+ private:
+  Fd home_;
+};
+
+}  // namespace vpcd

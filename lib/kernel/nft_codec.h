@@ -1,0 +1,35 @@
+#pragma once
+// NftTable values <-> libnftnl objects.
+#include <memory>
+
+#include "lib/plan/nft_model.h"
+
+struct nftnl_table;
+struct nftnl_chain;
+struct nftnl_set;
+struct nftnl_rule;
+
+namespace vpcd {
+
+struct NftnlDeleter {
+  void operator()(nftnl_table* t) const;
+  void operator()(nftnl_chain* c) const;
+  void operator()(nftnl_set* s) const;
+  void operator()(nftnl_rule* r) const;
+};
+template <typename T>
+using NftnlPtr = std::unique_ptr<T, NftnlDeleter>;
+
+NftnlPtr<nftnl_table> encodeTable(const NftTable& t);
+NftnlPtr<nftnl_chain> encodeChain(const NftTable& t, const NftChain& c);
+// `id` ties the set to lookups in the same batch (NFTA_SET_ID).
+NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, bool withElems);
+NftnlPtr<nftnl_rule> encodeRule(const NftTable& t, const NftRule& r,
+                                uint32_t (*setId)(const NftTable&, const std::string&));
+
+NftChain decodeChain(nftnl_chain* c);
+NftSet decodeSet(nftnl_set* s);  // without elements
+std::vector<NftSetElem> decodeElems(nftnl_set* s);
+NftRule decodeRule(nftnl_rule* r);
+
+}  // namespace vpcd

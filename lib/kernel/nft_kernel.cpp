@@ -1,0 +1,294 @@
+#include "lib/kernel/nft_kernel.h"
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <vector>
+
+#include "lib/kernel/kernel.h"
+#include "lib/kernel/netns.h"
+#include "lib/kernel/nft_codec.h"
+#include "lib/kernel/nl_route.h"
+
+namespace vpcd {
+namespace {
+
+using OnMessage = std::function<void(const nlmsghdr*)>;
+
+struct ReplyState {
+  const OnMessage* onMessage;
+  int error = 0;
+  bool answered = false;  // an NLMSG_ERROR (error or ack) arrived
+  std::string extAck;
+};
+
+int dataCallback(const nlmsghdr* nlh, void* data) {
+  auto* st = static_cast<ReplyState*>(data);
+  if (st->onMessage && *st->onMessage) (*st->onMessage)(nlh);
+  return MNL_CB_OK;
+}
+
+int errorCallback(const nlmsghdr* nlh, void* data) {
+  auto* st = static_cast<ReplyState*>(data);
+  auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+  st->answered = true;
+  if (err->error == 0) return MNL_CB_OK;  // an ack
+  if (st->error == 0) {
+    st->error = -err->error;
+    st->extAck = extAckMessage(nlh);
+  }
+  return MNL_CB_OK;  // keep reading: the kernel queued a reply for every message
+}
+
+// Reads replies until the queue is empty (nfnetlink answers a batch while
+// processing the sendmsg call, so everything is queued when it returns) or, for
+// dumps, until NLMSG_DONE.
+void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDone) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+  mnl_cb_t ctl[NLMSG_MIN_TYPE] = {};
+  ctl[NLMSG_ERROR] = errorCallback;
+  for (;;) {
+    ssize_t n = recv(mnl_socket_get_fd(sock), buf.data(), buf.size(), untilDone ? 0 : MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      st.error = errno;
+      return;
+    }
+    int rc = mnl_cb_run2(buf.data(), static_cast<size_t>(n), 0, portId, dataCallback, &st, ctl,
+                         NLMSG_MIN_TYPE);
+    if (rc == MNL_CB_STOP && untilDone) return;  // NLMSG_DONE
+    if (rc < 0 && errno != ESRCH) {
+      st.error = st.error ? st.error : errno;
+      return;
+    }
+    if (untilDone && st.answered) return;  // a non-dump request ends with its ack
+  }
+}
+
+uint32_t setIdOf(const NftTable& t, const std::string& name) {
+  for (size_t i = 0; i < t.sets.size(); ++i) {
+    if (t.sets[i].name == name) return static_cast<uint32_t>(i + 1);
+  }
+  return 0;
+}
+
+}  // namespace
+
+struct NftSocket::Batch {
+  nftnl_batch* b = nftnl_batch_alloc(MNL_SOCKET_BUFFER_SIZE, MNL_SOCKET_BUFFER_SIZE);
+  uint32_t& seq;
+  explicit Batch(uint32_t& s) : seq(s) {
+    nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(b)), seq++);
+    nftnl_batch_update(b);
+  }
+  ~Batch() { nftnl_batch_free(b); }
+  nlmsghdr* header(uint16_t type, uint32_t family, uint16_t flags) {
+    return nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(b)), type, family,
+                                 flags | NLM_F_ACK, seq++);
+  }
+  void next() { nftnl_batch_update(b); }
+};
+
+NftSocket::NftSocket(int nsFd, std::string nsName)
+    : seq_(static_cast<uint32_t>(time(nullptr))), ns_(std::move(nsName)) {
+  NetnsGuard in(nsFd);
+  sock_ = mnl_socket_open(NETLINK_NETFILTER);
+  if (!sock_) throw KernelError("nftables socket", displayName(ns_), std::strerror(errno));
+  if (mnl_socket_bind(sock_, 0, MNL_SOCKET_AUTOPID) < 0) {
+    std::string why = std::strerror(errno);
+    mnl_socket_close(sock_);
+    throw KernelError("nftables bind", displayName(ns_), why);
+  }
+  int one = 1;
+  mnl_socket_setsockopt(sock_, NETLINK_EXT_ACK, &one, sizeof one);
+  mnl_socket_setsockopt(sock_, NETLINK_CAP_ACK, &one, sizeof one);
+  portId_ = mnl_socket_get_portid(sock_);
+}
+
+NftSocket::~NftSocket() {
+  mnl_socket_close(sock_);
+}
+
+void NftSocket::send(Batch& batch, const std::string& what) {
+  nftnl_batch_end(static_cast<char*>(nftnl_batch_buffer(batch.b)), seq_++);
+  nftnl_batch_update(batch.b);
+  int iovlen = nftnl_batch_iovec_len(batch.b);
+  std::vector<iovec> iov(static_cast<size_t>(iovlen));
+  nftnl_batch_iovec(batch.b, iov.data(), static_cast<uint32_t>(iovlen));
+  sockaddr_nl snl{.nl_family = AF_NETLINK, .nl_pad = 0, .nl_pid = 0, .nl_groups = 0};
+  msghdr msg{};
+  msg.msg_name = &snl;
+  msg.msg_namelen = sizeof snl;
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  if (sendmsg(mnl_socket_get_fd(sock_), &msg, 0) < 0) {
+    throw KernelError("nft batch", what + " in " + displayName(ns_), std::strerror(errno));
+  }
+  ReplyState st{nullptr};
+  readReplies(sock_, portId_, st, false);
+  if (st.error) {
+    std::string message = std::strerror(st.error);
+    if (!st.extAck.empty()) message += " (" + st.extAck + ")";
+    throw KernelError("nft batch", what + " in " + displayName(ns_), message, st.error);
+  }
+}
+
+namespace {
+
+// One dump request; returns the kernel's errno (0 on success).
+int dumpRequest(mnl_socket* sock, uint32_t portId, uint32_t& seq, uint16_t type, uint32_t family,
+                uint16_t flags, const std::function<void(nlmsghdr*)>& payload,
+                const OnMessage& onMessage) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  // A dump ends with NLMSG_DONE; a plain get asks for an ack to know its end.
+  uint16_t ack = (flags & NLM_F_DUMP) ? 0 : NLM_F_ACK;
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, family, flags | ack, seq++);
+  payload(nlh);
+  if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) return errno;
+  ReplyState st{&onMessage};
+  readReplies(sock, portId, st, true);
+  return st.error;
+}
+
+}  // namespace
+
+std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name) {
+  NftTable t{.family = family, .name = name};
+  auto tableObj = encodeTable(t);
+  int err =
+      dumpRequest(sock_, portId_, seq_, NFT_MSG_GETTABLE, family, 0,
+                  [&](nlmsghdr* h) { nftnl_table_nlmsg_build_payload(h, tableObj.get()); }, {});
+  if (err == ENOENT) return std::nullopt;
+  if (err)
+    throw KernelError("dump nft table", t.key() + " in " + displayName(ns_), std::strerror(err));
+
+  auto fail = [&](int e, const char* what) {
+    if (e) throw KernelError(what, t.key() + " in " + displayName(ns_), std::strerror(e));
+  };
+  fail(dumpRequest(
+           sock_, portId_, seq_, NFT_MSG_GETCHAIN, family, NLM_F_DUMP, [](nlmsghdr*) {},
+           [&](const nlmsghdr* h) {
+             NftnlPtr<nftnl_chain> c(nftnl_chain_alloc());
+             if (nftnl_chain_nlmsg_parse(h, c.get()) == 0 &&
+                 name == nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE)) {
+               t.chains.push_back(decodeChain(c.get()));
+             }
+           }),
+       "dump nft chains");
+  fail(dumpRequest(
+           sock_, portId_, seq_, NFT_MSG_GETSET, family, NLM_F_DUMP,
+           [&](nlmsghdr* h) {
+             NftnlPtr<nftnl_set> s(nftnl_set_alloc());
+             nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, name.c_str());
+             nftnl_set_nlmsg_build_payload(h, s.get());
+           },
+           [&](const nlmsghdr* h) {
+             NftnlPtr<nftnl_set> s(nftnl_set_alloc());
+             if (nftnl_set_nlmsg_parse(h, s.get()) == 0 &&
+                 name == nftnl_set_get_str(s.get(), NFTNL_SET_TABLE)) {
+               t.sets.push_back(decodeSet(s.get()));
+             }
+           }),
+       "dump nft sets");
+  for (auto& set : t.sets) {
+    NftnlPtr<nftnl_set> s(nftnl_set_alloc());
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, name.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
+    fail(dumpRequest(
+             sock_, portId_, seq_, NFT_MSG_GETSETELEM, family, NLM_F_DUMP,
+             [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.get()); },
+             [&](const nlmsghdr* h) {
+               NftnlPtr<nftnl_set> part(nftnl_set_alloc());
+               if (nftnl_set_elems_nlmsg_parse(h, part.get()) == 0) {
+                 auto elems = decodeElems(part.get());
+                 set.elems.insert(set.elems.end(), elems.begin(), elems.end());
+               }
+             }),
+         "dump nft set elements");
+  }
+  fail(dumpRequest(
+           sock_, portId_, seq_, NFT_MSG_GETRULE, family, NLM_F_DUMP,
+           [&](nlmsghdr* h) {
+             NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+             nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, name.c_str());
+             nftnl_rule_nlmsg_build_payload(h, r.get());
+           },
+           [&](const nlmsghdr* h) {
+             NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+             if (nftnl_rule_nlmsg_parse(h, r.get()) == 0 &&
+                 name == nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE)) {
+               t.rules.push_back(decodeRule(r.get()));
+             }
+           }),
+       "dump nft rules");
+  t.canonicalize();
+  return t;
+}
+
+void NftSocket::replace(const NftTable& t) {
+  Batch batch(seq_);
+  auto table = encodeTable(t);
+  // add + delete + add: the first add makes the delete valid whether or not
+  // the table existed, so no prior dump is needed.
+  nftnl_table_nlmsg_build_payload(batch.header(NFT_MSG_NEWTABLE, t.family, NLM_F_CREATE),
+                                  table.get());
+  batch.next();
+  nftnl_table_nlmsg_build_payload(batch.header(NFT_MSG_DELTABLE, t.family, 0), table.get());
+  batch.next();
+  nftnl_table_nlmsg_build_payload(batch.header(NFT_MSG_NEWTABLE, t.family, NLM_F_CREATE),
+                                  table.get());
+  batch.next();
+  for (const auto& s : t.sets) {
+    auto set = encodeSet(t, s, setIdOf(t, s.name), true);
+    nftnl_set_nlmsg_build_payload(batch.header(NFT_MSG_NEWSET, t.family, NLM_F_CREATE), set.get());
+    batch.next();
+    if (!s.elems.empty()) {
+      nftnl_set_elems_nlmsg_build_payload(batch.header(NFT_MSG_NEWSETELEM, t.family, NLM_F_CREATE),
+                                          set.get());
+      batch.next();
+    }
+  }
+  for (const auto& c : t.chains) {
+    auto chain = encodeChain(t, c);
+    nftnl_chain_nlmsg_build_payload(batch.header(NFT_MSG_NEWCHAIN, t.family, NLM_F_CREATE),
+                                    chain.get());
+    batch.next();
+  }
+  for (const auto& r : t.rules) {
+    auto rule = encodeRule(t, r, setIdOf);
+    nftnl_rule_nlmsg_build_payload(
+        batch.header(NFT_MSG_NEWRULE, t.family, NLM_F_CREATE | NLM_F_APPEND), rule.get());
+    batch.next();
+  }
+  send(batch, "replace table " + t.key());
+}
+
+bool NftSocket::remove(uint32_t family, const std::string& name) {
+  NftTable t{.family = family, .name = name};
+  Batch batch(seq_);
+  auto table = encodeTable(t);
+  nftnl_table_nlmsg_build_payload(batch.header(NFT_MSG_DELTABLE, family, 0), table.get());
+  batch.next();
+  try {
+    send(batch, "delete table " + t.key());
+  } catch (const KernelError& e) {
+    if (e.code() == ENOENT) return false;
+    throw;
+  }
+  return true;
+}
+
+}  // namespace vpcd

@@ -1,0 +1,39 @@
+#pragma once
+// nftables over libmnl + libnftnl, on one socket bound to one namespace.
+#include <optional>
+#include <string>
+
+#include "lib/plan/nft_model.h"
+
+struct mnl_socket;
+
+namespace vpcd {
+
+class NftSocket {
+ public:
+  NftSocket(int nsFd, std::string nsName);
+  ~NftSocket();
+  NftSocket(const NftSocket&) = delete;
+  NftSocket& operator=(const NftSocket&) = delete;
+
+  // The table with its chains, sets (with elements) and rules, canonicalized;
+  // nullopt when it does not exist.
+  std::optional<NftTable> dump(uint32_t family, const std::string& name);
+
+  // One transaction: the table is deleted if it exists and created whole. The
+  // kernel applies all of it or none of it, so the namespace is never seen
+  // without its rules.
+  void replace(const NftTable& table);
+  bool remove(uint32_t family, const std::string& name);
+
+ private:
+  struct Batch;
+  void send(Batch& batch, const std::string& what);
+
+  mnl_socket* sock_ = nullptr;
+  uint32_t portId_ = 0;
+  uint32_t seq_;
+  std::string ns_;
+};
+
+}  // namespace vpcd

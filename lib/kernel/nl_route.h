@@ -1,0 +1,46 @@
+#pragma once
+// rtnetlink through libnl-route-3, over one socket bound to one namespace.
+#include <string>
+
+#include "lib/plan/kernel_model.h"
+
+struct nl_sock;
+struct nlmsghdr;
+
+namespace vpcd {
+
+// The kernel's extended-ack text in an NLMSG_ERROR message, or "".
+std::string extAckMessage(const nlmsghdr* error);
+
+class RouteSocket {
+ public:
+  // Creates the socket in the namespace of `nsFd` (-1: the current one).
+  RouteSocket(int nsFd, std::string nsName);
+  ~RouteSocket();
+  RouteSocket(const RouteSocket&) = delete;
+  RouteSocket& operator=(const RouteSocket&) = delete;
+
+  // Links carrying vpcd's alias (and the loopback when `withLoopback`), their
+  // IPv4 addresses, and IPv4 main-table routes with vpcd's protocol.
+  void observe(Namespace& into, bool withLoopback);
+  std::string loopbackAlias();
+  std::string defaultRouteDevice();
+
+  // Creates a bridge, or a veth pair whose peer is born in `peerNsFd`.
+  void createLink(const Link& link, const Link* peer, int peerNsFd);
+  bool deleteLink(const std::string& name);
+  void setLink(const Link& link);
+  bool address(const Address& a, bool add);
+  bool route(const Route& r, bool add);
+
+ private:
+  int ifindex(const std::string& name, bool required);
+  // Runs a libnl call; on failure throws KernelError with the kernel's words.
+  int check(int err, const std::string& op, const std::string& object);
+
+  nl_sock* sock_ = nullptr;
+  std::string ns_;
+  std::string lastExtAck_;
+};
+
+}  // namespace vpcd

@@ -1,0 +1,182 @@
+#include "lib/kernel/real_kernel.h"
+
+#include <fcntl.h>
+#include <linux/netfilter.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace vpcd {
+namespace {
+
+bool marked(const std::string& alias) {
+  return alias.rfind(kAliasPrefix, 0) == 0;
+}
+
+// Tables vpcd may own; looked for in every namespace so orphans are found.
+constexpr uint32_t kFamilies[] = {NFPROTO_INET, NFPROTO_IPV4, NFPROTO_BRIDGE};
+
+}  // namespace
+
+RealKernel::RealKernel(std::string netnsDir) : dir_(std::move(netnsDir)) {}
+
+RealKernel::Handles& RealKernel::handles(const std::string& ns) {
+  auto it = handles_.find(ns);
+  if (it != handles_.end()) return it->second;
+  Handles h;
+  h.fd = dir_.open(ns);
+  return handles_.emplace(ns, std::move(h)).first->second;
+}
+
+RouteSocket& RealKernel::route(const std::string& ns) {
+  Handles& h = handles(ns);
+  if (!h.route) h.route = std::make_unique<RouteSocket>(h.fd.get(), ns);
+  return *h.route;
+}
+
+NftSocket& RealKernel::nft(const std::string& ns) {
+  Handles& h = handles(ns);
+  if (!h.nft) h.nft = std::make_unique<NftSocket>(h.fd.get(), ns);
+  return *h.nft;
+}
+
+std::vector<std::string> RealKernel::ownedNamespaces() {
+  std::vector<std::string> out;
+  for (const auto& name : dir_.list()) {
+    try {
+      if (marked(route(name).loopbackAlias())) out.push_back(name);
+    } catch (const KernelError&) {
+      // A stale file or one that is not a namespace: not ours, ignoring.
+      handles_.erase(name);
+    }
+  }
+  return out;
+}
+
+std::string RealKernel::readSysctl(const std::string& ns, const std::string& key) {
+  NetnsGuard in(ns.empty() ? -1 : handles(ns).fd.get());
+  Fd f(::open(("/proc/sys/" + key).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f) return "";
+  char buf[64] = {};
+  ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
+  std::string value(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) value.pop_back();
+  return value;
+}
+
+void RealKernel::writeSysctl(const std::string& ns, const std::string& key,
+                             const std::string& value) {
+  // /proc/sys/net resolves to the namespace of the thread that opens it.
+  NetnsGuard in(ns.empty() ? -1 : handles(ns).fd.get());
+  Fd f(::open(("/proc/sys/" + key).c_str(), O_WRONLY | O_CLOEXEC));
+  if (!f || ::write(f.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    throw KernelError("set sysctl", key + " in " + displayName(ns), std::strerror(errno));
+  }
+}
+
+Namespace RealKernel::observe(const std::string& ns, const Namespace* want) {
+  Namespace out;
+  out.name = ns;
+  if (!ns.empty() && !dir_.exists(ns)) {
+    out.exists = false;
+    return out;
+  }
+  route(ns).observe(out, !ns.empty());
+  if (!ns.empty()) {
+    auto lo = out.links.find("lo");
+    out.owned = lo != out.links.end() && marked(lo->second.alias);
+    if (!out.owned) {
+      // Someone else's namespace under one of our names: report it, touch nothing.
+      out.links.clear();
+      out.addresses.clear();
+      out.routes.clear();
+      return out;
+    }
+  }
+  if (want) {
+    for (const auto& [key, value] : want->sysctls) out.sysctls[key] = readSysctl(ns, key);
+  }
+  for (uint32_t family : kFamilies) {
+    if (auto table = nft(ns).dump(family, kTableName)) out.tables[table->key()] = std::move(*table);
+  }
+  return out;
+}
+
+bool RealKernel::createNamespace(const std::string& ns) {
+  dir_.create(ns);
+  // Marked in the same step, so that a namespace of ours is never left
+  // unmarked (and so never adoptable) by a crash between two actions.
+  route(ns).setLink(Link{.name = "lo",
+                         .kind = LinkKind::Loopback,
+                         .alias = std::string(kAliasPrefix) + "netns:" + ns,
+                         .up = true});
+  countMutation(2);
+  return true;
+}
+
+bool RealKernel::createLink(const Action& a) {
+  if (a.link.kind == LinkKind::Veth) {
+    route(a.ns).createLink(a.link, &a.peer, handles(a.link.peerNamespace).fd.get());
+    // Aliases cannot be given at creation (rtnl_newlink ignores IFLA_IFALIAS),
+    // so each end is marked right after.
+    route(a.link.peerNamespace).setLink(a.peer);
+    countMutation(1);
+  } else {
+    route(a.ns).createLink(a.link, nullptr, -1);
+  }
+  route(a.ns).setLink(a.link);
+  countMutation(2);
+  return true;
+}
+
+bool RealKernel::apply(const Action& a) {
+  using Op = Action::Op;
+  switch (a.op) {
+    case Op::CreateNamespace:
+      return createNamespace(a.ns);
+    case Op::DeleteNamespace:
+      handles_.erase(a.ns);  // our sockets would keep the namespace alive
+      countMutation();
+      return dir_.remove(a.ns);
+    case Op::CreateLink:
+      return createLink(a);
+    case Op::DeleteLink:
+      countMutation();
+      return route(a.ns).deleteLink(a.link.name);
+    case Op::SetLink:
+      countMutation();
+      route(a.ns).setLink(a.link);
+      return true;
+    case Op::AddAddress:
+      countMutation();
+      return route(a.ns).address(a.address, true);
+    case Op::DeleteAddress:
+      countMutation();
+      return route(a.ns).address(a.address, false);
+    case Op::AddRoute:
+      countMutation();
+      return route(a.ns).route(a.route, true);
+    case Op::DeleteRoute:
+      countMutation();
+      return route(a.ns).route(a.route, false);
+    case Op::SetSysctl:
+      countMutation();
+      writeSysctl(a.ns, a.key, a.value);
+      return true;
+    case Op::ReplaceTable:
+      countMutation();
+      nft(a.ns).replace(a.table);
+      return true;
+    case Op::DeleteTable:
+      countMutation();
+      return nft(a.ns).remove(a.table.family, a.table.name);
+  }
+  return false;
+}
+
+std::string RealKernel::defaultRouteDevice() {
+  return route(kHostNamespace).defaultRouteDevice();
+}
+
+}  // namespace vpcd

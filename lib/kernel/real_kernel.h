@@ -1,0 +1,41 @@
+#pragma once
+#include <map>
+#include <memory>
+
+#include "lib/kernel/kernel.h"
+#include "lib/kernel/netns.h"
+#include "lib/kernel/nft_kernel.h"
+#include "lib/kernel/nl_route.h"
+
+namespace vpcd {
+
+class RealKernel : public Kernel {
+ public:
+  explicit RealKernel(std::string netnsDir);
+
+  std::vector<std::string> ownedNamespaces() override;
+  Namespace observe(const std::string& ns, const Namespace* want) override;
+  bool apply(const Action& action) override;
+  std::string defaultRouteDevice() override;
+  void releaseHandles() override { handles_.clear(); }
+
+ private:
+  // Sockets bound to one namespace, opened on first use.
+  struct Handles {
+    Fd fd;
+    std::unique_ptr<RouteSocket> route;
+    std::unique_ptr<NftSocket> nft;
+  };
+  Handles& handles(const std::string& ns);
+  RouteSocket& route(const std::string& ns);
+  NftSocket& nft(const std::string& ns);
+  std::string readSysctl(const std::string& ns, const std::string& key);
+  void writeSysctl(const std::string& ns, const std::string& key, const std::string& value);
+  bool createNamespace(const std::string& ns);
+  bool createLink(const Action& a);
+
+  NetnsDir dir_;
+  std::map<std::string, Handles> handles_;
+};
+
+}  // namespace vpcd

@@ -1,0 +1,166 @@
+#include "lib/model/vpc.h"
+
+#include <set>
+
+#include "lib/model/api_error.h"
+#include "lib/model/names.h"
+
+namespace vpcd {
+namespace {
+
+using nlohmann::json;
+
+void requireObject(const json& body, const std::set<std::string>& allowed) {
+  if (!body.is_object()) throw ApiError::invalid("", "request body must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (!allowed.count(key)) throw ApiError::invalid(key, "unknown field");
+  }
+}
+
+std::string requireString(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end()) throw ApiError::invalid(field, "is required");
+  if (!it->is_string()) throw ApiError::invalid(field, "must be a string");
+  return it->get<std::string>();
+}
+
+Cidr requireNetwork(const json& body, const std::string& field, int minPrefix, int maxPrefix) {
+  std::string text = requireString(body, field);
+  auto cidr = Cidr::parse(text);
+  if (!cidr) throw ApiError::invalid(field, "\"" + text + "\" is not an IPv4 CIDR (a.b.c.d/n)");
+  if (!cidr->isNetwork()) {
+    throw ApiError::invalid(field, "\"" + text + "\" has host bits set; the network address is " +
+                                       cidr->network().str() + "/" + std::to_string(cidr->prefix));
+  }
+  if (cidr->prefix < minPrefix || cidr->prefix > maxPrefix) {
+    throw ApiError::invalid(field, "prefix /" + std::to_string(cidr->prefix) + " is outside /" +
+                                       std::to_string(minPrefix) + "–/" +
+                                       std::to_string(maxPrefix));
+  }
+  return *cidr;
+}
+
+}  // namespace
+
+const Subnet* Vpc::findSubnet(const std::string& name) const {
+  for (const auto& s : subnets) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::string toString(SubnetType type) {
+  return type == SubnetType::Public ? "public" : "private";
+}
+
+Vpc parseVpcRequest(const json& body) {
+  requireObject(body, {"name", "cidr", "mtu"});
+  Vpc vpc;
+  vpc.name = requireString(body, "name");
+  requireLabel("name", vpc.name);
+  vpc.cidr = requireNetwork(body, "cidr", 8, 28);
+  if (auto it = body.find("mtu"); it != body.end()) {
+    if (!it->is_number_integer()) throw ApiError::invalid("mtu", "must be an integer");
+    auto mtu = it->get<int64_t>();
+    if (mtu < kMinMtu || mtu > kMaxMtu) {
+      throw ApiError::invalid("mtu", std::to_string(mtu) + " is outside " +
+                                         std::to_string(kMinMtu) + "–" + std::to_string(kMaxMtu));
+    }
+    vpc.mtu = static_cast<int>(mtu);
+  }
+  return vpc;
+}
+
+Subnet parseSubnetRequest(const json& body) {
+  requireObject(body, {"name", "cidr", "type"});
+  Subnet subnet;
+  subnet.name = requireString(body, "name");
+  requireLabel("name", subnet.name);
+  subnet.cidr = requireNetwork(body, "cidr", 8, 29);
+  if (body.contains("type")) {
+    std::string type = requireString(body, "type");
+    if (type == "public") {
+      subnet.type = SubnetType::Public;
+    } else if (type != "private") {
+      throw ApiError::invalid("type", "\"" + type + "\" is not one of public, private");
+    }
+  }
+  return subnet;
+}
+
+void checkSubnetFits(const Vpc& vpc, const Subnet& subnet) {
+  if (!vpc.cidr.contains(subnet.cidr)) {
+    throw ApiError::unprocessable("subnet " + subnet.name + ": cidr " + subnet.cidr.str() +
+                                      " is outside vpc " + vpc.name + " " + vpc.cidr.str(),
+                                  "cidr");
+  }
+  for (const auto& other : vpc.subnets) {
+    if (other.cidr.overlaps(subnet.cidr)) {
+      throw ApiError::conflict("subnet " + subnet.name + ": cidr " + subnet.cidr.str() +
+                                   " overlaps subnet " + other.name + " " + other.cidr.str(),
+                               "cidr");
+    }
+  }
+}
+
+Transit transitFor(const Cidr& pool, int index) {
+  uint32_t base = pool.network().value + 4u * static_cast<uint32_t>(index);
+  return Transit{Cidr{Ipv4{base + 1}, 30}, Cidr{Ipv4{base + 2}, 30}};
+}
+
+json toJson(const Subnet& subnet, const Vpc& vpc) {
+  return json{{"name", subnet.name},
+              {"vpc", vpc.name},
+              {"cidr", subnet.cidr.str()},
+              {"type", toString(subnet.type)},
+              {"gateway", subnet.gateway().str()},
+              {"address", subnet.address().str()},
+              {"namespace", subnetNamespace(vpc.name, subnet.name)}};
+}
+
+json toJson(const Vpc& vpc, const Cidr& transitPool) {
+  json subnets = json::array();
+  for (const auto& s : vpc.subnets) subnets.push_back(toJson(s, vpc));
+  Transit transit = transitFor(transitPool, vpc.transitIndex);
+  return json{{"name", vpc.name},
+              {"cidr", vpc.cidr.str()},
+              {"mtu", vpc.mtu},
+              {"router_namespace", routerNamespace(vpc.name)},
+              {"transit", {{"host", transit.hostEnd.str()}, {"router", transit.routerEnd.str()}}},
+              {"subnets", subnets}};
+}
+
+json toState(const Vpc& vpc) {
+  json subnets = json::array();
+  for (const auto& s : vpc.subnets) {
+    subnets.push_back({{"name", s.name},
+                       {"cidr", s.cidr.str()},
+                       {"type", toString(s.type)},
+                       {"gateway", s.gateway().str()},
+                       {"address", s.address().str()},
+                       {"namespace", subnetNamespace(vpc.name, s.name)}});
+  }
+  return json{{"name", vpc.name},
+              {"cidr", vpc.cidr.str()},
+              {"mtu", vpc.mtu},
+              {"transit_index", vpc.transitIndex},
+              {"router_namespace", routerNamespace(vpc.name)},
+              {"subnets", subnets}};
+}
+
+Vpc fromState(const json& state) {
+  // A state file is re-validated with the request rules: a hand-edited file
+  // must not be able to create what the API would refuse.
+  Vpc vpc = parseVpcRequest(
+      json{{"name", state.at("name")}, {"cidr", state.at("cidr")}, {"mtu", state.at("mtu")}});
+  vpc.transitIndex = state.at("transit_index").get<int>();
+  for (const auto& s : state.at("subnets")) {
+    Subnet subnet = parseSubnetRequest(
+        json{{"name", s.at("name")}, {"cidr", s.at("cidr")}, {"type", s.at("type")}});
+    checkSubnetFits(vpc, subnet);
+    vpc.subnets.push_back(subnet);
+  }
+  return vpc;
+}
+
+}  // namespace vpcd

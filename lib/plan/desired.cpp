@@ -1,0 +1,138 @@
+#include "lib/plan/desired.h"
+
+#include <optional>
+#include <string_view>
+
+#include "lib/model/names.h"
+#include "lib/plan/nft_rules.h"
+
+namespace vpcd {
+namespace {
+
+constexpr const char* kOn = "1";
+
+Namespace ownedNamespace(const std::string& name) {
+  Namespace ns;
+  ns.name = name;
+  // The loopback's alias is the namespace's ownership marker.
+  ns.links["lo"] = Link{.name = "lo",
+                        .kind = LinkKind::Loopback,
+                        .alias = std::string(kAliasPrefix) + "netns:" + name,
+                        .up = true};
+  return ns;
+}
+
+void addHostSide(Namespace& host, const Vpc& vpc, const Transit& transit) {
+  std::string name = transitLinkName(vpc.name);
+  host.links[name] = Link{.name = name,
+                          .kind = LinkKind::Veth,
+                          .alias = std::string(kAliasPrefix) + "transit:" + vpc.name,
+                          .mtu = static_cast<uint32_t>(vpc.mtu),
+                          .up = true,
+                          .peerNamespace = routerNamespace(vpc.name),
+                          .peerName = kRouterUplink};
+  host.addresses.insert({name, transit.hostEnd});
+  host.sysctls[forwardingSysctl(name)] = kOn;
+}
+
+Namespace subnetSide(const Vpc& vpc, const Subnet& subnet) {
+  Namespace ns = ownedNamespace(subnetNamespace(vpc.name, subnet.name));
+  ns.links[kSubnetNic] =
+      Link{.name = kSubnetNic,
+           .kind = LinkKind::Veth,
+           .alias = std::string(kAliasPrefix) + "nic:" + vpc.name + "/" + subnet.name,
+           .mtu = static_cast<uint32_t>(vpc.mtu),
+           .up = true,
+           .isPeer = true};
+  ns.addresses.insert({kSubnetNic, subnet.cidr.withAddr(subnet.address())});
+  ns.routes.insert({Cidr{}, subnet.gateway(), kSubnetNic});
+  return ns;
+}
+
+Namespace routerSide(const Vpc& vpc, const Transit& transit) {
+  auto mtu = static_cast<uint32_t>(vpc.mtu);
+  Namespace ns = ownedNamespace(routerNamespace(vpc.name));
+  ns.links[kBridge] = Link{.name = kBridge,
+                           .kind = LinkKind::Bridge,
+                           .alias = std::string(kAliasPrefix) + "bridge:" + vpc.name,
+                           .mtu = mtu};
+  ns.links[kRouterUplink] = Link{.name = kRouterUplink,
+                                 .kind = LinkKind::Veth,
+                                 .alias = std::string(kAliasPrefix) + "uplink:" + vpc.name,
+                                 .mtu = mtu,
+                                 .isPeer = true};
+  ns.addresses.insert({kRouterUplink, transit.routerEnd});
+  ns.routes.insert({Cidr{}, transit.hostEnd.addr, kRouterUplink});
+  ns.sysctls[forwardingSysctl("all")] = kOn;
+
+  std::vector<Cidr> publicSubnets;
+  for (const auto& s : vpc.subnets) {
+    std::string port = subnetPortName(s.name);
+    ns.links[port] = Link{.name = port,
+                          .kind = LinkKind::Veth,
+                          .alias = std::string(kAliasPrefix) + "port:" + vpc.name + "/" + s.name,
+                          .master = kBridge,
+                          .mtu = mtu,
+                          .peerNamespace = subnetNamespace(vpc.name, s.name),
+                          .peerName = kSubnetNic};
+    ns.addresses.insert({kBridge, s.cidr.withAddr(s.gateway())});
+    if (s.type == SubnetType::Public) publicSubnets.push_back(s.cidr);
+  }
+  NftTable table = routerTable(kRouterUplink, publicSubnets);
+  ns.tables[table.key()] = table;
+  return ns;
+}
+
+}  // namespace
+
+std::string transitLinkName(const std::string& vpc) {
+  return interfaceName("t-", vpc);
+}
+std::string subnetPortName(const std::string& subnet) {
+  return interfaceName("s-", subnet);
+}
+std::string forwardingSysctl(const std::string& device) {
+  return "net/ipv4/conf/" + device + "/forwarding";
+}
+
+std::string peerNamespaceOf(const std::string& alias) {
+  std::string_view a = alias;
+  auto after = [&](std::string_view prefix) -> std::optional<std::string_view> {
+    std::string full = std::string(kAliasPrefix) + std::string(prefix);
+    if (a.rfind(full, 0) != 0) return std::nullopt;
+    return a.substr(full.size());
+  };
+  if (auto vpc = after("transit:")) return routerNamespace(*vpc);
+  if (auto owner = after("port:")) {
+    size_t slash = owner->find('/');
+    if (slash == std::string_view::npos) return "";
+    return subnetNamespace(owner->substr(0, slash), owner->substr(slash + 1));
+  }
+  return "";
+}
+
+KernelState desiredState(const Topology& topology) {
+  KernelState state;
+  Namespace& host = state[kHostNamespace];
+  host.name = kHostNamespace;
+  for (const auto& vpc : topology.vpcs) {
+    Transit transit = transitFor(topology.transitPool, vpc.transitIndex);
+    addHostSide(host, vpc, transit);
+    Namespace router = routerSide(vpc, transit);
+    state[router.name] = std::move(router);
+    for (const auto& s : vpc.subnets) {
+      Namespace sub = subnetSide(vpc, s);
+      state[sub.name] = std::move(sub);
+    }
+  }
+  if (!topology.vpcs.empty()) {
+    // The host forwards between transit links and the uplink, and masquerades
+    // the transit pool out of it; with no VPC left, the table goes too.
+    host.sysctls[forwardingSysctl(topology.uplink)] = kOn;
+    NftTable table = hostTable(topology.transitPool, topology.uplink);
+    host.tables[table.key()] = table;
+  }
+  return state;
+}
+
+}  // namespace vpcd

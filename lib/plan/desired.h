@@ -1,0 +1,33 @@
+#pragma once
+// Topology -> the kernel objects that should exist. Pure.
+#include <string>
+#include <vector>
+
+#include "lib/model/vpc.h"
+#include "lib/plan/kernel_model.h"
+
+namespace vpcd {
+
+struct Topology {
+  std::vector<Vpc> vpcs;
+  std::string uplink;  // host device toward the outside world
+  Cidr transitPool;
+};
+
+// Fixed names inside namespaces vpcd owns.
+inline constexpr const char* kBridge = "br0";
+inline constexpr const char* kRouterUplink = "uplink";
+inline constexpr const char* kSubnetNic = "eth0";
+
+std::string transitLinkName(const std::string& vpc);      // t-<vpc>, host side
+std::string subnetPortName(const std::string& subnet);    // s-<subnet>, in router
+std::string forwardingSysctl(const std::string& device);  // net/ipv4/conf/<dev>/forwarding
+
+KernelState desiredState(const Topology& topology);
+
+// The namespace holding the far end of a vpcd veth, read from its alias
+// ("vpcd:transit:<vpc>" -> vpc-<vpc>, "vpcd:port:<vpc>/<subnet>" ->
+// vpc-<vpc>.<subnet>); "" when the alias names no such end.
+std::string peerNamespaceOf(const std::string& alias);
+
+}  // namespace vpcd

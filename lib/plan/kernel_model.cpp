@@ -1,0 +1,45 @@
+#include "lib/plan/kernel_model.h"
+
+namespace vpcd {
+
+std::string displayName(const std::string& ns) {
+  return ns.empty() ? "host" : ns;
+}
+
+std::string Action::describe() const {
+  std::string where = " in " + displayName(ns);
+  switch (op) {
+    case Op::CreateNamespace:
+      return "+ netns " + ns;
+    case Op::DeleteNamespace:
+      return "- netns " + ns;
+    case Op::CreateLink:
+      return "+ link " + link.name + where +
+             (link.peerNamespace.empty() && link.peerName.empty()
+                  ? ""
+                  : " (peer " + link.peerName + " in " + displayName(link.peerNamespace) + ")");
+    case Op::DeleteLink:
+      return "- link " + link.name + where;
+    case Op::SetLink:
+      return "~ link " + link.name + where;
+    case Op::AddAddress:
+      return "+ address " + address.cidr.str() + " on " + address.link + where;
+    case Op::DeleteAddress:
+      return "- address " + address.cidr.str() + " on " + address.link + where;
+    case Op::AddRoute:
+      return "+ route " + (route.dst.prefix == 0 ? std::string("default") : route.dst.str()) +
+             " via " + route.gateway.str() + where;
+    case Op::DeleteRoute:
+      return "- route " + (route.dst.prefix == 0 ? std::string("default") : route.dst.str()) +
+             where;
+    case Op::SetSysctl:
+      return "~ sysctl " + key + "=" + value + where;
+    case Op::ReplaceTable:
+      return "~ nft table " + table.key() + where;
+    case Op::DeleteTable:
+      return "- nft table " + table.key() + where;
+  }
+  return "?";
+}
+
+}  // namespace vpcd

@@ -1,0 +1,114 @@
+#pragma once
+// The kernel objects vpcd owns, as values. The desired state is computed into
+// these types from the topology; the kernel adapter observes into the same
+// types; the diff of the two is a Plan of Actions.
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/model/cidr.h"
+#include "lib/plan/nft_model.h"
+
+namespace vpcd {
+
+// Ownership markers (design.md §1): interface aliases start with this, routes
+// carry kRouteProtocol, nftables tables are named kTableName.
+inline constexpr const char* kAliasPrefix = "vpcd:";
+inline constexpr uint8_t kRouteProtocol = 211;
+inline constexpr const char* kTableName = "vpcd";
+inline const std::string kHostNamespace = "";
+
+enum class LinkKind { Loopback, Bridge, Veth, Other };
+
+struct Link {
+  std::string name;
+  LinkKind kind = LinkKind::Veth;
+  std::string alias;   // always starts with kAliasPrefix
+  std::string master;  // bridge this link is a port of, or empty
+  uint32_t mtu = 0;    // 0: leave as the kernel chose (loopback)
+  bool up = true;
+  // A veth pair is created from one end, in one call, with the other end born
+  // directly in its namespace. That end names its peer here; the other end has
+  // peerNamespace empty and isPeer set.
+  std::string peerNamespace;
+  std::string peerName;
+  bool isPeer = false;
+
+  // Whether two links agree on everything the kernel can be asked to change
+  // without recreating the link.
+  bool sameSettings(const Link& o) const {
+    return alias == o.alias && master == o.master && (mtu == 0 || mtu == o.mtu) && up == o.up;
+  }
+  bool operator==(const Link&) const = default;
+};
+
+struct Address {
+  std::string link;
+  Cidr cidr;  // the interface address with its prefix, e.g. 10.0.1.1/24
+  auto operator<=>(const Address&) const = default;
+};
+
+// Routes in the main table with protocol kRouteProtocol.
+struct Route {
+  Cidr dst;
+  Ipv4 gateway;
+  std::string dev;
+  auto operator<=>(const Route&) const = default;
+};
+
+struct Namespace {
+  std::string name;  // kHostNamespace for the daemon's own namespace
+  bool exists = true;
+  bool owned = true;  // carries vpcd's marker (its loopback's alias)
+  std::map<std::string, Link> links;
+  std::set<Address> addresses;
+  std::set<Route> routes;
+  std::map<std::string, std::string> sysctls;  // e.g. net/ipv4/conf/all/forwarding -> 1
+  std::map<std::string, NftTable> tables;      // by NftTable::key()
+};
+
+using KernelState = std::map<std::string, Namespace>;
+
+std::string displayName(const std::string& ns);  // "host" or the namespace name
+
+struct Action {
+  enum class Op {
+    CreateNamespace,
+    DeleteNamespace,
+    CreateLink,
+    DeleteLink,
+    SetLink,
+    AddAddress,
+    DeleteAddress,
+    AddRoute,
+    DeleteRoute,
+    SetSysctl,
+    ReplaceTable,
+    DeleteTable,
+  };
+  Op op;
+  std::string ns;
+  Link link;  // CreateLink, DeleteLink, SetLink
+  Link peer;  // CreateLink of a veth: the other end, in link.peerNamespace
+  Address address;
+  Route route;
+  std::string key;    // SetSysctl
+  std::string value;  // SetSysctl
+  NftTable table;     // ReplaceTable; DeleteTable uses family and name
+
+  // One line, as `vpcctl plan` prints it: "+ netns vpc-prod.web".
+  std::string describe() const;
+};
+
+struct Plan {
+  std::vector<Action> actions;
+  // Desired namespaces whose name is taken by something vpcd does not own;
+  // they are left alone and reported.
+  std::vector<std::string> conflicts;
+  bool empty() const { return actions.empty() && conflicts.empty(); }
+};
+
+}  // namespace vpcd

@@ -1,0 +1,81 @@
+#include "lib/plan/nft_model.h"
+
+#include <linux/netfilter.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace vpcd {
+namespace {
+
+std::string hex(const std::string& bytes) {
+  std::string out;
+  char buf[4];
+  for (unsigned char c : bytes) {
+    std::snprintf(buf, sizeof buf, "%02x", c);
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string NftExpr::str() const {
+  std::string out = "[" + name;
+  auto field = [&](const char* label, uint32_t v) {
+    out += " " + std::string(label) + "=" + std::to_string(v);
+  };
+  if (key) field("key", key);
+  if (dreg) field("dreg", dreg);
+  if (sreg) field("sreg", sreg);
+  if (op) field("op", op);
+  if (name == "payload") {
+    field("base", base);
+    field("offset", offset);
+  }
+  if (len) field("len", len);
+  if (flags) field("flags", flags);
+  if (!data.empty()) out += " data=" + hex(data);
+  if (!xorData.empty()) out += " xor=" + hex(xorData);
+  if (!set.empty()) out += " set=" + set;
+  return out + "]";
+}
+
+void NftTable::canonicalize() {
+  std::sort(chains.begin(), chains.end(),
+            [](const NftChain& a, const NftChain& b) { return a.name < b.name; });
+  std::sort(sets.begin(), sets.end(),
+            [](const NftSet& a, const NftSet& b) { return a.name < b.name; });
+  for (auto& s : sets) std::sort(s.elems.begin(), s.elems.end());
+  std::stable_sort(rules.begin(), rules.end(),
+                   [](const NftRule& a, const NftRule& b) { return a.chain < b.chain; });
+}
+
+std::string NftTable::familyName() const {
+  switch (family) {
+    case NFPROTO_INET:
+      return "inet";
+    case NFPROTO_IPV4:
+      return "ip";
+    case NFPROTO_BRIDGE:
+      return "bridge";
+    default:
+      return "family" + std::to_string(family);
+  }
+}
+
+std::string NftTable::str() const {
+  std::string out = "table " + key() + "\n";
+  for (const auto& c : chains)
+    out += "  chain " + c.name + (c.type.empty() ? "" : " " + c.type) + "\n";
+  for (const auto& s : sets)
+    out += "  set " + s.name + " (" + std::to_string(s.elems.size()) + " elements)\n";
+  for (const auto& r : rules) {
+    out += "  rule " + r.chain + ":";
+    for (const auto& e : r.exprs) out += " " + e.str();
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace vpcd

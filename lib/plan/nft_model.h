@@ -1,0 +1,77 @@
+#pragma once
+// nftables content as plain values: tables, chains, sets and rules whose
+// expressions mirror the kernel's nft bytecode one to one. The kernel adapter
+// encodes these with libnftnl and decodes dumps back into them, so desired and
+// observed tables compare with ==. Constants are the kernel's uapi numbers
+// (linux/netfilter/nf_tables.h); nothing here performs I/O.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vpcd {
+
+struct NftExpr {
+  std::string name;  // meta, cmp, payload, bitwise, lookup, ct, immediate, masq
+  uint32_t key = 0;  // meta/ct key; verdict code for immediate
+  uint32_t dreg = 0;
+  uint32_t sreg = 0;
+  uint32_t op = 0;      // cmp operator
+  uint32_t base = 0;    // payload base
+  uint32_t offset = 0;  // payload offset
+  uint32_t len = 0;     // payload and bitwise length
+  uint32_t flags = 0;   // lookup flags (NFT_LOOKUP_F_INV)
+  std::string data;     // cmp data; bitwise mask
+  std::string xorData;  // bitwise xor
+  std::string set;      // lookup set name
+
+  bool operator==(const NftExpr&) const = default;
+  std::string str() const;
+};
+
+struct NftRule {
+  std::string chain;
+  std::vector<NftExpr> exprs;
+  bool operator==(const NftRule&) const = default;
+};
+
+struct NftChain {
+  std::string name;
+  std::string type;  // filter, nat; empty for a regular chain
+  uint32_t hook = 0;
+  int32_t priority = 0;
+  uint32_t policy = 1;  // NF_ACCEPT
+  bool operator==(const NftChain&) const = default;
+};
+
+struct NftSetElem {
+  std::string key;  // raw bytes, network order as the kernel keeps them
+  uint32_t flags = 0;
+  auto operator<=>(const NftSetElem&) const = default;
+};
+
+struct NftSet {
+  std::string name;
+  uint32_t flags = 0;
+  uint32_t keyType = 0;
+  uint32_t keyLen = 0;
+  std::vector<NftSetElem> elems;
+  bool operator==(const NftSet&) const = default;
+};
+
+struct NftTable {
+  uint32_t family = 0;  // NFPROTO_*
+  std::string name;
+  std::vector<NftChain> chains;
+  std::vector<NftSet> sets;
+  std::vector<NftRule> rules;
+
+  // Sorts chains, sets and set elements, and groups rules by chain keeping
+  // their order, so that a kernel dump and a built table compare equal.
+  void canonicalize();
+  bool operator==(const NftTable&) const = default;
+  std::string familyName() const;
+  std::string key() const { return familyName() + " " + name; }
+  std::string str() const;
+};
+
+}  // namespace vpcd

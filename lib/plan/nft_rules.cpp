@@ -1,0 +1,129 @@
+#include "lib/plan/nft_rules.h"
+
+#include <arpa/inet.h>  // htonl only: set keys and compare data are network order
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+
+namespace vpcd {
+namespace {
+
+constexpr uint32_t kReg = NFT_REG_1;
+constexpr uint32_t kIpv4AddrType = 7;  // nft's TYPE_IPADDR, for `nft list` display
+constexpr int32_t kNatSrcPriority = 100;
+
+std::string be32(uint32_t hostOrder) {
+  uint32_t n = htonl(hostOrder);
+  return std::string(reinterpret_cast<const char*>(&n), 4);
+}
+std::string u32(uint32_t v) {
+  return std::string(reinterpret_cast<const char*>(&v), 4);
+}
+
+NftExpr meta(uint32_t key) {
+  return NftExpr{.name = "meta", .key = key, .dreg = kReg};
+}
+NftExpr cmp(uint32_t op, std::string data) {
+  return NftExpr{.name = "cmp", .sreg = kReg, .op = op, .data = std::move(data)};
+}
+NftExpr verdict(uint32_t code) {
+  return NftExpr{.name = "immediate", .key = code, .dreg = NFT_REG_VERDICT};
+}
+
+// Interface names compare as IFNAMSIZ bytes, zero padded, as nft emits them.
+std::vector<NftExpr> ifname(uint32_t key, const std::string& name) {
+  std::string padded = name;
+  padded.resize(16, '\0');
+  return {meta(key), cmp(NFT_CMP_EQ, padded)};
+}
+
+// `ip saddr`: in an inet table the IPv4 header is only there for IPv4.
+std::vector<NftExpr> ipSaddr(bool inetFamily) {
+  std::vector<NftExpr> out;
+  if (inetFamily) {
+    out.push_back(meta(NFT_META_NFPROTO));
+    out.push_back(cmp(NFT_CMP_EQ, u32(NFPROTO_IPV4)));
+  }
+  out.push_back(NftExpr{
+      .name = "payload", .dreg = kReg, .base = NFT_PAYLOAD_NETWORK_HEADER, .offset = 12, .len = 4});
+  return out;
+}
+
+NftRule rule(std::string chain, std::initializer_list<std::vector<NftExpr>> parts) {
+  NftRule r{std::move(chain), {}};
+  for (const auto& p : parts) r.exprs.insert(r.exprs.end(), p.begin(), p.end());
+  return r;
+}
+
+// Interval set elements as the kernel's rbtree keeps them: each prefix is a
+// start element and an end element one past its last address; a leading
+// "0.0.0.0 end" closes the gap before the first range, as nft itself adds.
+std::vector<NftSetElem> intervalElems(const std::vector<Cidr>& prefixes) {
+  std::vector<NftSetElem> elems;
+  bool coversZero = false;
+  for (const auto& p : prefixes) {
+    elems.push_back({be32(p.network().value), 0});
+    coversZero |= p.network().value == 0;
+    uint64_t end = uint64_t{p.broadcast().value} + 1;
+    if (end <= 0xffffffffu)
+      elems.push_back({be32(static_cast<uint32_t>(end)), NFT_SET_ELEM_INTERVAL_END});
+  }
+  if (!coversZero && !elems.empty()) elems.push_back({be32(0), NFT_SET_ELEM_INTERVAL_END});
+  return elems;
+}
+
+}  // namespace
+
+NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets) {
+  NftTable t{.family = NFPROTO_INET, .name = "vpcd"};
+  t.sets.push_back(NftSet{.name = "public",
+                          .flags = NFT_SET_INTERVAL,
+                          .keyType = kIpv4AddrType,
+                          .keyLen = 4,
+                          .elems = intervalElems(publicSubnets)});
+  t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});
+  t.chains.push_back({"forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT});
+
+  NftExpr inPublic{.name = "lookup", .sreg = kReg, .set = "public"};
+  NftExpr notInPublic = inPublic;
+  notInPublic.flags = NFT_LOOKUP_F_INV;
+  uint32_t establishedRelated = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
+
+  t.rules.push_back(
+      rule("postrouting",
+           {ifname(NFT_META_OIFNAME, uplink), ipSaddr(true), {inPublic, NftExpr{.name = "masq"}}}));
+  t.rules.push_back(
+      rule("forward",
+           {ifname(NFT_META_OIFNAME, uplink), ipSaddr(true), {notInPublic, verdict(NF_DROP)}}));
+  t.rules.push_back(rule("forward", {ifname(NFT_META_IIFNAME, uplink),
+                                     {NftExpr{.name = "ct", .key = NFT_CT_STATE, .dreg = kReg},
+                                      NftExpr{.name = "bitwise",
+                                              .dreg = kReg,
+                                              .sreg = kReg,
+                                              .len = 4,
+                                              .data = u32(establishedRelated),
+                                              .xorData = u32(0)},
+                                      cmp(NFT_CMP_NEQ, u32(0)), verdict(NF_ACCEPT)}}));
+  t.rules.push_back(rule("forward", {ifname(NFT_META_IIFNAME, uplink), {verdict(NF_DROP)}}));
+  t.canonicalize();
+  return t;
+}
+
+NftTable hostTable(const Cidr& transitPool, const std::string& uplink) {
+  NftTable t{.family = NFPROTO_IPV4, .name = "vpcd"};
+  t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});
+  t.rules.push_back(rule("postrouting", {ipSaddr(false),
+                                         {NftExpr{.name = "bitwise",
+                                                  .dreg = kReg,
+                                                  .sreg = kReg,
+                                                  .len = 4,
+                                                  .data = be32(transitPool.mask()),
+                                                  .xorData = u32(0)},
+                                          cmp(NFT_CMP_EQ, be32(transitPool.network().value))},
+                                         ifname(NFT_META_OIFNAME, uplink),
+                                         {NftExpr{.name = "masq"}}}));
+  t.canonicalize();
+  return t;
+}
+
+}  // namespace vpcd

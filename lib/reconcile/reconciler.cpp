@@ -1,0 +1,51 @@
+#include "lib/reconcile/reconciler.h"
+
+#include <cstdlib>
+
+#include "lib/plan/diff.h"
+
+namespace vpcd {
+
+Reconciler::Reconciler(Kernel& kernel) : kernel_(kernel) {}
+
+KernelState Reconciler::observe(const KernelState& desired, const Scope& scope) {
+  std::set<std::string> names = scope.namespaces;
+  names.insert(kHostNamespace);
+  if (scope.everything) {
+    for (const auto& [name, ns] : desired) names.insert(name);
+    for (const auto& name : kernel_.ownedNamespaces()) names.insert(name);
+  }
+  KernelState observed;
+  for (const auto& name : names) {
+    auto want = desired.find(name);
+    observed[name] = kernel_.observe(name, want == desired.end() ? nullptr : &want->second);
+  }
+  return observed;
+}
+
+Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
+  Plan p = diff(desired, observe(desired, scope));
+  kernel_.releaseHandles();
+  return p;
+}
+
+ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& scope) {
+  auto start = std::chrono::steady_clock::now();
+  ReconcileReport report;
+  try {
+    Plan p = diff(desired, observe(desired, scope));
+    report.conflicts = p.conflicts;
+    for (const auto& action : p.actions) {
+      if (kernel_.apply(action)) report.applied.push_back(action.describe());
+      if (abortAfter_ && ++operations_ >= abortAfter_) std::abort();
+    }
+  } catch (const KernelError& e) {
+    report.error = e.what();
+  }
+  kernel_.releaseHandles();
+  report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  return report;
+}
+
+}  // namespace vpcd

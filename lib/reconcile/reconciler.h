@@ -1,0 +1,51 @@
+#pragma once
+// observe -> keep what is ours -> diff -> plan -> apply -> report.
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/kernel/kernel.h"
+#include "lib/plan/kernel_model.h"
+
+namespace vpcd {
+
+struct ReconcileReport {
+  std::vector<std::string> applied;    // what changed the kernel, in order
+  std::vector<std::string> conflicts;  // namespaces taken by someone else
+  std::string error;                   // the failure that stopped the apply, if any
+  std::chrono::microseconds duration{0};
+  bool ok() const { return error.empty() && conflicts.empty(); }
+};
+
+// Which namespaces a pass looks at. Everything: the host, every desired
+// namespace and every namespace carrying vpcd's marker (start-up). Otherwise
+// the host plus the named namespaces (after one API mutation).
+struct Scope {
+  bool everything = false;
+  std::set<std::string> namespaces;
+  static Scope all() { return Scope{true, {}}; }
+  static Scope of(std::set<std::string> names) { return Scope{false, std::move(names)}; }
+};
+
+class Reconciler {
+ public:
+  explicit Reconciler(Kernel& kernel);
+
+  Plan plan(const KernelState& desired, const Scope& scope);
+  ReconcileReport reconcile(const KernelState& desired, const Scope& scope);
+
+  // Fault injection for crash tests: abort the process right after the Nth
+  // kernel operation (0: never). Set from VPCD_FAULT_AFTER_OPS.
+  void setAbortAfter(uint64_t n) { abortAfter_ = n; }
+
+ private:
+  KernelState observe(const KernelState& desired, const Scope& scope);
+
+  Kernel& kernel_;
+  uint64_t abortAfter_ = 0;
+  uint64_t operations_ = 0;
+};
+
+}  // namespace vpcd

@@ -1,0 +1,129 @@
+#include "state/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "lib/model/api_error.h"
+
+namespace vpcd {
+namespace {
+
+std::string errnoText() {
+  return std::strerror(errno);
+}
+
+void makeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw StateError("cannot create state directory " + path + ": " + errnoText());
+  }
+}
+
+std::string parentOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+void writeFileAtomic(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!f) throw StateError("cannot write " + tmp + ": " + errnoText());
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(f.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw StateError("cannot write " + tmp + ": " + errnoText());
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(f.get()) != 0) throw StateError("cannot fsync " + tmp + ": " + errnoText());
+  f = Fd();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw StateError("cannot rename " + tmp + " to " + path + ": " + errnoText());
+  }
+  // The rename is durable only once the directory entry is.
+  Fd dir(::open(parentOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir) ::fsync(dir.get());
+}
+
+StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
+  makeDir(dir_);
+  makeDir(dir_ + "/vpcs");
+}
+
+void StateStore::lock() {
+  std::string path = dir_ + "/vpcd.lock";
+  lock_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_) throw StateError("cannot open lock file " + path + ": " + errnoText());
+  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    ssize_t n = ::pread(lock_.get(), buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
+    while (!holder.empty() && holder.back() == '\n') holder.pop_back();
+    throw StateError("state directory " + dir_ + " is in use by another vpcd (pid " + holder + ")");
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_.get(), 0) != 0 || ::pwrite(lock_.get(), pid.data(), pid.size(), 0) < 0) {
+    throw StateError("cannot write lock file " + path + ": " + errnoText());
+  }
+}
+
+std::vector<Vpc> StateStore::loadVpcs() const {
+  std::vector<Vpc> out;
+  std::string dirPath = dir_ + "/vpcs";
+  DIR* dir = ::opendir(dirPath.c_str());
+  if (!dir) throw StateError("cannot read " + dirPath + ": " + errnoText());
+  std::vector<std::string> files;
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name.size() > 5 && name.ends_with(".json")) files.push_back(dirPath + "/" + name);
+  }
+  ::closedir(dir);
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      auto doc = nlohmann::json::parse(text.str());
+      int version = doc.at("schema_version").get<int>();
+      if (version > kSchemaVersion) {
+        throw StateError(file + ": schema_version " + std::to_string(version) +
+                         " is newer than this vpcd understands (" + std::to_string(kSchemaVersion) +
+                         "); refusing to guess");
+      }
+      out.push_back(fromState(doc.at("vpc")));
+    } catch (const StateError&) {
+      throw;
+    } catch (const ApiError& e) {
+      throw StateError(file + ": " + e.what());
+    } catch (const std::exception& e) {
+      throw StateError(file + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+void StateStore::saveVpc(const Vpc& vpc) const {
+  nlohmann::json doc{{"schema_version", kSchemaVersion}, {"kind", "vpc"}, {"vpc", toState(vpc)}};
+  writeFileAtomic(vpcPath(vpc.name), doc.dump(2) + "\n");
+}
+
+void StateStore::removeVpc(const std::string& name) const {
+  if (::unlink(vpcPath(name).c_str()) != 0 && errno != ENOENT) {
+    throw StateError("cannot remove " + vpcPath(name) + ": " + errnoText());
+  }
+  Fd dir(::open((dir_ + "/vpcs").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir) ::fsync(dir.get());
+}
+
+}  // namespace vpcd

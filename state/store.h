@@ -1,0 +1,44 @@
+#pragma once
+// The desired state on disk: one JSON file per VPC under <dir>/vpcs/, each
+// written atomically (temp file, fsync, rename, fsync of the directory) so a
+// crash leaves either the old file or the new one, never a torn one.
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lib/kernel/netns.h"
+#include "lib/model/vpc.h"
+
+namespace vpcd {
+
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class StateStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Creates the directory (mode 0700) if needed.
+  explicit StateStore(std::string dir);
+
+  // Takes <dir>/vpcd.lock for the life of this object: one daemon per state
+  // directory. Throws StateError naming the holder's pid.
+  void lock();
+
+  std::vector<Vpc> loadVpcs() const;
+  void saveVpc(const Vpc& vpc) const;
+  void removeVpc(const std::string& name) const;
+  std::string vpcPath(const std::string& name) const { return dir_ + "/vpcs/" + name + ".json"; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  Fd lock_;
+};
+
+// Atomic replacement of `path` with `content`.
+void writeFileAtomic(const std::string& path, const std::string& content);
+
+}  // namespace vpcd

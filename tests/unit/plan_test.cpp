@@ -1,0 +1,191 @@
+#include <catch2/catch.hpp>
+
+#include "lib/kernel/fake_kernel.h"
+#include "lib/model/vpc.h"
+#include "lib/plan/desired.h"
+#include "lib/plan/diff.h"
+#include "lib/reconcile/reconciler.h"
+
+using namespace vpcd;
+using nlohmann::json;
+
+namespace {
+
+Topology lab() {
+  Vpc v = parseVpcRequest({{"name", "prod"}, {"cidr", "10.10.0.0/16"}});
+  v.transitIndex = 0;
+  v.subnets.push_back(
+      parseSubnetRequest({{"name", "web"}, {"cidr", "10.10.1.0/24"}, {"type", "public"}}));
+  v.subnets.push_back(parseSubnetRequest({{"name", "db"}, {"cidr", "10.10.2.0/24"}}));
+  return Topology{{v}, "eth0", *Cidr::parse("169.254.64.0/18")};
+}
+
+std::vector<std::string> describe(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto& a : p.actions) out.push_back(a.describe());
+  return out;
+}
+
+size_t indexOf(const std::vector<std::string>& lines, const std::string& line) {
+  auto it = std::find(lines.begin(), lines.end(), line);
+  REQUIRE(it != lines.end());
+  return static_cast<size_t>(it - lines.begin());
+}
+
+}  // namespace
+
+TEST_CASE("the desired state of a VPC") {
+  KernelState want = desiredState(lab());
+  REQUIRE(want.count("vpc-prod"));
+  REQUIRE(want.count("vpc-prod.web"));
+  REQUIRE(want.count("vpc-prod.db"));
+  const Namespace& router = want.at("vpc-prod");
+  CHECK(router.links.at("br0").kind == LinkKind::Bridge);
+  CHECK(router.links.at("s-web").master == "br0");
+  CHECK(router.links.at("s-web").peerNamespace == "vpc-prod.web");
+  CHECK(router.addresses.count({"br0", *Cidr::parse("10.10.1.1/24")}));
+  CHECK(router.addresses.count({"uplink", *Cidr::parse("169.254.64.2/30")}));
+  CHECK(router.sysctls.at("net/ipv4/conf/all/forwarding") == "1");
+  const Namespace& web = want.at("vpc-prod.web");
+  CHECK(web.addresses.count({"eth0", *Cidr::parse("10.10.1.2/24")}));
+  CHECK(web.routes.count({Cidr{}, *Ipv4::parse("10.10.1.1"), "eth0"}));
+  const Namespace& host = want.at("");
+  CHECK(host.links.at("t-prod").peerNamespace == "vpc-prod");
+  CHECK(host.tables.count("ip vpcd"));
+  for (const auto& [name, ns] : want) {
+    for (const auto& [ln, link] : ns.links) {
+      INFO(name << " " << ln);
+      CHECK(link.alias.rfind("vpcd:", 0) == 0);
+      CHECK(ln.size() <= 15);
+    }
+  }
+}
+
+TEST_CASE("with no VPC, the host keeps no vpcd table") {
+  Topology t = lab();
+  t.vpcs.clear();
+  CHECK(desiredState(t).at("").tables.empty());
+}
+
+TEST_CASE("the public set holds exactly the public subnets") {
+  const NftTable& table = desiredState(lab()).at("vpc-prod").tables.at("inet vpcd");
+  REQUIRE(table.sets.size() == 1);
+  // 10.10.1.0 start, 10.10.2.0 end, and the leading 0.0.0.0 end
+  CHECK(table.sets[0].elems.size() == 3);
+  CHECK(table.chains.size() == 2);
+  CHECK(table.rules.size() == 4);
+}
+
+TEST_CASE("a plan from nothing creates parents before children") {
+  FakeKernel kernel;
+  Reconciler r(kernel);
+  auto lines = describe(r.plan(desiredState(lab()), Scope::all()));
+  size_t ns = indexOf(lines, "+ netns vpc-prod.web");
+  size_t router = indexOf(lines, "+ netns vpc-prod");
+  size_t br = indexOf(lines, "+ link br0 in vpc-prod");
+  size_t port = indexOf(lines, "+ link s-web in vpc-prod (peer eth0 in vpc-prod.web)");
+  size_t addr = indexOf(lines, "+ address 10.10.1.2/24 on eth0 in vpc-prod.web");
+  size_t route = indexOf(lines, "+ route default via 10.10.1.1 in vpc-prod.web");
+  size_t table = indexOf(lines, "~ nft table inet vpcd in vpc-prod");
+  CHECK(ns < port);
+  CHECK(router < br);
+  CHECK(br < port);
+  CHECK(port < addr);
+  CHECK(addr < route);
+  CHECK(route < table);
+  CHECK(kernel.mutatingCalls() == 0);  // planning changes nothing
+}
+
+TEST_CASE("applying the same desired state twice makes no kernel call the second time") {
+  FakeKernel kernel;
+  Reconciler r(kernel);
+  KernelState want = desiredState(lab());
+  ReconcileReport first = r.reconcile(want, Scope::all());
+  REQUIRE(first.ok());
+  CHECK_FALSE(first.applied.empty());
+  uint64_t calls = kernel.mutatingCalls();
+  ReconcileReport second = r.reconcile(want, Scope::all());
+  CHECK(second.applied.empty());
+  CHECK(kernel.mutatingCalls() == calls);
+  CHECK(r.plan(want, Scope::all()).empty());
+}
+
+TEST_CASE("drift is repaired: a deleted namespace, a deleted bridge, a lost route") {
+  FakeKernel kernel;
+  Reconciler r(kernel);
+  KernelState want = desiredState(lab());
+  REQUIRE(r.reconcile(want, Scope::all()).ok());
+
+  SECTION("subnet namespace deleted by hand") {
+    kernel.apply({.op = Action::Op::DeleteNamespace, .ns = "vpc-prod.web"});
+    CHECK_FALSE(kernel.state().at("vpc-prod").links.count("s-web"));  // the pair died with it
+    auto lines = describe(r.plan(want, Scope::all()));
+    indexOf(lines, "+ netns vpc-prod.web");
+    indexOf(lines, "+ link s-web in vpc-prod (peer eth0 in vpc-prod.web)");
+  }
+  SECTION("bridge deleted by hand: recreated, ports re-attached, gateways re-added") {
+    kernel.apply({.op = Action::Op::DeleteLink, .ns = "vpc-prod", .link = {.name = "br0"}});
+    auto lines = describe(r.plan(want, Scope::all()));
+    indexOf(lines, "+ link br0 in vpc-prod");
+    indexOf(lines, "~ link s-web in vpc-prod");
+    indexOf(lines, "+ address 10.10.1.1/24 on br0 in vpc-prod");
+  }
+  SECTION("default route deleted in a subnet") {
+    kernel.state().at("vpc-prod.db").routes.clear();
+    CHECK(describe(r.plan(want, Scope::all())) ==
+          std::vector<std::string>{"+ route default via 10.10.2.1 in vpc-prod.db"});
+  }
+  SECTION("nft table flushed") {
+    kernel.state().at("vpc-prod").tables.clear();
+    CHECK(describe(r.plan(want, Scope::all())) ==
+          std::vector<std::string>{"~ nft table inet vpcd in vpc-prod"});
+  }
+  REQUIRE(r.reconcile(want, Scope::all()).ok());
+  CHECK(r.plan(want, Scope::all()).empty());
+}
+
+TEST_CASE("orphans are removed whole; others' objects are left alone") {
+  FakeKernel kernel;
+  Reconciler r(kernel);
+  REQUIRE(r.reconcile(desiredState(lab()), Scope::all()).ok());
+  // Someone else's namespace and link with names that look like ours.
+  Namespace foreign;
+  foreign.name = "vpc-other";
+  foreign.owned = false;
+  kernel.state()["vpc-other"] = foreign;
+  kernel.state()[""].links["t-other"] = Link{.name = "t-other", .alias = "not ours"};
+
+  Topology empty = lab();
+  empty.vpcs.clear();
+  auto lines = describe(r.plan(desiredState(empty), Scope::all()));
+  // Three namespace deletions; the transit link and the subnet ports die with
+  // their namespaces and are not deleted one by one.
+  CHECK(lines == std::vector<std::string>{"- netns vpc-prod", "- netns vpc-prod.db",
+                                          "- netns vpc-prod.web", "- nft table ip vpcd in host"});
+  REQUIRE(r.reconcile(desiredState(empty), Scope::all()).ok());
+  CHECK(kernel.state().count("vpc-other"));
+  CHECK(kernel.state().at("").links.count("t-other"));
+  CHECK_FALSE(kernel.state().at("").links.count("t-prod"));
+}
+
+TEST_CASE("a desired namespace taken by someone else is a conflict, not touched") {
+  FakeKernel kernel;
+  Namespace foreign;
+  foreign.name = "vpc-prod";
+  foreign.owned = false;
+  kernel.state()["vpc-prod"] = foreign;
+  Reconciler r(kernel);
+  Plan p = r.plan(desiredState(lab()), Scope::all());
+  CHECK(p.conflicts == std::vector<std::string>{"vpc-prod"});
+  for (const auto& a : p.actions) CHECK(a.ns != "vpc-prod");
+}
+
+TEST_CASE("a scoped reconcile only looks at its namespaces") {
+  FakeKernel kernel;
+  Reconciler r(kernel);
+  KernelState want = desiredState(lab());
+  REQUIRE(r.reconcile(want, Scope::all()).ok());
+  kernel.state().at("vpc-prod.db").routes.clear();
+  CHECK(r.plan(want, Scope::of({"vpc-prod", "vpc-prod.web"})).empty());
+  CHECK_FALSE(r.plan(want, Scope::of({"vpc-prod.db"})).empty());
+}
