@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
   int rc = 0;
   CLI::App app{"vpcctl: drive vpcd (VPCs, subnets, NAT) through its API socket"};
   app.require_subcommand(1);
+  // `vpcctl vpc show prod -o json`: global options may follow the subcommand.
+  app.fallthrough();
   app.add_option("--socket", o.socket, "vpcd API socket")
       ->envname("VPCD_SOCKET")
       ->capture_default_str();
@@ -122,7 +124,7 @@ int main(int argc, char** argv) {
   std::string vpc, subnet, cidr, type = "private";
   int mtu = 0;
 
-  auto* vpcCmd = app.add_subcommand("vpc", "VPCs")->require_subcommand(1);
+  auto* vpcCmd = app.add_subcommand("vpc", "VPCs")->require_subcommand(1)->fallthrough();
   auto* vpcCreate = vpcCmd->add_subcommand("create", "create a VPC");
   vpcCreate->add_option("name", vpc)->required();
   vpcCreate->add_option("--cidr", cidr, "IPv4 network, /8 to /28")->required();
@@ -149,7 +151,8 @@ int main(int argc, char** argv) {
       o, rc, text("DELETE"), [&] { return "/v1/vpcs/" + vpc; }, nullptr,
       [&](const json&) { std::cout << "deleted vpc " << vpc << "\n"; }));
 
-  auto* subCmd = app.add_subcommand("subnet", "subnets of a VPC")->require_subcommand(1);
+  auto* subCmd =
+      app.add_subcommand("subnet", "subnets of a VPC")->require_subcommand(1)->fallthrough();
   auto* subCreate = subCmd->add_subcommand("create", "create a subnet");
   subCreate->add_option("vpc", vpc)->required();
   subCreate->add_option("name", subnet)->required();

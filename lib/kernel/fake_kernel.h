@@ -18,6 +18,10 @@ class FakeKernel : public Kernel {
   Namespace observe(const std::string& ns, const Namespace* want) override;
   bool apply(const Action& action) override;
   std::string defaultRouteDevice() override { return defaultDev_; }
+  bool linkExists(const std::string& ns, const std::string& name) override {
+    auto it = state_.find(ns);
+    return it != state_.end() && it->second.links.count(name) > 0;
+  }
 
   // Direct access, for tests that simulate hand-made changes.
   KernelState& state() { return state_; }

@@ -50,6 +50,9 @@ class Kernel {
   // The device of the default route in the daemon's namespace, or "".
   virtual std::string defaultRouteDevice() = 0;
 
+  // Whether link `name` exists in namespace `ns` (read-only).
+  virtual bool linkExists(const std::string& ns, const std::string& name) = 0;
+
   // Drops per-namespace handles (sockets, namespace fds) kept since the last
   // call; the reconciler calls it when a pass ends so that an idle daemon
   // holds no reference to any namespace.

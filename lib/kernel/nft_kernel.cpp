@@ -57,8 +57,11 @@ int errorCallback(const nlmsghdr* nlh, void* data) {
 // dumps, until NLMSG_DONE.
 void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDone) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+  // With a control array, libmnl no longer applies its defaults to the
+  // control messages it covers, so NLMSG_DONE must stop the run explicitly.
   mnl_cb_t ctl[NLMSG_MIN_TYPE] = {};
   ctl[NLMSG_ERROR] = errorCallback;
+  ctl[NLMSG_DONE] = [](const nlmsghdr*, void*) { return MNL_CB_STOP; };
   for (;;) {
     ssize_t n = recv(mnl_socket_get_fd(sock), buf.data(), buf.size(), untilDone ? 0 : MSG_DONTWAIT);
     if (n < 0) {

@@ -223,7 +223,8 @@ void RouteSocket::createLink(const Link& link, const Link* peer, int peerNsFd) {
     LinkPtr p(rtnl_link_veth_get_peer(l.get()));
     rtnl_link_set_name(p.get(), peer->name.c_str());
     if (peer->mtu) rtnl_link_set_mtu(p.get(), peer->mtu);
-    if (peer->up) rtnl_link_set_flags(p.get(), IFF_UP);
+    // No IFF_UP here: libnl 3.7 fails to build a peer with flags (-NLE_FAILURE,
+    // before anything reaches the kernel). setLink() on the peer brings it up.
     rtnl_link_set_ns_fd(p.get(), peerNsFd);
   }
   check(rtnl_link_add(sock_, l.get(), NLM_F_CREATE | NLM_F_EXCL), "create link", link.name);

@@ -24,6 +24,7 @@ class RouteSocket {
   // IPv4 addresses, and IPv4 main-table routes with vpcd's protocol.
   void observe(Namespace& into, bool withLoopback);
   std::string loopbackAlias();
+  bool hasLink(const std::string& name) { return ifindex(name, false) != 0; }
   std::string defaultRouteDevice();
 
   // Creates a bridge, or a veth pair whose peer is born in `peerNsFd`.

@@ -175,6 +175,11 @@ bool RealKernel::apply(const Action& a) {
   return false;
 }
 
+bool RealKernel::linkExists(const std::string& ns, const std::string& name) {
+  if (!ns.empty() && !dir_.exists(ns)) return false;
+  return route(ns).hasLink(name);
+}
+
 std::string RealKernel::defaultRouteDevice() {
   return route(kHostNamespace).defaultRouteDevice();
 }

@@ -17,6 +17,7 @@ class RealKernel : public Kernel {
   Namespace observe(const std::string& ns, const Namespace* want) override;
   bool apply(const Action& action) override;
   std::string defaultRouteDevice() override;
+  bool linkExists(const std::string& ns, const std::string& name) override;
   void releaseHandles() override { handles_.clear(); }
 
  private:

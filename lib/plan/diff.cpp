@@ -18,6 +18,7 @@ struct Builder {
   std::vector<std::string> conflicts;
   // Links deleted and created again: their addresses and routes went with them.
   std::set<std::pair<std::string, std::string>> recreated;
+  std::vector<std::pair<std::string, std::string>> vanishing;
 
   const Namespace* seen(const std::string& ns) const {
     auto it = observed.find(ns);
@@ -63,7 +64,8 @@ struct Builder {
       auto it = want.links.find(name);
       bool wrongKind = it != want.links.end() && it->second.kind != link.kind;
       if (it == want.links.end() && dying(peerNamespaceOf(link.alias))) {
-        continue;  // goes with its peer's namespace, at no cost of its own
+        vanishing.push_back({want.name, name});  // goes with its peer's namespace
+        continue;
       }
       if ((it == want.links.end() || wrongKind) && link.kind != LinkKind::Loopback) {
         add(deletes, {.op = Op::DeleteLink, .ns = want.name, .link = link});
@@ -180,10 +182,11 @@ struct Builder {
 }  // namespace
 
 Plan diff(const KernelState& desired, const KernelState& observed) {
-  Builder b{desired, observed, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  Builder b{desired, observed, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   b.run();
   Plan plan;
   plan.conflicts = std::move(b.conflicts);
+  plan.vanishing = std::move(b.vanishing);
   for (auto* phase : {&b.deletes, &b.namespaces, &b.bridges, &b.veths, &b.settings, &b.addresses,
                       &b.sysctls, &b.routes, &b.tables}) {
     for (auto& a : *phase) plan.actions.push_back(std::move(a));

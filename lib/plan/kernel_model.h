@@ -108,6 +108,10 @@ struct Plan {
   // Desired namespaces whose name is taken by something vpcd does not own;
   // they are left alone and reported.
   std::vector<std::string> conflicts;
+  // Links not deleted one by one because they die with a namespace this plan
+  // deletes (the far end of a veth). The kernel removes them asynchronously
+  // (netns cleanup runs in a workqueue); the applier waits for them.
+  std::vector<std::pair<std::string, std::string>> vanishing;  // namespace, link
   bool empty() const { return actions.empty() && conflicts.empty(); }
 };
 

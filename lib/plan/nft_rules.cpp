@@ -42,7 +42,8 @@ std::vector<NftExpr> ipSaddr(bool inetFamily) {
   std::vector<NftExpr> out;
   if (inetFamily) {
     out.push_back(meta(NFT_META_NFPROTO));
-    out.push_back(cmp(NFT_CMP_EQ, u32(NFPROTO_IPV4)));
+    // meta nfproto is one byte; compared as one so `nft list` shows `ip saddr`.
+    out.push_back(cmp(NFT_CMP_EQ, std::string(1, static_cast<char>(NFPROTO_IPV4))));
   }
   out.push_back(NftExpr{
       .name = "payload", .dreg = kReg, .base = NFT_PAYLOAD_NETWORK_HEADER, .offset = 12, .len = 4});

@@ -1,6 +1,7 @@
 #include "lib/reconcile/reconciler.h"
 
 #include <cstdlib>
+#include <thread>
 
 #include "lib/plan/diff.h"
 
@@ -23,6 +24,22 @@ KernelState Reconciler::observe(const KernelState& desired, const Scope& scope) 
   return observed;
 }
 
+void Reconciler::awaitVanishing(const Plan& p, ReconcileReport& report) {
+  // A DELETE answers only once nothing of the object remains, and a create
+  // that follows at once must not meet the old veth end still being torn down.
+  auto deadline = std::chrono::steady_clock::now() + vanishTimeout_;
+  for (const auto& [ns, name] : p.vanishing) {
+    while (kernel_.linkExists(ns, name)) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        Action del{.op = Action::Op::DeleteLink, .ns = ns, .link = {.name = name}};
+        if (kernel_.apply(del)) report.applied.push_back(del.describe());
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
 Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
   Plan p = diff(desired, observe(desired, scope));
   kernel_.releaseHandles();
@@ -39,6 +56,7 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
       if (kernel_.apply(action)) report.applied.push_back(action.describe());
       if (abortAfter_ && ++operations_ >= abortAfter_) std::abort();
     }
+    awaitVanishing(p, report);
   } catch (const KernelError& e) {
     report.error = e.what();
   }

@@ -157,7 +157,9 @@ TEST_CASE("orphans are removed whole; others' objects are left alone") {
 
   Topology empty = lab();
   empty.vpcs.clear();
-  auto lines = describe(r.plan(desiredState(empty), Scope::all()));
+  Plan teardown = r.plan(desiredState(empty), Scope::all());
+  auto lines = describe(teardown);
+  CHECK(teardown.vanishing == std::vector<std::pair<std::string, std::string>>{{"", "t-prod"}});
   // Three namespace deletions; the transit link and the subnet ports die with
   // their namespaces and are not deleted one by one.
   CHECK(lines == std::vector<std::string>{"- netns vpc-prod", "- netns vpc-prod.db",

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The issue's user story: a VPC with a public and a private subnet, real HTTP
+# to a server beyond the uplink, and a delete that leaves nothing behind.
+source "$(dirname "$0")/lib.sh"
+
+start_server internet "$SERVER_ADDR" 80
+start_daemon
+
+vpcctl vpc create prod --cidr 10.10.0.0/16 >/dev/null
+vpcctl subnet create prod web --cidr 10.10.1.0/24 --public >/dev/null
+vpcctl subnet create prod db --cidr 10.10.2.0/24 --private >/dev/null
+
+# Kernel objects, as a user would list them.
+assert_contains "$(ip netns list)" "vpc-prod.web" "subnet namespace exists"
+assert_contains "$(ip -n vpc-prod.web -br addr show eth0)" "10.10.1.2/24" "web eth0 holds .2"
+assert_contains "$(ip -n vpc-prod.web route show default)" "default via 10.10.1.1 dev eth0 proto 211" \
+  "web default route via the gateway, vpcd's protocol"
+assert_contains "$(ip -n vpc-prod -br addr show br0)" "10.10.1.1/24 10.10.2.1/24" "gateways on br0"
+assert_contains "$(ip -n vpc-prod -d link show s-web)" "master br0" "subnet port on the bridge"
+assert_contains "$(ip -n vpc-prod link show s-web)" "alias vpcd:port:prod/web" "port carries the marker"
+assert_contains "$(ip link show t-prod)" "alias vpcd:transit:prod" "transit link carries the marker"
+assert_eq "1" "$(ip netns exec vpc-prod sysctl -n net.ipv4.ip_forward)" "router forwards"
+assert_contains "$(ip netns exec vpc-prod nft list set inet vpcd public)" "10.10.1.0/24" "public set"
+assert_not_contains "$(ip netns exec vpc-prod nft list set inet vpcd public)" "10.10.2.0" "private not in public set"
+assert_contains "$(nft list table ip vpcd)" "ip saddr 169.254.64.0/18 oifname \"uplink0\" masquerade" \
+  "host masquerades the transit pool"
+
+# Public subnet: real HTTP, source NATed to the uplink address.
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "web reaches the internet as the uplink"
+
+# Private subnet: fails, and not one packet arrives at the internet side.
+before=$(internet_packets)
+assert_eq "" "$(fetch vpc-prod.db "http://$SERVER_ADDR/")" "db cannot reach the internet"
+ip netns exec vpc-prod.db ping -c 3 -i 0.2 -W 1 "$SERVER_ADDR" >/dev/null 2>&1 || true
+after=$(internet_packets)
+assert_eq "$before" "$after" "no packet from the private subnet arrived at the internet"
+# The counter does count: the same path from the public subnet moves it.
+fetch vpc-prod.web "http://$SERVER_ADDR/" >/dev/null
+[[ $(internet_packets) -gt $after ]] && pass "internet counter counts public traffic" ||
+  fail "internet counter did not move for public traffic"
+
+# Inside the VPC, web and db reach each other through the router.
+start_server vpc-prod.db 10.10.2.2 8080
+assert_eq "10.10.1.2" "$(fetch vpc-prod.web http://10.10.2.2:8080/)" "web -> db inside the VPC, unNATed"
+start_server vpc-prod.web 10.10.1.2 8080
+assert_eq "10.10.2.2" "$(fetch vpc-prod.db http://10.10.1.2:8080/)" "db -> web inside the VPC"
+
+# The CLI: list, show as JSON.
+assert_contains "$(vpcctl vpc list)" "prod  10.10.0.0/16  1500" "vpc list"
+show=$(vpcctl vpc show prod -o json)
+assert_eq "vpc-prod" "$(json_field 'd["router_namespace"]' <<<"$show")" "show: router namespace"
+assert_eq "web:public:10.10.1.1:10.10.1.2:vpc-prod.web db:private:10.10.2.1:10.10.2.2:vpc-prod.db" \
+  "$(json_field '" ".join(":".join([s["name"],s["type"],s["gateway"],s["address"],s["namespace"]]) for s in d["subnets"])' <<<"$show")" \
+  "show: subnets with gateway, address and namespace"
+assert_contains "$(vpcctl plan)" "converged" "plan is empty"
+
+# Delete a subnet, then the VPC: nothing of prod remains.
+vpcctl subnet delete prod db >/dev/null
+assert_not_contains "$(ip netns list)" "vpc-prod.db" "subnet namespace gone"
+assert_not_contains "$(ip -n vpc-prod -br link)" "s-db" "subnet port gone"
+assert_not_contains "$(ip -n vpc-prod -br addr show br0)" "10.10.2.1" "subnet gateway gone"
+vpcctl vpc delete prod >/dev/null
+assert_not_contains "$(ip netns list)" "vpc-" "no vpc namespace left"
+assert_not_contains "$(ip -br link)" "t-prod" "no transit link left"
+assert_eq "" "$(ip route show proto 211)" "no vpcd route left in the host"
+assert_eq "" "$(nft list tables | grep vpcd || true)" "no vpcd nft table left"
+assert_eq "" "$(ls "$STATE/vpcs")" "no state file left"
+assert_contains "$(ip netns list)" "internet" "others' namespaces untouched"
+assert_eq "1" "$(ip netns exec internet nft list tables | grep -c count)" "others' nft tables untouched"
+finish
