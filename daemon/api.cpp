@@ -38,11 +38,11 @@ ApiError methodNotAllowed(const std::string& method, const std::string& target) 
 
 }  // namespace
 
-json errorBody(int code, const std::string& status, const std::string& message,
-               const std::string& field) {
-  json error{{"code", code}, {"status", status}, {"message", message}};
+nlohmann::ordered_json errorBody(int code, const std::string& status, const std::string& message,
+                                 const std::string& field) {
+  nlohmann::ordered_json error{{"code", code}, {"status", status}, {"message", message}};
   if (!field.empty()) error["field"] = field;
-  return json{{"error", error}};
+  return nlohmann::ordered_json{{"error", error}};
 }
 
 Reply Api::route(const HttpRequest& r) {
@@ -90,25 +90,30 @@ Reply Api::route(const HttpRequest& r) {
 }
 
 HttpResponse Api::handle(const HttpRequest& request) {
-  Reply reply;
+  int status = 200;
+  std::string body;
   std::string detail;
   try {
-    reply = route(request);
+    Reply reply = route(request);
+    status = reply.status;
+    body = reply.body.dump();
   } catch (const ApiError& e) {
-    reply = {e.code(), errorBody(e.code(), e.status(), e.what(), e.field())};
+    status = e.code();
+    body = errorBody(e.code(), e.status(), e.what(), e.field()).dump();
     detail = e.what();
   } catch (const StateError& e) {
-    reply = {500, errorBody(500, "INTERNAL", e.what(), "")};
+    status = 500;
+    body = errorBody(500, "INTERNAL", e.what(), "").dump();
     detail = e.what();
   }
   if (request.method != "GET") {
     // One line per mutation: who asked, what, and how it ended.
-    int priority = reply.status >= 500 ? 3 : reply.status >= 400 ? 5 : 6;
+    int priority = status >= 500 ? 3 : status >= 400 ? 5 : 6;
     std::cerr << "<" << priority << ">" << request.method << " " << request.target
-              << " uid=" << request.uid << " pid=" << request.pid << " -> " << reply.status
+              << " uid=" << request.uid << " pid=" << request.pid << " -> " << status
               << (detail.empty() ? "" : ": " + detail) << std::endl;
   }
-  return {reply.status, reply.body.dump() + "\n"};
+  return {status, body + "\n"};
 }
 
 }  // namespace vpcd

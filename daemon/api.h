@@ -31,8 +31,8 @@ class Api {
   VpcService& service_;
 };
 
-// {"error": {"code", "status", "message", "field"}}
-nlohmann::json errorBody(int code, const std::string& status, const std::string& message,
-                         const std::string& field);
+// {"error": {"code", "status", "message", "field"}}, in that order.
+nlohmann::ordered_json errorBody(int code, const std::string& status, const std::string& message,
+                                 const std::string& field);
 
 }  // namespace vpcd

@@ -50,6 +50,25 @@ std::vector<NftExpr> ipSaddr(bool inetFamily) {
   return out;
 }
 
+constexpr uint32_t kSaddrOffset = 12;
+constexpr uint32_t kDaddrOffset = 16;
+
+// `ip saddr|daddr <prefix>` in an ip-family table.
+std::vector<NftExpr> ipAddrIn(uint32_t offset, const Cidr& prefix) {
+  return {NftExpr{.name = "payload",
+                  .dreg = kReg,
+                  .base = NFT_PAYLOAD_NETWORK_HEADER,
+                  .offset = offset,
+                  .len = 4},
+          NftExpr{.name = "bitwise",
+                  .dreg = kReg,
+                  .sreg = kReg,
+                  .len = 4,
+                  .data = be32(prefix.mask()),
+                  .xorData = u32(0)},
+          cmp(NFT_CMP_EQ, be32(prefix.network().value))};
+}
+
 NftRule rule(std::string chain, std::initializer_list<std::vector<NftExpr>> parts) {
   NftRule r{std::move(chain), {}};
   for (const auto& p : parts) r.exprs.insert(r.exprs.end(), p.begin(), p.end());
@@ -113,16 +132,15 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
 NftTable hostTable(const Cidr& transitPool, const std::string& uplink) {
   NftTable t{.family = NFPROTO_IPV4, .name = "vpcd"};
   t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});
-  t.rules.push_back(rule("postrouting", {ipSaddr(false),
-                                         {NftExpr{.name = "bitwise",
-                                                  .dreg = kReg,
-                                                  .sreg = kReg,
-                                                  .len = 4,
-                                                  .data = be32(transitPool.mask()),
-                                                  .xorData = u32(0)},
-                                          cmp(NFT_CMP_EQ, be32(transitPool.network().value))},
+  t.chains.push_back({"forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT});
+  t.rules.push_back(rule("postrouting", {ipAddrIn(kSaddrOffset, transitPool),
                                          ifname(NFT_META_OIFNAME, uplink),
                                          {NftExpr{.name = "masq"}}}));
+  // VPC routers are neighbours on the host; without this, one VPC could
+  // reach another VPC's router through the host.
+  t.rules.push_back(rule("forward", {ipAddrIn(kSaddrOffset, transitPool),
+                                     ipAddrIn(kDaddrOffset, transitPool),
+                                     {verdict(NF_DROP)}}));
   t.canonicalize();
   return t;
 }

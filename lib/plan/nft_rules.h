@@ -20,6 +20,7 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
 
 // `table ip vpcd` in the host namespace:
 //   chain postrouting (nat):  ip saddr <transit pool> oifname <uplink> masquerade
+//   chain forward (filter):   ip saddr <transit pool> ip daddr <transit pool> drop
 NftTable hostTable(const Cidr& transitPool, const std::string& uplink);
 
 }  // namespace vpcd

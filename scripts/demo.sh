@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs, builds, and runs vpcd with a small lab inside a throwaway sandbox
+# (private network + mount namespace, fake internet behind a veth uplink),
+# showing traffic. Nothing on the host changes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ -z "${VPCD_IN_SANDBOX:-}" ]]; then
+  "$ROOT/scripts/install-deps.sh" >/dev/null
+  "$ROOT/scripts/build.sh" >/dev/null
+fi
+export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
+source "$ROOT/scripts/sandbox.sh"
+
+show() {
+  echo "\$ $*"
+  local rc=0
+  "$@" >"$WORK/out" 2>&1 || rc=$?
+  sed 's/^/  /' "$WORK/out"
+  if [[ $rc -ne 0 ]]; then echo "  (failed: exit $rc)"; fi
+}
+
+echo "== a fake internet at $SERVER_ADDR (an HTTP server that echoes the client's address)"
+start_server internet "$SERVER_ADDR" 80
+echo "== vpcd, uplink = uplink0 (the sandbox's default route)"
+start_daemon
+show vpcctl vpc create prod --cidr 10.10.0.0/16
+show vpcctl subnet create prod web --cidr 10.10.1.0/24 --public
+show vpcctl subnet create prod db --cidr 10.10.2.0/24 --private
+show vpcctl vpc show prod
+echo
+echo "== public subnet -> internet (the server sees the uplink's address: NAT twice)"
+show ip netns exec vpc-prod.web curl -s --max-time 2 "http://$SERVER_ADDR/"
+echo "== private subnet -> internet (must fail; packets counted at the internet)"
+before=$(internet_packets)
+show ip netns exec vpc-prod.db curl -s --max-time 2 "http://$SERVER_ADDR/"
+echo "  packets that arrived from the private subnet: $(( $(internet_packets) - before ))"
+echo "== inside the VPC: web -> db"
+start_server vpc-prod.db 10.10.2.2 8080
+show ip netns exec vpc-prod.web curl -s --max-time 2 http://10.10.2.2:8080/
+echo
+echo "== what vpcd built"
+show ip netns list
+show ip -n vpc-prod -br addr
+show ip netns exec vpc-prod nft list table inet vpcd
+show vpcctl plan
+echo "== delete"
+show vpcctl vpc delete prod
+show ip netns list
+echo "== done; the sandbox disappears with this script"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything vpcd needs to build, run and test, from Debian packages.
+set -euo pipefail
+if [[ $EUID -ne 0 ]]; then
+  echo "install-deps.sh: run as root (it uses apt-get)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  build-essential cmake pkg-config clang-format \
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
+  libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
+  iproute2 nftables util-linux curl python3 procps

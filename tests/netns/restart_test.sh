@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Re-running creates is a no-op; a restart on an intact kernel changes
+# nothing; a restart after every namespace was deleted rebuilds them all.
+source "$(dirname "$0")/lib.sh"
+
+start_server internet "$SERVER_ADDR" 80
+start_daemon
+
+lab() {
+  vpcctl vpc create prod --cidr 10.10.0.0/16 --mtu 1460 >/dev/null
+  vpcctl subnet create prod web --cidr 10.10.1.0/24 --public >/dev/null
+  vpcctl subnet create prod db --cidr 10.10.2.0/24 --private >/dev/null
+}
+mutations() { vpcctl status -o json | json_field 'd["kernel_mutations"]'; }
+lab
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "traffic flows"
+assert_contains "$(ip -n vpc-prod.web link show eth0)" "mtu 1460" "VPC MTU on the subnet NIC"
+assert_contains "$(ip -n vpc-prod link show br0)" "mtu 1460" "VPC MTU on the bridge"
+
+# Every create again: 200 with the same object, and no kernel call at all.
+before=$(mutations)
+assert_eq "200" "$(api POST /v1/vpcs '{"name":"prod","cidr":"10.10.0.0/16","mtu":1460}' | cut -d' ' -f1)" \
+  "re-create vpc: 200"
+assert_eq "200" "$(api POST /v1/vpcs/prod/subnets '{"name":"web","cidr":"10.10.1.0/24","type":"public"}' | cut -d' ' -f1)" \
+  "re-create subnet: 200"
+lab
+assert_eq "$before" "$(mutations)" "re-running every create made no kernel call"
+assert_contains "$(api POST /v1/vpcs '{"name":"prod","cidr":"10.11.0.0/16"}')" '409 {"error":{"code":409' \
+  "same name, other cidr: 409"
+assert_contains "$(api POST /v1/vpcs/prod/subnets '{"name":"web","cidr":"10.10.1.0/24"}')" '"field":"type"' \
+  "same subnet, other type: 409 naming type"
+
+# Restart on an intact kernel: zero changes, zero mutating calls, traffic
+# never cut (the stop leaves the network up).
+stop_daemon
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "traffic flows with the daemon stopped"
+start_daemon
+assert_eq "0" "$(mutations)" "restart on an intact kernel: no mutating kernel call"
+assert_eq "0" "$(vpcctl status -o json | json_field 'd["startup"]["changes"]')" "restart: no change reported"
+assert_contains "$(vpcctl plan)" "converged" "plan empty after restart"
+
+# A reboot, as far as the network goes: every namespace gone, state kept.
+stop_daemon
+for ns in vpc-prod vpc-prod.web vpc-prod.db; do ip netns del "$ns"; done
+wait_until 5 bash -c '! ip link show t-prod' || fail "t-prod did not go with its namespace"
+assert_eq "" "$(fetch vpc-prod.web "http://$SERVER_ADDR/" 2>/dev/null)" "nothing works with namespaces gone"
+start_daemon
+assert_contains "$(ip netns list)" "vpc-prod.web" "namespaces rebuilt"
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "traffic flows again after rebuild"
+assert_eq "" "$(fetch vpc-prod.db "http://$SERVER_ADDR/")" "private subnet still blocked after rebuild"
+assert_contains "$(vpcctl plan)" "converged" "plan empty after rebuild"
+
+# Partly gone: one subnet namespace and the router's nft table.
+ip netns del vpc-prod.web
+ip netns exec vpc-prod nft delete table inet vpcd
+stop_daemon
+start_daemon
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "partial loss repaired at start"
+assert_contains "$(ip netns exec vpc-prod nft list tables)" "inet vpcd" "router table restored"
+
+# Orphans of ours (no state file) are removed; look-alikes without the
+# marker are not.
+ip netns add vpc-lookalike
+ip link add t-lookalike type veth peer name x-lookalike
+stop_daemon
+mv "$STATE/vpcs/prod.json" "$WORK/prod.json.saved"
+start_daemon
+assert_not_contains "$(ip netns list)" "vpc-prod" "orphaned namespaces removed"
+assert_not_contains "$(ip -br link)" "t-prod" "orphaned transit link removed"
+assert_contains "$(ip netns list)" "vpc-lookalike" "unmarked namespace left alone"
+assert_contains "$(ip -br link)" "t-lookalike" "unmarked link left alone"
+
+# A second daemon on the same state directory refuses to start.
+if "$VPCD" --socket "$WORK/second.sock" --state-dir "$STATE" >"$WORK/second.log" 2>&1; then
+  fail "second daemon started"
+else
+  assert_contains "$(cat "$WORK/second.log")" "in use by another vpcd (pid $DAEMON_PID)" "second daemon refused"
+fi
+finish
