@@ -10,6 +10,7 @@
 
 #include "daemon/api.h"
 #include "daemon/config.h"
+#include "daemon/drift_watcher.h"
 #include "daemon/http_server.h"
 #include "daemon/service.h"
 #include "lib/kernel/fake_kernel.h"
@@ -38,11 +39,13 @@ int run(vpcd::DaemonConfig config) {
   vpcd::StateStore store(config.stateDir);
   store.lock();
   std::unique_ptr<vpcd::Kernel> kernel;
+  vpcd::RealKernel* real = nullptr;
   if (config.dryRun) {
     kernel = std::make_unique<vpcd::FakeKernel>();
     logLine(5, "dry run: the in-memory kernel is used, the real one is never touched");
   } else {
     kernel = std::make_unique<vpcd::RealKernel>(config.netnsDir);
+    real = static_cast<vpcd::RealKernel*>(kernel.get());
   }
   if (config.uplink.empty()) {
     config.uplink = kernel->defaultRouteDevice();
@@ -52,21 +55,34 @@ int run(vpcd::DaemonConfig config) {
     }
   }
   vpcd::Reconciler reconciler(*kernel);
-  if (const char* n = std::getenv("VPCD_FAULT_AFTER_OPS"))
-    reconciler.setAbortAfter(std::strtoull(n, nullptr, 10));
-
+  if (const char* n = std::getenv("VPCD_FAULT_AFTER_OPS")) {
+    kernel->setAbortAfter(std::strtoull(n, nullptr, 10));
+  }
   vpcd::VpcService service(config, store, *kernel, reconciler);
+
+  boost::asio::io_context io(1);
+  std::unique_ptr<vpcd::DriftWatcher> watcher;
+  if (real) {
+    // Drift watch: kernel notifications in the host and every namespace of
+    // ours -> debounced reconcile of the VPCs they belong to.
+    watcher = std::make_unique<vpcd::DriftWatcher>(
+        io, config.netnsDir, [&](const std::set<std::string>& changed) { return service.repairDrift(changed); });
+    real->setBeforeNamespaceDelete([&](const std::string& ns) { watcher->forget(ns); });
+    service.setAfterReconcile([&](const std::set<std::string>& namespaces) {
+      watcher->watch(namespaces);
+      watcher->discardPending();  // what we just did ourselves is no drift
+    });
+  }
+
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
   vpcd::ReconcileReport report = service.start();
-  for (const auto& change : report.applied) logLine(6, "repaired: " + change);
-  for (const auto& ns : report.conflicts)
-    logLine(4, "namespace " + ns + " exists and is not ours, ignoring");
+  for (const auto& change : report.applied) logLine(5, "start-up repair: " + change);
+  for (const auto& ns : report.conflicts) logLine(4, "namespace " + ns + " exists and is not ours, ignoring");
   if (!report.error.empty()) logLine(3, "start-up reconcile failed: " + report.error);
   logLine(6, "reconciled " + std::to_string(service.vpcCount()) + " VPCs with " +
                  std::to_string(report.applied.size()) + " changes in " +
                  std::to_string(report.duration.count() / 1000) + " ms");
 
-  boost::asio::io_context io(1);
   vpcd::Api api(service);
   vpcd::HttpServer server(io, api, config.socketPath);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -1,6 +1,7 @@
 #include "daemon/service.h"
 
 #include <ctime>
+#include <iostream>
 
 #include "lib/ipam/ipam.h"
 #include "lib/model/api_error.h"
@@ -33,13 +34,70 @@ VpcService::VpcService(DaemonConfig config, StateStore& store, Kernel& kernel,
 
 ReconcileReport VpcService::start() {
   for (auto& vpc : store_.loadVpcs()) vpcs_[vpc.name] = std::move(vpc);
-  startReport_ = reconciler_.reconcile(desiredState(topology()), Scope::all());
-  auto now = std::chrono::system_clock::now();
-  for (const auto& [name, vpc] : vpcs_) {
-    status_[name] =
-        VpcStatus{now, startReport_.duration, startReport_.applied.size(), startReport_.error};
-  }
+  startReport_ = reconcile(Scope::all());
+  for (const auto& [name, vpc] : vpcs_) record(name, startReport_, false);
   return startReport_;
+}
+
+ReconcileReport VpcService::reconcile(const Scope& scope) {
+  KernelState desired = desiredState(topology());
+  ReconcileReport report = reconciler_.reconcile(desired, scope);
+  if (afterReconcile_) {
+    std::set<std::string> names;
+    for (const auto& [ns, want] : desired) {
+      if (ns != kHostNamespace) names.insert(ns);
+    }
+    afterReconcile_(names);
+  }
+  return report;
+}
+
+void VpcService::record(const std::string& vpc, const ReconcileReport& report, bool drift) {
+  VpcStatus& st = status_[vpc];
+  st.lastReconcile = std::chrono::system_clock::now();
+  st.duration = report.duration;
+  st.applied = report.applied.size();
+  st.error = report.error;
+  if (st.error.empty() && !report.conflicts.empty()) {
+    st.error = "namespace " + report.conflicts.front() + " is not managed by vpcd";
+  }
+  if (drift && !report.applied.empty()) {
+    ++st.repairs;
+    st.lastRepair = st.lastReconcile;
+  }
+}
+
+std::string VpcService::vpcOfNamespace(const std::string& ns) const {
+  // Labels hold no '.', so vpc-<vpc>.<subnet> splits at the first dot.
+  if (ns.rfind("vpc-", 0) != 0) return "";
+  std::string vpc = ns.substr(4, ns.find('.') == std::string::npos ? std::string::npos : ns.find('.') - 4);
+  return vpcs_.count(vpc) ? vpc : "";
+}
+
+bool VpcService::repairDrift(const std::set<std::string>& changed) {
+  std::set<std::string> vpcs;
+  bool host = false;
+  for (const auto& ns : changed) {
+    if (ns == kHostNamespace) host = true;
+    if (auto vpc = vpcOfNamespace(ns); !vpc.empty()) vpcs.insert(vpc);
+  }
+  if (vpcs.empty() && !host) return true;  // someone else's namespace
+  std::set<std::string> scope;
+  for (const auto& vpc : vpcs) {
+    auto names = namespacesOf(vpcs_.at(vpc));
+    scope.insert(names.begin(), names.end());
+  }
+  ReconcileReport report = reconcile(Scope::of(scope));
+  for (const auto& vpc : vpcs) record(vpc, report, true);
+  std::string what;
+  for (const auto& ns : changed) what += (what.empty() ? "" : ", ") + displayName(ns);
+  for (const auto& change : report.applied) {
+    std::cerr << "<5>drift in " << what << " repaired: " << change << std::endl;
+  }
+  if (!report.error.empty()) {
+    std::cerr << "<3>drift repair in " << what << " failed, will retry: " << report.error << std::endl;
+  }
+  return report.error.empty();
 }
 
 Topology VpcService::topology() const {
@@ -61,14 +119,12 @@ const Vpc& VpcService::requireVpc(const std::string& name) const {
 }
 
 void VpcService::converge(const std::string& vpc, Scope scope) {
-  ReconcileReport report = reconciler_.reconcile(desiredState(topology()), scope);
-  status_[vpc] = VpcStatus{std::chrono::system_clock::now(), report.duration, report.applied.size(),
-                           report.error};
+  ReconcileReport report = reconcile(scope);
+  record(vpc, report, false);
   if (!report.error.empty()) throw ApiError(500, "INTERNAL", report.error);
   if (!report.conflicts.empty()) {
-    throw ApiError::conflict(
-        "namespace " + report.conflicts.front() +
-        " exists and is not managed by vpcd; remove it or choose another name");
+    throw ApiError::conflict("namespace " + report.conflicts.front() +
+                             " exists and is not managed by vpcd; remove it or choose another name");
   }
 }
 
@@ -198,14 +254,25 @@ Reply VpcService::plan() {
   return {200, json{{"actions", actions}, {"conflicts", p.conflicts}, {"converged", p.empty()}}};
 }
 
-Reply VpcService::status() const {
+Reply VpcService::status() {
+  // Live: a plan over everything says which VPCs differ from their state now.
+  Plan live = reconciler_.plan(desiredState(topology()), Scope::all());
+  std::map<std::string, uint64_t> pending;
+  for (const auto& a : live.actions) {
+    if (auto vpc = vpcOfNamespace(a.ns); !vpc.empty()) ++pending[vpc];
+  }
   json vpcs = json::array();
   for (const auto& [name, st] : status_) {
+    std::string state = !st.error.empty() ? "error" : pending.count(name) ? "drifting" : "converged";
     vpcs.push_back({{"name", name},
+                    {"state", state},
+                    {"pending_changes", pending.count(name) ? pending.at(name) : 0},
                     {"last_reconcile", isoTime(st.lastReconcile)},
                     {"last_duration_ms", millis(st.duration)},
                     {"last_changes", st.applied},
-                    {"last_error", st.error}});
+                    {"last_error", st.error},
+                    {"repairs", st.repairs},
+                    {"last_repair", isoTime(st.lastRepair)}});
   }
   return {200, json{{"vpcs", vpcs},
                     {"uplink", config_.uplink},

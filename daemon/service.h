@@ -2,6 +2,7 @@
 // The VPC service: validates a request against the current state, writes the
 // new state to disk, then reconciles the kernel objects it touches.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,6 +29,18 @@ class VpcService {
   // Loads the state files and brings the kernel to them. Returns the report.
   ReconcileReport start();
 
+  // Called after every reconcile with the namespaces that should exist, so a
+  // drift watch can follow them.
+  void setAfterReconcile(std::function<void(const std::set<std::string>&)> hook) {
+    afterReconcile_ = std::move(hook);
+  }
+
+  // The kernel changed under these namespaces (or namespace files): reconcile
+  // the VPCs they belong to, and the host if it is among them. Logs what was
+  // repaired.
+  // Returns false when the repair failed and should be tried again.
+  bool repairDrift(const std::set<std::string>& changed);
+
   Reply listVpcs() const;
   Reply getVpc(const std::string& vpc) const;
   Reply createVpc(const nlohmann::json& body);
@@ -37,7 +50,7 @@ class VpcService {
   Reply createSubnet(const std::string& vpc, const nlohmann::json& body);
   Reply deleteSubnet(const std::string& vpc, const std::string& subnet);
   Reply plan();
-  Reply status() const;
+  Reply status();
 
   const DaemonConfig& config() const { return config_; }
   size_t vpcCount() const { return vpcs_.size(); }
@@ -49,6 +62,9 @@ class VpcService {
   void converge(const std::string& vpc, Scope scope);
   void requireFreeNamespace(const std::string& ns);
   static std::set<std::string> namespacesOf(const Vpc& vpc);
+  // The VPC a namespace name belongs to ("" for none): vpc-<vpc>[.<subnet>].
+  std::string vpcOfNamespace(const std::string& ns) const;
+  ReconcileReport reconcile(const Scope& scope);
 
   DaemonConfig config_;
   StateStore& store_;
@@ -61,9 +77,13 @@ class VpcService {
     std::chrono::microseconds duration{0};
     uint64_t applied = 0;
     std::string error;
+    uint64_t repairs = 0;  // drift reconciles that changed the kernel
+    std::chrono::system_clock::time_point lastRepair{};
   };
+  void record(const std::string& vpc, const ReconcileReport& report, bool drift);
   std::map<std::string, VpcStatus> status_;
   ReconcileReport startReport_;
+  std::function<void(const std::set<std::string>&)> afterReconcile_;
 };
 
 }  // namespace vpcd

@@ -40,7 +40,11 @@ Namespace FakeKernel::observe(const std::string& name, const Namespace* want) {
   out.name = name;
   out.owned = ns.owned;
   for (const auto& [n, link] : ns.links) {
-    if (marked(link) || (link.kind == LinkKind::Loopback && name != kHostNamespace)) {
+    // As the real kernel adapter: marked links, the loopback of a namespace,
+    // and in a namespace of ours the links it wants (a crash between creating
+    // and marking one leaves it unmarked).
+    bool adopted = name != kHostNamespace && want && want->links.count(n);
+    if (marked(link) || adopted || (link.kind == LinkKind::Loopback && name != kHostNamespace)) {
       Link seen = link;
       seen.peerNamespace.clear();  // the kernel does not report these the way we plan them
       seen.peerName.clear();

@@ -3,6 +3,7 @@
 // netlink (libnl-route-3, libnftnl/libmnl); the fake keeps everything in
 // memory for unit tests and `vpcd --dry-run`.
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -62,11 +63,19 @@ class Kernel {
   // create, change or delete, nftables batches, sysctl writes, mounts).
   uint64_t mutatingCalls() const { return mutatingCalls_; }
 
+  // Fault injection for crash tests: abort the process right after the Nth
+  // mutating call (0: never). vpcd sets it from VPCD_FAULT_AFTER_OPS.
+  void setAbortAfter(uint64_t n) { abortAfter_ = n; }
+
  protected:
-  void countMutation(uint64_t n = 1) { mutatingCalls_ += n; }
+  // Called right after each mutating call reached the kernel.
+  void countMutation() {
+    if (++mutatingCalls_ == abortAfter_) std::abort();
+  }
 
  private:
   uint64_t mutatingCalls_ = 0;
+  uint64_t abortAfter_ = 0;
 };
 
 }  // namespace vpcd

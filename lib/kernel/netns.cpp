@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,8 +50,8 @@ std::vector<std::string> NetnsDir::list() const {
 }
 
 bool NetnsDir::exists(const std::string& name) const {
-  struct stat st {};
-  return ::stat(pathOf(name).c_str(), &st) == 0;
+  struct statfs st {};
+  return ::statfs(pathOf(name).c_str(), &st) == 0 && st.f_type == NSFS_MAGIC;
 }
 
 void NetnsDir::ensureMountPoint() {
@@ -72,29 +74,34 @@ void NetnsDir::ensureMountPoint() {
   mounted_ = true;
 }
 
-void NetnsDir::create(const std::string& name) {
+void NetnsDir::create(const std::string& name, const std::function<void()>& inside) {
   ensureMountPoint();
   std::string file = pathOf(name);
-  Fd f(::open(file.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
-  if (!f) throw KernelError("create netns", name, errnoText());
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) == 0 && !exists(name)) {
+    ::unlink(file.c_str());  // an empty file left by a crash before its mount
+  }
   Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!home) throw KernelError("create netns", name, "cannot open own namespace: " + errnoText());
+  if (::unshare(CLONE_NEWNET) != 0) throw KernelError("create netns", name, "unshare: " + errnoText());
   std::string failure;
-  if (::unshare(CLONE_NEWNET) != 0) {
-    failure = "unshare: " + errnoText();
-  } else {
-    if (::mount("/proc/thread-self/ns/net", file.c_str(), "none", MS_BIND, nullptr) != 0) {
+  try {
+    if (inside) inside();
+    Fd f(::open(file.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
+    if (!f) {
+      failure = errnoText();
+    } else if (::mount("/proc/thread-self/ns/net", file.c_str(), "none", MS_BIND, nullptr) != 0) {
       failure = "bind mount: " + errnoText();
+      ::unlink(file.c_str());
     }
-    if (::setns(home.get(), CLONE_NEWNET) != 0) {
-      // Staying in the wrong namespace would misdirect every later call.
-      throw KernelError("create netns", name, "cannot return to own namespace: " + errnoText());
-    }
+  } catch (const KernelError& e) {
+    failure = e.what();
   }
-  if (!failure.empty()) {
-    ::unlink(file.c_str());
-    throw KernelError("create netns", name, failure);
+  if (::setns(home.get(), CLONE_NEWNET) != 0) {
+    // Staying in the wrong namespace would misdirect every later call.
+    throw KernelError("create netns", name, "cannot return to own namespace: " + errnoText());
   }
+  if (!failure.empty()) throw KernelError("create netns", name, failure);
 }
 
 bool NetnsDir::remove(const std::string& name) {

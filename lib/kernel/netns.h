@@ -3,6 +3,7 @@
 // the way `ip netns add` makes them so that `ip netns exec` works on ours:
 // a file bind-mounted over a namespace, in a directory with shared
 // propagation.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,9 +38,12 @@ class NetnsDir {
   const std::string& path() const { return path_; }
   std::string pathOf(const std::string& name) const { return path_ + "/" + name; }
   std::vector<std::string> list() const;
+  // True when `name` is a mounted namespace (not merely a file: a crash can
+  // leave an empty file behind).
   bool exists(const std::string& name) const;
-  // Creates namespace `name`; throws KernelError, leaves nothing behind on failure.
-  void create(const std::string& name);
+  // Creates namespace `name`, running `inside` in it before it is mounted at
+  // its name; throws KernelError, leaves nothing behind on failure.
+  void create(const std::string& name, const std::function<void()>& inside = {});
   // Unmounts and removes the file; the kernel destroys the namespace, with
   // every link in it, once nothing else holds it. Returns false if absent.
   bool remove(const std::string& name);

@@ -131,7 +131,7 @@ int RouteSocket::check(int err, const std::string& op, const std::string& object
   throw KernelError(op, object + " in " + displayName(ns_), message);
 }
 
-void RouteSocket::observe(Namespace& into, bool withLoopback) {
+void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt) {
   nl_cache* raw = nullptr;
   check(rtnl_link_alloc_cache(sock_, AF_UNSPEC, &raw), "dump links", "all");
   CachePtr links(raw);
@@ -139,7 +139,10 @@ void RouteSocket::observe(Namespace& into, bool withLoopback) {
     auto* l = reinterpret_cast<rtnl_link*>(o);
     LinkKind kind = kindOf(l);
     const char* alias = rtnl_link_get_ifalias(l);
-    if (!startsWith(alias, kAliasPrefix) && !(withLoopback && kind == LinkKind::Loopback)) continue;
+    if (!startsWith(alias, kAliasPrefix) && !(withLoopback && kind == LinkKind::Loopback) &&
+        !adopt.count(rtnl_link_get_name(l))) {
+      continue;
+    }
     Link link{.name = rtnl_link_get_name(l),
               .kind = kind,
               .alias = alias ? alias : "",

@@ -1,5 +1,6 @@
 #pragma once
 // rtnetlink through libnl-route-3, over one socket bound to one namespace.
+#include <set>
 #include <string>
 
 #include "lib/plan/kernel_model.h"
@@ -20,9 +21,10 @@ class RouteSocket {
   RouteSocket(const RouteSocket&) = delete;
   RouteSocket& operator=(const RouteSocket&) = delete;
 
-  // Links carrying vpcd's alias (and the loopback when `withLoopback`), their
-  // IPv4 addresses, and IPv4 main-table routes with vpcd's protocol.
-  void observe(Namespace& into, bool withLoopback);
+  // Links carrying vpcd's alias (and the loopback when `withLoopback`, and
+  // the links named in `adopt` whatever their alias), their IPv4 addresses,
+  // and IPv4 main-table routes with vpcd's protocol.
+  void observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt);
   std::string loopbackAlias();
   bool hasLink(const std::string& name) { return ifindex(name, false) != 0; }
   std::string defaultRouteDevice();

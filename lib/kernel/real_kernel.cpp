@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 namespace vpcd {
 namespace {
@@ -82,7 +83,11 @@ Namespace RealKernel::observe(const std::string& ns, const Namespace* want) {
     out.exists = false;
     return out;
   }
-  route(ns).observe(out, !ns.empty());
+  std::set<std::string> adopt;  // wanted names in a namespace of ours
+  if (!ns.empty() && want) {
+    for (const auto& [name, link] : want->links) adopt.insert(name);
+  }
+  route(ns).observe(out, !ns.empty(), adopt);
   if (!ns.empty()) {
     auto lo = out.links.find("lo");
     out.owned = lo != out.links.end() && marked(lo->second.alias);
@@ -104,75 +109,60 @@ Namespace RealKernel::observe(const std::string& ns, const Namespace* want) {
 }
 
 bool RealKernel::createNamespace(const std::string& ns) {
-  dir_.create(ns);
-  // Marked in the same step, so that a namespace of ours is never left
-  // unmarked (and so never adoptable) by a crash between two actions.
-  route(ns).setLink(Link{.name = "lo",
-                         .kind = LinkKind::Loopback,
-                         .alias = std::string(kAliasPrefix) + "netns:" + ns,
-                         .up = true});
-  countMutation(2);
+  // The loopback is marked while the namespace has no name yet: a namespace
+  // that appears in the netns directory is always marked, whatever moment a
+  // crash picks.
+  dir_.create(ns, [&] {
+    RouteSocket(-1, ns).setLink(Link{.name = "lo", .kind = LinkKind::Loopback,
+                                     .alias = std::string(kAliasPrefix) + "netns:" + ns, .up = true});
+    countMutation();
+  });
+  countMutation();
   return true;
 }
 
 bool RealKernel::createLink(const Action& a) {
+  // The kernel takes no alias at creation (rtnl_newlink ignores
+  // IFLA_IFALIAS), so each end is marked right after. A crash in between
+  // leaves an unmarked link with a wanted name in a namespace of ours, which
+  // observe() adopts; pairs reaching the host are created from our side.
   if (a.link.kind == LinkKind::Veth) {
     route(a.ns).createLink(a.link, &a.peer, handles(a.link.peerNamespace).fd.get());
-    // Aliases cannot be given at creation (rtnl_newlink ignores IFLA_IFALIAS),
-    // so each end is marked right after.
+    countMutation();
     route(a.link.peerNamespace).setLink(a.peer);
-    countMutation(1);
+    countMutation();
   } else {
     route(a.ns).createLink(a.link, nullptr, -1);
+    countMutation();
   }
   route(a.ns).setLink(a.link);
-  countMutation(2);
+  countMutation();
   return true;
 }
 
 bool RealKernel::apply(const Action& a) {
   using Op = Action::Op;
+  bool changed = true;
   switch (a.op) {
-    case Op::CreateNamespace:
-      return createNamespace(a.ns);
+    case Op::CreateNamespace: return createNamespace(a.ns);
+    case Op::CreateLink: return createLink(a);
     case Op::DeleteNamespace:
       handles_.erase(a.ns);  // our sockets would keep the namespace alive
-      countMutation();
-      return dir_.remove(a.ns);
-    case Op::CreateLink:
-      return createLink(a);
-    case Op::DeleteLink:
-      countMutation();
-      return route(a.ns).deleteLink(a.link.name);
-    case Op::SetLink:
-      countMutation();
-      route(a.ns).setLink(a.link);
-      return true;
-    case Op::AddAddress:
-      countMutation();
-      return route(a.ns).address(a.address, true);
-    case Op::DeleteAddress:
-      countMutation();
-      return route(a.ns).address(a.address, false);
-    case Op::AddRoute:
-      countMutation();
-      return route(a.ns).route(a.route, true);
-    case Op::DeleteRoute:
-      countMutation();
-      return route(a.ns).route(a.route, false);
-    case Op::SetSysctl:
-      countMutation();
-      writeSysctl(a.ns, a.key, a.value);
-      return true;
-    case Op::ReplaceTable:
-      countMutation();
-      nft(a.ns).replace(a.table);
-      return true;
-    case Op::DeleteTable:
-      countMutation();
-      return nft(a.ns).remove(a.table.family, a.table.name);
+      if (beforeNamespaceDelete_) beforeNamespaceDelete_(a.ns);
+      changed = dir_.remove(a.ns);
+      break;
+    case Op::DeleteLink: changed = route(a.ns).deleteLink(a.link.name); break;
+    case Op::SetLink: route(a.ns).setLink(a.link); break;
+    case Op::AddAddress: changed = route(a.ns).address(a.address, true); break;
+    case Op::DeleteAddress: changed = route(a.ns).address(a.address, false); break;
+    case Op::AddRoute: changed = route(a.ns).route(a.route, true); break;
+    case Op::DeleteRoute: changed = route(a.ns).route(a.route, false); break;
+    case Op::SetSysctl: writeSysctl(a.ns, a.key, a.value); break;
+    case Op::ReplaceTable: nft(a.ns).replace(a.table); break;
+    case Op::DeleteTable: changed = nft(a.ns).remove(a.table.family, a.table.name); break;
   }
-  return false;
+  countMutation();
+  return changed;
 }
 
 bool RealKernel::linkExists(const std::string& ns, const std::string& name) {

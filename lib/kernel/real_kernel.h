@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -20,6 +21,12 @@ class RealKernel : public Kernel {
   bool linkExists(const std::string& ns, const std::string& name) override;
   void releaseHandles() override { handles_.clear(); }
 
+  // Called before vpcd deletes a namespace, so whoever holds a socket in it
+  // (the drift watch) lets go and the kernel can destroy it.
+  void setBeforeNamespaceDelete(std::function<void(const std::string&)> hook) {
+    beforeNamespaceDelete_ = std::move(hook);
+  }
+
  private:
   // Sockets bound to one namespace, opened on first use.
   struct Handles {
@@ -37,6 +44,7 @@ class RealKernel : public Kernel {
 
   NetnsDir dir_;
   std::map<std::string, Handles> handles_;
+  std::function<void(const std::string&)> beforeNamespaceDelete_;
 };
 
 }  // namespace vpcd

@@ -23,14 +23,15 @@ Namespace ownedNamespace(const std::string& name) {
 }
 
 void addHostSide(Namespace& host, const Vpc& vpc, const Transit& transit) {
+  // The far end of the router's `uplink`: pairs reaching into the host are
+  // created from the namespace vpcd owns, so a half-made pair is always found.
   std::string name = transitLinkName(vpc.name);
   host.links[name] = Link{.name = name,
                           .kind = LinkKind::Veth,
                           .alias = std::string(kAliasPrefix) + "transit:" + vpc.name,
                           .mtu = static_cast<uint32_t>(vpc.mtu),
                           .up = true,
-                          .peerNamespace = routerNamespace(vpc.name),
-                          .peerName = kRouterUplink};
+                          .isPeer = true};
   host.addresses.insert({name, transit.hostEnd});
   host.sysctls[forwardingSysctl(name)] = kOn;
 }
@@ -60,7 +61,8 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit) {
                                  .kind = LinkKind::Veth,
                                  .alias = std::string(kAliasPrefix) + "uplink:" + vpc.name,
                                  .mtu = mtu,
-                                 .isPeer = true};
+                                 .peerNamespace = kHostNamespace,
+                                 .peerName = transitLinkName(vpc.name)};
   ns.addresses.insert({kRouterUplink, transit.routerEnd});
   ns.routes.insert({Cidr{}, transit.hostEnd.addr, kRouterUplink});
   ns.sysctls[forwardingSysctl("all")] = kOn;

@@ -10,6 +10,14 @@ namespace {
 
 using Op = Action::Op;
 
+// The device of a per-device sysctl (net/ipv4/conf/<dev>/...): it goes with
+// the device, so a recreated device needs it set again.
+std::string deviceOf(const std::string& key) {
+  const std::string prefix = "net/ipv4/conf/";
+  if (key.rfind(prefix, 0) != 0) return "";
+  return key.substr(prefix.size(), key.find('/', prefix.size()) - prefix.size());
+}
+
 struct Builder {
   const KernelState& desired;
   const KernelState& observed;
@@ -112,8 +120,8 @@ struct Builder {
       const Link* cur = have ? seenLink(want.name, name) : nullptr;
       if (link.isPeer) continue;  // created and tuned from its primary end
       if (link.kind == LinkKind::Veth) {
-        if (!link.peerNamespace.empty() && workable(link.peerNamespace))
-          ensureVeth(want, link, cur);
+        // Every veth that is not a peer end names its peer (the host's key is "").
+        if (workable(link.peerNamespace)) ensureVeth(want, link, cur);
         continue;
       }
       if (link.kind == LinkKind::Bridge && (!cur || cur->kind != link.kind)) {
@@ -135,7 +143,7 @@ struct Builder {
     }
     for (const auto& [key, value] : want.sysctls) {
       auto it = have ? have->sysctls.find(key) : want.sysctls.end();
-      if (!have || it == have->sysctls.end() || it->second != value) {
+      if (!have || it == have->sysctls.end() || it->second != value || fresh(want.name, deviceOf(key))) {
         add(sysctls, {.op = Op::SetSysctl, .ns = want.name, .key = key, .value = value});
       }
     }

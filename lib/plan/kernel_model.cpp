@@ -15,7 +15,7 @@ std::string Action::describe() const {
       return "- netns " + ns;
     case Op::CreateLink:
       return "+ link " + link.name + where +
-             (link.peerNamespace.empty() && link.peerName.empty()
+             (link.peerName.empty()
                   ? ""
                   : " (peer " + link.peerName + " in " + displayName(link.peerNamespace) + ")");
     case Op::DeleteLink:

@@ -5,6 +5,8 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
+
 namespace vpcd {
 namespace {
 
@@ -75,24 +77,33 @@ NftRule rule(std::string chain, std::initializer_list<std::vector<NftExpr>> part
   return r;
 }
 
-// Interval set elements as the kernel's rbtree keeps them: each prefix is a
+}  // namespace
+
+// Interval set elements as the kernel's rbtree keeps them: each range is a
 // start element and an end element one past its last address; a leading
 // "0.0.0.0 end" closes the gap before the first range, as nft itself adds.
-std::vector<NftSetElem> intervalElems(const std::vector<Cidr>& prefixes) {
-  std::vector<NftSetElem> elems;
-  bool coversZero = false;
+// Adjacent or overlapping prefixes are merged first: an end and a start on the
+// same key are refused by the kernel (EEXIST).
+std::vector<NftSetElem> intervalElems(std::vector<Cidr> prefixes) {
+  std::sort(prefixes.begin(), prefixes.end(),
+            [](const Cidr& a, const Cidr& b) { return a.network() < b.network(); });
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [start, end)
   for (const auto& p : prefixes) {
-    elems.push_back({be32(p.network().value), 0});
-    coversZero |= p.network().value == 0;
-    uint64_t end = uint64_t{p.broadcast().value} + 1;
-    if (end <= 0xffffffffu)
-      elems.push_back({be32(static_cast<uint32_t>(end)), NFT_SET_ELEM_INTERVAL_END});
+    uint64_t first = p.network().value, last = uint64_t{p.broadcast().value} + 1;
+    if (!ranges.empty() && first <= ranges.back().second) {
+      ranges.back().second = std::max(ranges.back().second, last);
+    } else {
+      ranges.emplace_back(first, last);
+    }
   }
-  if (!coversZero && !elems.empty()) elems.push_back({be32(0), NFT_SET_ELEM_INTERVAL_END});
+  std::vector<NftSetElem> elems;
+  if (!ranges.empty() && ranges.front().first != 0) elems.push_back({be32(0), NFT_SET_ELEM_INTERVAL_END});
+  for (const auto& [first, last] : ranges) {
+    elems.push_back({be32(static_cast<uint32_t>(first)), 0});
+    if (last <= 0xffffffffu) elems.push_back({be32(static_cast<uint32_t>(last)), NFT_SET_ELEM_INTERVAL_END});
+  }
   return elems;
 }
-
-}  // namespace
 
 NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets) {
   NftTable t{.family = NFPROTO_INET, .name = "vpcd"};

@@ -16,6 +16,9 @@ namespace vpcd {
 //                             iifname "uplink" drop
 // The drop toward the uplink is explicit so that no packet with a private (or
 // any un-NATed) source ever leaves the VPC, whatever else changes.
+// The elements of an interval set holding `prefixes` (merged when adjacent).
+std::vector<NftSetElem> intervalElems(std::vector<Cidr> prefixes);
+
 NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets);
 
 // `table ip vpcd` in the host namespace:

@@ -1,6 +1,5 @@
 #include "lib/reconcile/reconciler.h"
 
-#include <cstdlib>
 #include <thread>
 
 #include "lib/plan/diff.h"
@@ -54,7 +53,6 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
     report.conflicts = p.conflicts;
     for (const auto& action : p.actions) {
       if (kernel_.apply(action)) report.applied.push_back(action.describe());
-      if (abortAfter_ && ++operations_ >= abortAfter_) std::abort();
     }
     awaitVanishing(p, report);
   } catch (const KernelError& e) {

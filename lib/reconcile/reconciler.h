@@ -40,18 +40,12 @@ class Reconciler {
   // deleting them explicitly.
   void setVanishTimeout(std::chrono::milliseconds t) { vanishTimeout_ = t; }
 
-  // Fault injection for crash tests: abort the process right after the Nth
-  // kernel operation (0: never). Set from VPCD_FAULT_AFTER_OPS.
-  void setAbortAfter(uint64_t n) { abortAfter_ = n; }
-
  private:
   KernelState observe(const KernelState& desired, const Scope& scope);
   void awaitVanishing(const Plan& plan, ReconcileReport& report);
 
   Kernel& kernel_;
-  uint64_t abortAfter_ = 0;
   std::chrono::milliseconds vanishTimeout_{5000};
-  uint64_t operations_ = 0;
 };
 
 }  // namespace vpcd

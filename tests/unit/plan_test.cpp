@@ -4,6 +4,7 @@
 #include "lib/model/vpc.h"
 #include "lib/plan/desired.h"
 #include "lib/plan/diff.h"
+#include "lib/plan/nft_rules.h"
 #include "lib/reconcile/reconciler.h"
 
 using namespace vpcd;
@@ -50,7 +51,8 @@ TEST_CASE("the desired state of a VPC") {
   CHECK(web.addresses.count({"eth0", *Cidr::parse("10.10.1.2/24")}));
   CHECK(web.routes.count({Cidr{}, *Ipv4::parse("10.10.1.1"), "eth0"}));
   const Namespace& host = want.at("");
-  CHECK(host.links.at("t-prod").peerNamespace == "vpc-prod");
+  CHECK(host.links.at("t-prod").isPeer);
+  CHECK(router.links.at("uplink").peerName == "t-prod");  // created from the router's side
   CHECK(host.tables.count("ip vpcd"));
   for (const auto& [name, ns] : want) {
     for (const auto& [ln, link] : ns.links) {
@@ -74,6 +76,28 @@ TEST_CASE("the public set holds exactly the public subnets") {
   CHECK(table.sets[0].elems.size() == 3);
   CHECK(table.chains.size() == 2);
   CHECK(table.rules.size() == 4);
+}
+
+TEST_CASE("interval set elements merge adjacent prefixes") {
+  auto keys = [](const std::vector<NftSetElem>& elems) {
+    std::vector<std::string> out;
+    for (const auto& e : elems) {
+      auto b = reinterpret_cast<const unsigned char*>(e.key.data());
+      out.push_back(std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "." +
+                    std::to_string(b[3]) + (e.flags ? " end" : ""));
+    }
+    return out;
+  };
+  auto c = [](const char* text) { return *Cidr::parse(text); };
+  CHECK(keys(intervalElems({c("10.10.2.0/24"), c("10.10.1.0/24")})) ==
+        std::vector<std::string>{"0.0.0.0 end", "10.10.1.0", "10.10.3.0 end"});
+  CHECK(keys(intervalElems({c("10.10.1.0/24"), c("10.10.5.0/24")})) ==
+        std::vector<std::string>{"0.0.0.0 end", "10.10.1.0", "10.10.2.0 end", "10.10.5.0",
+                                 "10.10.6.0 end"});
+  CHECK(keys(intervalElems({c("0.0.0.0/1")})) == std::vector<std::string>{"0.0.0.0", "128.0.0.0 end"});
+  CHECK(keys(intervalElems({c("255.255.255.0/24")})) ==
+        std::vector<std::string>{"0.0.0.0 end", "255.255.255.0"});
+  CHECK(intervalElems({}).empty());
 }
 
 TEST_CASE("a plan from nothing creates parents before children") {
@@ -101,6 +125,7 @@ TEST_CASE("applying the same desired state twice makes no kernel call the second
   Reconciler r(kernel);
   KernelState want = desiredState(lab());
   ReconcileReport first = r.reconcile(want, Scope::all());
+  INFO(first.error);
   REQUIRE(first.ok());
   CHECK_FALSE(first.applied.empty());
   uint64_t calls = kernel.mutatingCalls();
@@ -129,6 +154,14 @@ TEST_CASE("drift is repaired: a deleted namespace, a deleted bridge, a lost rout
     indexOf(lines, "+ link br0 in vpc-prod");
     indexOf(lines, "~ link s-web in vpc-prod");
     indexOf(lines, "+ address 10.10.1.1/24 on br0 in vpc-prod");
+  }
+  SECTION("transit link deleted: recreated with its per-device sysctl") {
+    kernel.apply({.op = Action::Op::DeleteLink, .ns = "", .link = {.name = "t-prod"}});
+    // The fake keeps the old value, as a stale observation of the real kernel can.
+    auto lines = describe(r.plan(want, Scope::all()));
+    indexOf(lines, "+ link uplink in vpc-prod (peer t-prod in host)");
+    indexOf(lines, "~ sysctl net/ipv4/conf/t-prod/forwarding=1 in host");
+    indexOf(lines, "+ route default via 169.254.64.1 in vpc-prod");
   }
   SECTION("default route deleted in a subnet") {
     kernel.state().at("vpc-prod.db").routes.clear();
@@ -168,6 +201,22 @@ TEST_CASE("orphans are removed whole; others' objects are left alone") {
   CHECK(kernel.state().count("vpc-other"));
   CHECK(kernel.state().at("").links.count("t-other"));
   CHECK_FALSE(kernel.state().at("").links.count("t-prod"));
+}
+
+TEST_CASE("a link created but not yet marked when vpcd died is adopted") {
+  FakeKernel kernel;
+  Reconciler r(kernel);
+  KernelState want = desiredState(lab());
+  REQUIRE(r.reconcile(want, Scope::all()).ok());
+  kernel.state().at("vpc-prod").links.at("s-web").alias.clear();
+  kernel.state().at("vpc-prod.web").links.at("eth0").alias.clear();
+  CHECK(describe(r.plan(want, Scope::all())) ==
+        std::vector<std::string>{"~ link s-web in vpc-prod", "~ link eth0 in vpc-prod.web"});
+  // An unmarked link vpcd does not want is someone else's, even in our namespace.
+  kernel.state().at("vpc-prod").links["hand-made"] = Link{.name = "hand-made", .kind = LinkKind::Bridge};
+  kernel.state().at("").links["t-prod"].alias.clear();  // and in the host, never adopted
+  auto lines = describe(r.plan(want, Scope::all()));
+  CHECK(std::find(lines.begin(), lines.end(), "- link hand-made in vpc-prod") == lines.end());
 }
 
 TEST_CASE("a desired namespace taken by someone else is a conflict, not touched") {

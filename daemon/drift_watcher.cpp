@@ -1,0 +1,134 @@
+#include "daemon/drift_watcher.h"
+
+#include <sys/stat.h>
+
+namespace vpcd {
+
+DriftWatcher::DriftWatcher(boost::asio::io_context& io, std::string netnsDir, OnDrift onDrift)
+    : io_(io), events_(netnsDir), onDrift_(std::move(onDrift)), netnsDir_(std::move(netnsDir)),
+      debounce_(io) {
+  syncEntries();
+}
+
+DriftWatcher::~DriftWatcher() {
+  for (auto& [fd, e] : entries_) close(e);
+}
+
+void DriftWatcher::close(const std::shared_ptr<Entry>& e) {
+  if (e->closed) return;
+  e->closed = true;
+  boost::system::error_code ec;
+  e->d.cancel(ec);
+  e->d.release();  // the EventSource owns and closes the descriptor
+}
+
+void DriftWatcher::syncEntries() {
+  std::map<int, EventSource::Watched> current;
+  for (const auto& w : events_.descriptors()) current[w.fd] = w;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto cur = current.find(it->first);
+    if (cur == current.end() || cur->second.ns != it->second->w.ns) {
+      close(it->second);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [fd, w] : current) {
+    if (entries_.count(fd)) continue;
+    auto e = std::make_shared<Entry>(Entry{w, boost::asio::posix::stream_descriptor(io_, fd)});
+    entries_[fd] = e;
+    arm(e);
+  }
+}
+
+void DriftWatcher::watch(const std::set<std::string>& namespaces) {
+  // Entries go first: their descriptors must not outlive the sockets.
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const std::string& ns = it->second->w.ns;
+    if (ns != EventSource::kNetnsDirKey && !ns.empty() && !namespaces.count(ns)) {
+      close(it->second);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  events_.watch(namespaces);
+  syncEntries();
+}
+
+void DriftWatcher::forget(const std::string& ns) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second->w.ns == ns) {
+      close(it->second);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  events_.forget(ns);
+}
+
+void DriftWatcher::arm(const std::shared_ptr<Entry>& e) {
+  e->d.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                  [this, e](const boost::system::error_code& ec) {
+                    if (ec || e->closed) return;
+                    onReadable(e);
+                  });
+}
+
+std::set<std::string> DriftWatcher::drain(const EventSource::Watched& w) {
+  std::set<std::string> changed = events_.drain(w);
+  if (w.ns == EventSource::kNetnsDirKey) {
+    struct stat st {};
+    for (const auto& ns : changed) {
+      // Deleted by hand: let go at once so the kernel can destroy it.
+      if (::stat((netnsDir_ + "/" + ns).c_str(), &st) != 0) forget(ns);
+    }
+  }
+  return changed;
+}
+
+void DriftWatcher::onReadable(const std::shared_ptr<Entry>& e) {
+  std::set<std::string> changed = drain(e->w);
+  if (!e->closed) arm(e);
+  if (!changed.empty()) markDirty(changed);
+}
+
+void DriftWatcher::markDirty(const std::set<std::string>& changed) {
+  auto now = std::chrono::steady_clock::now();
+  if (dirty_.empty()) firstDirty_ = now;
+  dirty_.insert(changed.begin(), changed.end());
+  debounce_.expires_at(std::min(now + kDebounce, firstDirty_ + kMaxDelay));
+  debounce_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) fire();
+  });
+}
+
+void DriftWatcher::fire() {
+  if (dirty_.empty()) return;
+  std::set<std::string> batch;
+  batch.swap(dirty_);
+  if (onDrift_(batch)) {
+    retryDelay_ = kDebounce;
+    return;
+  }
+  // Failed (the kernel refused something): try again, backing off to 5 s.
+  retryDelay_ = std::min(retryDelay_ * 2, std::chrono::milliseconds(5000));
+  dirty_.insert(batch.begin(), batch.end());
+  firstDirty_ = std::chrono::steady_clock::now();
+  debounce_.expires_after(retryDelay_);
+  debounce_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) fire();
+  });
+}
+
+void DriftWatcher::discardPending() {
+  std::vector<std::shared_ptr<Entry>> all;
+  for (auto& [fd, e] : entries_) all.push_back(e);
+  for (auto& e : all) {
+    if (!e->closed) drain(e->w);
+  }
+}
+
+}  // namespace vpcd

@@ -1,0 +1,65 @@
+#pragma once
+// Turns kernel change notifications (EventSource) into debounced calls of
+// `onDrift(changed namespaces)` on the io_context's thread.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "lib/kernel/event_source.h"
+
+namespace vpcd {
+
+class DriftWatcher {
+ public:
+  // Returns false to have the same namespaces tried again after a back-off.
+  using OnDrift = std::function<bool(const std::set<std::string>&)>;
+
+  DriftWatcher(boost::asio::io_context& io, std::string netnsDir, OnDrift onDrift);
+  ~DriftWatcher();
+
+  // Watches these namespaces (and the host); call after every reconcile.
+  void watch(const std::set<std::string>& namespaces);
+  // Stops watching `ns` now: its sockets would keep it from being destroyed.
+  void forget(const std::string& ns);
+  // Drops notifications caused by vpcd's own changes (called right after an
+  // apply), still releasing namespaces whose files disappeared.
+  void discardPending();
+
+  // Quiet time after the last notification before reconciling, and the most
+  // a stream of notifications may delay it (a flapping link must not starve
+  // the repair of everything else).
+  static constexpr std::chrono::milliseconds kDebounce{50};
+  static constexpr std::chrono::milliseconds kMaxDelay{300};
+
+ private:
+  struct Entry {
+    EventSource::Watched w;
+    boost::asio::posix::stream_descriptor d;
+    bool closed = false;
+  };
+  void arm(const std::shared_ptr<Entry>& e);
+  void markDirty(const std::set<std::string>& changed);
+  void fire();
+  void onReadable(const std::shared_ptr<Entry>& e);
+  void close(const std::shared_ptr<Entry>& e);
+  void syncEntries();
+  std::set<std::string> drain(const EventSource::Watched& w);
+
+  boost::asio::io_context& io_;
+  EventSource events_;
+  OnDrift onDrift_;
+  std::string netnsDir_;
+  std::map<int, std::shared_ptr<Entry>> entries_;
+  std::set<std::string> dirty_;
+  std::chrono::steady_clock::time_point firstDirty_;
+  boost::asio::steady_timer debounce_;
+  std::chrono::milliseconds retryDelay_{kDebounce};
+};
+
+}  // namespace vpcd

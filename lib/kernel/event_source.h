@@ -1,0 +1,53 @@
+#pragma once
+// Kernel change notifications, as file descriptors to poll: per watched
+// namespace one rtnetlink socket (links, IPv4 addresses, IPv4 routes) and one
+// nfnetlink socket (nftables), plus inotify on the netns directory (namespace
+// files created or deleted, e.g. by `ip netns del`).
+//
+// A socket keeps its namespace alive: forget(ns) must run before a namespace
+// is deleted, or the kernel could not destroy it.
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/kernel/netns.h"
+
+namespace vpcd {
+
+class EventSource {
+ public:
+  static inline const std::string kNetnsDirKey = "*netns-dir*";
+
+  explicit EventSource(std::string netnsDir);
+
+  // Watches exactly `namespaces` (and always the host, ""): opens sockets for
+  // new ones that exist, closes those no longer named.
+  void watch(const std::set<std::string>& namespaces);
+  void forget(const std::string& ns);
+
+  struct Watched {
+    int fd;
+    std::string ns;  // "" host, kNetnsDirKey for the inotify descriptor
+  };
+  std::vector<Watched> descriptors() const;
+
+  // Reads everything pending on `fd`. Returns the namespaces that changed:
+  // the socket's own namespace if any message arrived (or the queue
+  // overflowed), or for inotify the names of namespace files that changed.
+  std::set<std::string> drain(const Watched& w);
+
+ private:
+  struct Sockets {
+    Fd route;
+    Fd nft;
+  };
+  Sockets open(const std::string& ns);
+
+  NetnsDir dir_;
+  Fd inotify_;
+  std::map<std::string, Sockets> sockets_;
+};
+
+}  // namespace vpcd
