@@ -168,6 +168,32 @@ TEST_CASE("drift is repaired: a deleted namespace, a deleted bridge, a lost rout
     CHECK(describe(r.plan(want, Scope::all())) ==
           std::vector<std::string>{"+ route default via 10.10.2.1 in vpc-prod.db"});
   }
+  SECTION("a link set down, an MTU changed, a port taken off its bridge") {
+    auto& router = kernel.state().at("vpc-prod");
+    router.links.at("br0").up = false;
+    router.links.at("s-db").mtu = 9000;
+    router.links.at("s-web").master.clear();
+    CHECK(describe(r.plan(want, Scope::all())) ==
+          std::vector<std::string>{"~ link br0 in vpc-prod", "~ link s-db in vpc-prod", "~ link s-web in vpc-prod"});
+  }
+  SECTION("an address removed, a stray address of ours added") {
+    auto& web = kernel.state().at("vpc-prod.web");
+    web.addresses.clear();
+    web.addresses.insert({"eth0", *Cidr::parse("10.10.1.99/24")});
+    CHECK(describe(r.plan(want, Scope::all())) ==
+          std::vector<std::string>{"- address 10.10.1.99/24 on eth0 in vpc-prod.web",
+                                   "+ address 10.10.1.2/24 on eth0 in vpc-prod.web"});
+  }
+  SECTION("forwarding switched off in the router") {
+    kernel.state().at("vpc-prod").sysctls["net/ipv4/conf/all/forwarding"] = "0";
+    CHECK(describe(r.plan(want, Scope::all())) ==
+          std::vector<std::string>{"~ sysctl net/ipv4/conf/all/forwarding=1 in vpc-prod"});
+  }
+  SECTION("a rule added to our table by hand") {
+    kernel.state().at("vpc-prod").tables.at("inet vpcd").rules.push_back({"forward", {}});
+    CHECK(describe(r.plan(want, Scope::all())) ==
+          std::vector<std::string>{"~ nft table inet vpcd in vpc-prod"});
+  }
   SECTION("nft table flushed") {
     kernel.state().at("vpc-prod").tables.clear();
     CHECK(describe(r.plan(want, Scope::all())) ==
