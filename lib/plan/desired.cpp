@@ -82,6 +82,11 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit) {
   }
   NftTable table = routerTable(kRouterUplink, publicSubnets);
   ns.tables[table.key()] = table;
+  std::vector<PortAddress> ports;
+  for (const auto& s : vpc.subnets) ports.push_back({subnetPortName(s.name), s.address()});
+  // One port per subnet so far: no two ports share a subnet.
+  NftTable bridge = bridgeTable(ports, {});
+  ns.tables[bridge.key()] = bridge;
   return ns;
 }
 

@@ -4,6 +4,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter_bridge.h>
 
 #include <algorithm>
 
@@ -97,10 +98,12 @@ std::vector<NftSetElem> intervalElems(std::vector<Cidr> prefixes) {
     }
   }
   std::vector<NftSetElem> elems;
-  if (!ranges.empty() && ranges.front().first != 0) elems.push_back({be32(0), NFT_SET_ELEM_INTERVAL_END});
+  if (!ranges.empty() && ranges.front().first != 0)
+    elems.push_back({be32(0), NFT_SET_ELEM_INTERVAL_END});
   for (const auto& [first, last] : ranges) {
     elems.push_back({be32(static_cast<uint32_t>(first)), 0});
-    if (last <= 0xffffffffu) elems.push_back({be32(static_cast<uint32_t>(last)), NFT_SET_ELEM_INTERVAL_END});
+    if (last <= 0xffffffffu)
+      elems.push_back({be32(static_cast<uint32_t>(last)), NFT_SET_ELEM_INTERVAL_END});
   }
   return elems;
 }
@@ -136,6 +139,73 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
                                               .xorData = u32(0)},
                                       cmp(NFT_CMP_NEQ, u32(0)), verdict(NF_ACCEPT)}}));
   t.rules.push_back(rule("forward", {ifname(NFT_META_IIFNAME, uplink), {verdict(NF_DROP)}}));
+  t.canonicalize();
+  return t;
+}
+
+namespace {
+
+constexpr uint32_t kIfnameType = 41;  // nft's TYPE_IFNAME
+constexpr uint32_t kConcatBits = 6;   // nft's TYPE_BITS: concatenated types
+constexpr uint16_t kEtherTypeIp = 0x0800;
+constexpr uint16_t kEtherTypeArp = 0x0806;
+
+std::string padded(const std::string& ifname) {
+  std::string out = ifname;
+  out.resize(16, '\0');
+  return out;
+}
+
+std::vector<NftExpr> etherType(uint16_t type) {
+  uint16_t be = htons(type);
+  return {
+      NftExpr{
+          .name = "payload", .dreg = kReg, .base = NFT_PAYLOAD_LL_HEADER, .offset = 12, .len = 2},
+      cmp(NFT_CMP_EQ, std::string(reinterpret_cast<const char*>(&be), 2))};
+}
+
+// `iifname . <4 bytes at network header + offset> != @port_addrs drop`: the
+// interface name fills register 1 (16 bytes), the address starts register 2.
+NftRule spoofRule(const std::string& chain, uint16_t type, uint32_t offset) {
+  return rule(
+      chain,
+      {etherType(type),
+       {NftExpr{.name = "meta", .key = NFT_META_IIFNAME, .dreg = NFT_REG_1},
+        NftExpr{.name = "payload",
+                .dreg = NFT_REG_2,
+                .base = NFT_PAYLOAD_NETWORK_HEADER,
+                .offset = offset,
+                .len = 4},
+        NftExpr{
+            .name = "lookup", .sreg = NFT_REG_1, .flags = NFT_LOOKUP_F_INV, .set = "port_addrs"},
+        verdict(NF_DROP)}});
+}
+
+}  // namespace
+
+NftTable bridgeTable(const std::vector<PortAddress>& ports,
+                     const std::vector<std::pair<std::string, std::string>>& samePortPairs) {
+  NftTable t{.family = NFPROTO_BRIDGE, .name = "vpcd"};
+  NftSet addrs{
+      .name = "port_addrs", .keyType = (kIfnameType << kConcatBits) | kIpv4AddrType, .keyLen = 20};
+  for (const auto& p : ports) addrs.elems.push_back({padded(p.port) + be32(p.addr.value), 0});
+  NftSet pairs{
+      .name = "port_pairs", .keyType = (kIfnameType << kConcatBits) | kIfnameType, .keyLen = 32};
+  for (const auto& [a, b] : samePortPairs) pairs.elems.push_back({padded(a) + padded(b), 0});
+  t.sets = {addrs, pairs};
+  t.chains.push_back({"input", "filter", NF_BR_LOCAL_IN, 0, NF_ACCEPT});
+  t.chains.push_back({"forward", "filter", NF_BR_FORWARD, 0, NF_ACCEPT});
+  for (const char* chain : {"input", "forward"}) {
+    t.rules.push_back(spoofRule(chain, kEtherTypeIp, 12));   // ip saddr
+    t.rules.push_back(spoofRule(chain, kEtherTypeArp, 14));  // arp saddr ip
+  }
+  t.rules.push_back(rule(
+      "forward",
+      {{NftExpr{.name = "meta", .key = NFT_META_IIFNAME, .dreg = NFT_REG_1},
+        NftExpr{.name = "meta", .key = NFT_META_OIFNAME, .dreg = NFT_REG_2},
+        NftExpr{
+            .name = "lookup", .sreg = NFT_REG_1, .flags = NFT_LOOKUP_F_INV, .set = "port_pairs"},
+        verdict(NF_DROP)}}));
   t.canonicalize();
   return t;
 }

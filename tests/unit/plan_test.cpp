@@ -63,6 +63,19 @@ TEST_CASE("the desired state of a VPC") {
   }
 }
 
+TEST_CASE("the bridge table pins each port to its address") {
+  KernelState want = desiredState(lab());
+  const NftTable& table = want.at("vpc-prod").tables.at("bridge vpcd");
+  REQUIRE(table.sets.size() == 2);
+  const NftSet& addrs = table.sets[0].name == "port_addrs" ? table.sets[0] : table.sets[1];
+  REQUIRE(addrs.elems.size() == 2);
+  std::string web =
+      std::string("s-web") + std::string(11, '\0') + std::string("\x0a\x0a\x01\x02", 4);
+  CHECK(std::count_if(addrs.elems.begin(), addrs.elems.end(),
+                      [&](const NftSetElem& e) { return e.key == web; }) == 1);
+  CHECK(table.rules.size() == 5);  // ip and arp in input and forward, and the port-pair rule
+}
+
 TEST_CASE("with no VPC, the host keeps no vpcd table") {
   Topology t = lab();
   t.vpcs.clear();
@@ -70,7 +83,8 @@ TEST_CASE("with no VPC, the host keeps no vpcd table") {
 }
 
 TEST_CASE("the public set holds exactly the public subnets") {
-  const NftTable& table = desiredState(lab()).at("vpc-prod").tables.at("inet vpcd");
+  KernelState want = desiredState(lab());
+  const NftTable& table = want.at("vpc-prod").tables.at("inet vpcd");
   REQUIRE(table.sets.size() == 1);
   // 10.10.1.0 start, 10.10.2.0 end, and the leading 0.0.0.0 end
   CHECK(table.sets[0].elems.size() == 3);
@@ -83,8 +97,8 @@ TEST_CASE("interval set elements merge adjacent prefixes") {
     std::vector<std::string> out;
     for (const auto& e : elems) {
       auto b = reinterpret_cast<const unsigned char*>(e.key.data());
-      out.push_back(std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "." +
-                    std::to_string(b[3]) + (e.flags ? " end" : ""));
+      out.push_back(std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) +
+                    "." + std::to_string(b[3]) + (e.flags ? " end" : ""));
     }
     return out;
   };
@@ -94,7 +108,8 @@ TEST_CASE("interval set elements merge adjacent prefixes") {
   CHECK(keys(intervalElems({c("10.10.1.0/24"), c("10.10.5.0/24")})) ==
         std::vector<std::string>{"0.0.0.0 end", "10.10.1.0", "10.10.2.0 end", "10.10.5.0",
                                  "10.10.6.0 end"});
-  CHECK(keys(intervalElems({c("0.0.0.0/1")})) == std::vector<std::string>{"0.0.0.0", "128.0.0.0 end"});
+  CHECK(keys(intervalElems({c("0.0.0.0/1")})) ==
+        std::vector<std::string>{"0.0.0.0", "128.0.0.0 end"});
   CHECK(keys(intervalElems({c("255.255.255.0/24")})) ==
         std::vector<std::string>{"0.0.0.0 end", "255.255.255.0"});
   CHECK(intervalElems({}).empty());
@@ -174,7 +189,8 @@ TEST_CASE("drift is repaired: a deleted namespace, a deleted bridge, a lost rout
     router.links.at("s-db").mtu = 9000;
     router.links.at("s-web").master.clear();
     CHECK(describe(r.plan(want, Scope::all())) ==
-          std::vector<std::string>{"~ link br0 in vpc-prod", "~ link s-db in vpc-prod", "~ link s-web in vpc-prod"});
+          std::vector<std::string>{"~ link br0 in vpc-prod", "~ link s-db in vpc-prod",
+                                   "~ link s-web in vpc-prod"});
   }
   SECTION("an address removed, a stray address of ours added") {
     auto& web = kernel.state().at("vpc-prod.web");
@@ -197,7 +213,8 @@ TEST_CASE("drift is repaired: a deleted namespace, a deleted bridge, a lost rout
   SECTION("nft table flushed") {
     kernel.state().at("vpc-prod").tables.clear();
     CHECK(describe(r.plan(want, Scope::all())) ==
-          std::vector<std::string>{"~ nft table inet vpcd in vpc-prod"});
+          std::vector<std::string>{"~ nft table bridge vpcd in vpc-prod",
+                                   "~ nft table inet vpcd in vpc-prod"});
   }
   REQUIRE(r.reconcile(want, Scope::all()).ok());
   CHECK(r.plan(want, Scope::all()).empty());
@@ -239,7 +256,8 @@ TEST_CASE("a link created but not yet marked when vpcd died is adopted") {
   CHECK(describe(r.plan(want, Scope::all())) ==
         std::vector<std::string>{"~ link s-web in vpc-prod", "~ link eth0 in vpc-prod.web"});
   // An unmarked link vpcd does not want is someone else's, even in our namespace.
-  kernel.state().at("vpc-prod").links["hand-made"] = Link{.name = "hand-made", .kind = LinkKind::Bridge};
+  kernel.state().at("vpc-prod").links["hand-made"] =
+      Link{.name = "hand-made", .kind = LinkKind::Bridge};
   kernel.state().at("").links["t-prod"].alias.clear();  // and in the host, never adopted
   auto lines = describe(r.plan(want, Scope::all()));
   CHECK(std::find(lines.begin(), lines.end(), "- link hand-made in vpc-prod") == lines.end());
