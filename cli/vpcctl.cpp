@@ -107,10 +107,94 @@ std::function<std::string()> text(std::string s) {
   return [s] { return s; };
 }
 
+// The values the commands' arguments are parsed into.
+struct Args {
+  std::string vpc, subnet, cidr, type = "private";
+  int mtu = 0;
+};
+
+void addVpcCommands(CLI::App& app, Options& o, int& rc, Args& a) {
+  auto* cmd = app.add_subcommand("vpc", "VPCs")->require_subcommand(1)->fallthrough();
+  auto* create = cmd->add_subcommand("create", "create a VPC");
+  create->add_option("name", a.vpc)->required();
+  create->add_option("--cidr", a.cidr, "IPv4 network, /8 to /28")->required();
+  create->add_option("--mtu", a.mtu, "MTU of every link of the VPC (default 1500)");
+  create->callback(action(
+      o, rc, text("POST"), text("/v1/vpcs"),
+      [&a] {
+        json b{{"name", a.vpc}, {"cidr", a.cidr}};
+        if (a.mtu) b["mtu"] = a.mtu;
+        return b;
+      },
+      printVpc));
+  cmd->add_subcommand("list", "list VPCs")
+      ->callback(action(o, rc, text("GET"), text("/v1/vpcs"), nullptr, [](const json& r) {
+        vpcctl::printTable(std::cout, r["items"], kVpcColumns);
+      }));
+  auto* show = cmd->add_subcommand("show", "show a VPC");
+  show->add_option("name", a.vpc)->required();
+  show->callback(action(
+      o, rc, text("GET"), [&a] { return "/v1/vpcs/" + a.vpc; }, nullptr, printVpc));
+  auto* del = cmd->add_subcommand("delete", "delete a VPC with its subnets");
+  del->add_option("name", a.vpc)->required();
+  del->callback(action(
+      o, rc, text("DELETE"), [&a] { return "/v1/vpcs/" + a.vpc; }, nullptr,
+      [&a](const json&) { std::cout << "deleted vpc " << a.vpc << "\n"; }));
+}
+
+void addSubnetCommands(CLI::App& app, Options& o, int& rc, Args& a) {
+  auto* cmd =
+      app.add_subcommand("subnet", "subnets of a VPC")->require_subcommand(1)->fallthrough();
+  auto path = [&a] { return "/v1/vpcs/" + a.vpc + "/subnets"; };
+  auto* create = cmd->add_subcommand("create", "create a subnet");
+  create->add_option("vpc", a.vpc)->required();
+  create->add_option("name", a.subnet)->required();
+  create->add_option("--cidr", a.cidr, "IPv4 network inside the VPC, /8 to /29")->required();
+  auto* pub = create->add_flag_callback(
+      "--public", [&a] { a.type = "public"; }, "reaches the internet through NAT");
+  auto* priv = create->add_flag_callback(
+      "--private", [&a] { a.type = "private"; }, "no internet (default)");
+  pub->excludes(priv);
+  create->callback(action(
+      o, rc, text("POST"), path,
+      [&a] {
+        return json{{"name", a.subnet}, {"cidr", a.cidr}, {"type", a.type}};
+      },
+      printSubnet));
+  auto* list = cmd->add_subcommand("list", "list the subnets of a VPC");
+  list->add_option("vpc", a.vpc)->required();
+  list->callback(action(o, rc, text("GET"), path, nullptr, [](const json& r) {
+    vpcctl::printTable(std::cout, r["items"], kSubnetColumns);
+  }));
+  auto one = [&a, path] { return path() + "/" + a.subnet; };
+  auto* show = cmd->add_subcommand("show", "show a subnet");
+  show->add_option("vpc", a.vpc)->required();
+  show->add_option("name", a.subnet)->required();
+  show->callback(action(o, rc, text("GET"), one, nullptr, printSubnet));
+  auto* del = cmd->add_subcommand("delete", "delete a subnet");
+  del->add_option("vpc", a.vpc)->required();
+  del->add_option("name", a.subnet)->required();
+  del->callback(action(o, rc, text("DELETE"), one, nullptr, [&a](const json&) {
+    std::cout << "deleted subnet " << a.vpc << "/" << a.subnet << "\n";
+  }));
+}
+
+void addDaemonCommands(CLI::App& app, Options& o, int& rc) {
+  app.add_subcommand("health", "check that vpcd answers")
+      ->callback(action(o, rc, text("GET"), text("/v1/health"), nullptr, [](const json& r) {
+        std::cout << r["status"].get<std::string>() << "\n";
+      }));
+  app.add_subcommand("status", "reconcile status per VPC")
+      ->callback(action(o, rc, text("GET"), text("/v1/status"), nullptr, printStatus));
+  app.add_subcommand("plan", "what a reconcile would change now")
+      ->callback(action(o, rc, text("GET"), text("/v1/plan"), nullptr, printPlan));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
+  Args args;
   int rc = 0;
   CLI::App app{"vpcctl: drive vpcd (VPCs, subnets, NAT) through its API socket"};
   app.require_subcommand(1);
@@ -120,81 +204,9 @@ int main(int argc, char** argv) {
       ->envname("VPCD_SOCKET")
       ->capture_default_str();
   app.add_option("-o,--output", o.output, "output format")->check(CLI::IsMember({"table", "json"}));
-
-  std::string vpc, subnet, cidr, type = "private";
-  int mtu = 0;
-
-  auto* vpcCmd = app.add_subcommand("vpc", "VPCs")->require_subcommand(1)->fallthrough();
-  auto* vpcCreate = vpcCmd->add_subcommand("create", "create a VPC");
-  vpcCreate->add_option("name", vpc)->required();
-  vpcCreate->add_option("--cidr", cidr, "IPv4 network, /8 to /28")->required();
-  vpcCreate->add_option("--mtu", mtu, "MTU of every link of the VPC (default 1500)");
-  vpcCreate->callback(action(
-      o, rc, text("POST"), text("/v1/vpcs"),
-      [&] {
-        json b{{"name", vpc}, {"cidr", cidr}};
-        if (mtu) b["mtu"] = mtu;
-        return b;
-      },
-      printVpc));
-  vpcCmd->add_subcommand("list", "list VPCs")
-      ->callback(action(o, rc, text("GET"), text("/v1/vpcs"), nullptr, [](const json& r) {
-        vpcctl::printTable(std::cout, r["items"], kVpcColumns);
-      }));
-  auto* vpcShow = vpcCmd->add_subcommand("show", "show a VPC");
-  vpcShow->add_option("name", vpc)->required();
-  vpcShow->callback(action(
-      o, rc, text("GET"), [&] { return "/v1/vpcs/" + vpc; }, nullptr, printVpc));
-  auto* vpcDelete = vpcCmd->add_subcommand("delete", "delete a VPC with its subnets");
-  vpcDelete->add_option("name", vpc)->required();
-  vpcDelete->callback(action(
-      o, rc, text("DELETE"), [&] { return "/v1/vpcs/" + vpc; }, nullptr,
-      [&](const json&) { std::cout << "deleted vpc " << vpc << "\n"; }));
-
-  auto* subCmd =
-      app.add_subcommand("subnet", "subnets of a VPC")->require_subcommand(1)->fallthrough();
-  auto* subCreate = subCmd->add_subcommand("create", "create a subnet");
-  subCreate->add_option("vpc", vpc)->required();
-  subCreate->add_option("name", subnet)->required();
-  subCreate->add_option("--cidr", cidr, "IPv4 network inside the VPC, /8 to /29")->required();
-  auto* pub = subCreate->add_flag_callback(
-      "--public", [&] { type = "public"; }, "reaches the internet through NAT");
-  auto* priv = subCreate->add_flag_callback(
-      "--private", [&] { type = "private"; }, "no internet (default)");
-  pub->excludes(priv);
-  subCreate->callback(action(
-      o, rc, text("POST"), [&] { return "/v1/vpcs/" + vpc + "/subnets"; },
-      [&] {
-        return json{{"name", subnet}, {"cidr", cidr}, {"type", type}};
-      },
-      printSubnet));
-  auto* subList = subCmd->add_subcommand("list", "list the subnets of a VPC");
-  subList->add_option("vpc", vpc)->required();
-  subList->callback(action(
-      o, rc, text("GET"), [&] { return "/v1/vpcs/" + vpc + "/subnets"; }, nullptr,
-      [](const json& r) { vpcctl::printTable(std::cout, r["items"], kSubnetColumns); }));
-  auto* subShow = subCmd->add_subcommand("show", "show a subnet");
-  subShow->add_option("vpc", vpc)->required();
-  subShow->add_option("name", subnet)->required();
-  subShow->callback(action(
-      o, rc, text("GET"), [&] { return "/v1/vpcs/" + vpc + "/subnets/" + subnet; }, nullptr,
-      printSubnet));
-  auto* subDelete = subCmd->add_subcommand("delete", "delete a subnet");
-  subDelete->add_option("vpc", vpc)->required();
-  subDelete->add_option("name", subnet)->required();
-  subDelete->callback(action(
-      o, rc, text("DELETE"), [&] { return "/v1/vpcs/" + vpc + "/subnets/" + subnet; }, nullptr,
-      [&](const json&) { std::cout << "deleted subnet " << vpc << "/" << subnet << "\n"; }));
-
-  app.add_subcommand("health", "check that vpcd answers")
-      ->callback(action(o, rc, text("GET"), text("/v1/health"), nullptr, [](const json& r) {
-        std::cout << r["status"].get<std::string>() << "\n";
-      }));
-  app.add_subcommand("status", "reconcile status per VPC")
-      ->callback(action(o, rc, text("GET"), text("/v1/status"), nullptr, printStatus));
-  app.add_subcommand("plan", "what a reconcile would change now")
-      ->callback(action(o, rc, text("GET"), text("/v1/plan"), nullptr, printPlan));
-
+  addVpcCommands(app, o, rc, args);
+  addSubnetCommands(app, o, rc, args);
+  addDaemonCommands(app, o, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

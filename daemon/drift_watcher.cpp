@@ -5,7 +5,10 @@
 namespace vpcd {
 
 DriftWatcher::DriftWatcher(boost::asio::io_context& io, std::string netnsDir, OnDrift onDrift)
-    : io_(io), events_(netnsDir), onDrift_(std::move(onDrift)), netnsDir_(std::move(netnsDir)),
+    : io_(io),
+      events_(netnsDir),
+      onDrift_(std::move(onDrift)),
+      netnsDir_(std::move(netnsDir)),
       debounce_(io) {
   syncEntries();
 }

@@ -66,7 +66,8 @@ int run(vpcd::DaemonConfig config) {
     // Drift watch: kernel notifications in the host and every namespace of
     // ours -> debounced reconcile of the VPCs they belong to.
     watcher = std::make_unique<vpcd::DriftWatcher>(
-        io, config.netnsDir, [&](const std::set<std::string>& changed) { return service.repairDrift(changed); });
+        io, config.netnsDir,
+        [&](const std::set<std::string>& changed) { return service.repairDrift(changed); });
     real->setBeforeNamespaceDelete([&](const std::string& ns) { watcher->forget(ns); });
     service.setAfterReconcile([&](const std::set<std::string>& namespaces) {
       watcher->watch(namespaces);
@@ -77,7 +78,8 @@ int run(vpcd::DaemonConfig config) {
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
   vpcd::ReconcileReport report = service.start();
   for (const auto& change : report.applied) logLine(5, "start-up repair: " + change);
-  for (const auto& ns : report.conflicts) logLine(4, "namespace " + ns + " exists and is not ours, ignoring");
+  for (const auto& ns : report.conflicts)
+    logLine(4, "namespace " + ns + " exists and is not ours, ignoring");
   if (!report.error.empty()) logLine(3, "start-up reconcile failed: " + report.error);
   logLine(6, "reconciled " + std::to_string(service.vpcCount()) + " VPCs with " +
                  std::to_string(report.applied.size()) + " changes in " +

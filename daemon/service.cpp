@@ -70,7 +70,8 @@ void VpcService::record(const std::string& vpc, const ReconcileReport& report, b
 std::string VpcService::vpcOfNamespace(const std::string& ns) const {
   // Labels hold no '.', so vpc-<vpc>.<subnet> splits at the first dot.
   if (ns.rfind("vpc-", 0) != 0) return "";
-  std::string vpc = ns.substr(4, ns.find('.') == std::string::npos ? std::string::npos : ns.find('.') - 4);
+  std::string vpc =
+      ns.substr(4, ns.find('.') == std::string::npos ? std::string::npos : ns.find('.') - 4);
   return vpcs_.count(vpc) ? vpc : "";
 }
 
@@ -95,7 +96,8 @@ bool VpcService::repairDrift(const std::set<std::string>& changed) {
     std::cerr << "<5>drift in " << what << " repaired: " << change << std::endl;
   }
   if (!report.error.empty()) {
-    std::cerr << "<3>drift repair in " << what << " failed, will retry: " << report.error << std::endl;
+    std::cerr << "<3>drift repair in " << what << " failed, will retry: " << report.error
+              << std::endl;
   }
   return report.error.empty();
 }
@@ -123,8 +125,9 @@ void VpcService::converge(const std::string& vpc, Scope scope) {
   record(vpc, report, false);
   if (!report.error.empty()) throw ApiError(500, "INTERNAL", report.error);
   if (!report.conflicts.empty()) {
-    throw ApiError::conflict("namespace " + report.conflicts.front() +
-                             " exists and is not managed by vpcd; remove it or choose another name");
+    throw ApiError::conflict(
+        "namespace " + report.conflicts.front() +
+        " exists and is not managed by vpcd; remove it or choose another name");
   }
 }
 
@@ -263,7 +266,9 @@ Reply VpcService::status() {
   }
   json vpcs = json::array();
   for (const auto& [name, st] : status_) {
-    std::string state = !st.error.empty() ? "error" : pending.count(name) ? "drifting" : "converged";
+    std::string state = !st.error.empty()     ? "error"
+                        : pending.count(name) ? "drifting"
+                                              : "converged";
     vpcs.push_back({{"name", name},
                     {"state", state},
                     {"pending_changes", pending.count(name) ? pending.at(name) : 0},

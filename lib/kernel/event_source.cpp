@@ -42,7 +42,8 @@ EventSource::EventSource(std::string netnsDir) : dir_(std::move(netnsDir)) {
   ::mkdir(dir_.path().c_str(), 0755);
   inotify_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify_) throw KernelError("inotify", dir_.path(), std::strerror(errno));
-  if (::inotify_add_watch(inotify_.get(), dir_.path().c_str(), IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0) {
+  if (::inotify_add_watch(inotify_.get(), dir_.path().c_str(),
+                          IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0) {
     throw KernelError("inotify watch", dir_.path(), std::strerror(errno));
   }
 }
@@ -50,8 +51,9 @@ EventSource::EventSource(std::string netnsDir) : dir_(std::move(netnsDir)) {
 EventSource::Sockets EventSource::open(const std::string& ns) {
   Fd nsFd = dir_.open(ns);
   NetnsGuard in(ns.empty() ? -1 : nsFd.get());
-  return Sockets{netlinkSocket(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, 0),
-                 netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES)};
+  return Sockets{
+      netlinkSocket(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, 0),
+      netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES)};
 }
 
 void EventSource::watch(const std::set<std::string>& namespaces) {
@@ -70,7 +72,9 @@ void EventSource::watch(const std::set<std::string>& namespaces) {
   }
 }
 
-void EventSource::forget(const std::string& ns) { sockets_.erase(ns); }
+void EventSource::forget(const std::string& ns) {
+  sockets_.erase(ns);
+}
 
 std::vector<EventSource::Watched> EventSource::descriptors() const {
   std::vector<Watched> out{{inotify_.get(), kNetnsDirKey}};

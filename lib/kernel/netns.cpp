@@ -2,9 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -83,7 +83,8 @@ void NetnsDir::create(const std::string& name, const std::function<void()>& insi
   }
   Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!home) throw KernelError("create netns", name, "cannot open own namespace: " + errnoText());
-  if (::unshare(CLONE_NEWNET) != 0) throw KernelError("create netns", name, "unshare: " + errnoText());
+  if (::unshare(CLONE_NEWNET) != 0)
+    throw KernelError("create netns", name, "unshare: " + errnoText());
   std::string failure;
   try {
     if (inside) inside();

@@ -113,8 +113,10 @@ bool RealKernel::createNamespace(const std::string& ns) {
   // that appears in the netns directory is always marked, whatever moment a
   // crash picks.
   dir_.create(ns, [&] {
-    RouteSocket(-1, ns).setLink(Link{.name = "lo", .kind = LinkKind::Loopback,
-                                     .alias = std::string(kAliasPrefix) + "netns:" + ns, .up = true});
+    RouteSocket(-1, ns).setLink(Link{.name = "lo",
+                                     .kind = LinkKind::Loopback,
+                                     .alias = std::string(kAliasPrefix) + "netns:" + ns,
+                                     .up = true});
     countMutation();
   });
   countMutation();
@@ -144,22 +146,42 @@ bool RealKernel::apply(const Action& a) {
   using Op = Action::Op;
   bool changed = true;
   switch (a.op) {
-    case Op::CreateNamespace: return createNamespace(a.ns);
-    case Op::CreateLink: return createLink(a);
+    case Op::CreateNamespace:
+      return createNamespace(a.ns);
+    case Op::CreateLink:
+      return createLink(a);
     case Op::DeleteNamespace:
       handles_.erase(a.ns);  // our sockets would keep the namespace alive
       if (beforeNamespaceDelete_) beforeNamespaceDelete_(a.ns);
       changed = dir_.remove(a.ns);
       break;
-    case Op::DeleteLink: changed = route(a.ns).deleteLink(a.link.name); break;
-    case Op::SetLink: route(a.ns).setLink(a.link); break;
-    case Op::AddAddress: changed = route(a.ns).address(a.address, true); break;
-    case Op::DeleteAddress: changed = route(a.ns).address(a.address, false); break;
-    case Op::AddRoute: changed = route(a.ns).route(a.route, true); break;
-    case Op::DeleteRoute: changed = route(a.ns).route(a.route, false); break;
-    case Op::SetSysctl: writeSysctl(a.ns, a.key, a.value); break;
-    case Op::ReplaceTable: nft(a.ns).replace(a.table); break;
-    case Op::DeleteTable: changed = nft(a.ns).remove(a.table.family, a.table.name); break;
+    case Op::DeleteLink:
+      changed = route(a.ns).deleteLink(a.link.name);
+      break;
+    case Op::SetLink:
+      route(a.ns).setLink(a.link);
+      break;
+    case Op::AddAddress:
+      changed = route(a.ns).address(a.address, true);
+      break;
+    case Op::DeleteAddress:
+      changed = route(a.ns).address(a.address, false);
+      break;
+    case Op::AddRoute:
+      changed = route(a.ns).route(a.route, true);
+      break;
+    case Op::DeleteRoute:
+      changed = route(a.ns).route(a.route, false);
+      break;
+    case Op::SetSysctl:
+      writeSysctl(a.ns, a.key, a.value);
+      break;
+    case Op::ReplaceTable:
+      nft(a.ns).replace(a.table);
+      break;
+    case Op::DeleteTable:
+      changed = nft(a.ns).remove(a.table.family, a.table.name);
+      break;
   }
   countMutation();
   return changed;

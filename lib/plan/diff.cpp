@@ -143,7 +143,8 @@ struct Builder {
     }
     for (const auto& [key, value] : want.sysctls) {
       auto it = have ? have->sysctls.find(key) : want.sysctls.end();
-      if (!have || it == have->sysctls.end() || it->second != value || fresh(want.name, deviceOf(key))) {
+      if (!have || it == have->sysctls.end() || it->second != value ||
+          fresh(want.name, deviceOf(key))) {
         add(sysctls, {.op = Op::SetSysctl, .ns = want.name, .key = key, .value = value});
       }
     }
