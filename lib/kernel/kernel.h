@@ -2,6 +2,9 @@
 // The one narrow interface to the kernel. The real implementation speaks
 // netlink (libnl-route-3, libnftnl/libmnl); the fake keeps everything in
 // memory for unit tests and `vpcd --dry-run`.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
@@ -63,14 +66,15 @@ class Kernel {
   // create, change or delete, nftables batches, sysctl writes, mounts).
   uint64_t mutatingCalls() const { return mutatingCalls_; }
 
-  // Fault injection for crash tests: abort the process right after the Nth
-  // mutating call (0: never). vpcd sets it from VPCD_FAULT_AFTER_OPS.
+  // Fault injection for crash tests: the process kills itself with SIGKILL
+  // (as `kill -9`: no cleanup, no core file) right after the Nth mutating call
+  // (0: never). vpcd sets it from VPCD_FAULT_AFTER_OPS.
   void setAbortAfter(uint64_t n) { abortAfter_ = n; }
 
  protected:
   // Called right after each mutating call reached the kernel.
   void countMutation() {
-    if (++mutatingCalls_ == abortAfter_) std::abort();
+    if (++mutatingCalls_ == abortAfter_) ::kill(::getpid(), SIGKILL);
   }
 
  private:

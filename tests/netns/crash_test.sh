@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Crash safety: vpcd is aborted right after its Nth kernel operation while a
-# VPC with three subnets is being built, for every N; each time a restart
-# converges the kernel to the state files and traffic flows.
+# Crash safety: vpcd is killed (SIGKILL) right after its Nth mutating kernel
+# call while a VPC with three subnets is being built, for every N; each time a
+# restart converges the kernel to the state files and traffic flows.
 source "$(dirname "$0")/lib.sh"
 
 start_server internet "$SERVER_ADDR" 80
@@ -31,7 +31,7 @@ for n in $(seq 1 "$ops"); do
     stop_daemon
     continue
   fi
-  wait "$DAEMON_PID" 2>/dev/null || true  # it aborted
+  wait "$DAEMON_PID" 2>/dev/null || true  # it killed itself
   DAEMON_PID=""
   crashed=$((crashed + 1))
   start_daemon  # no fault now: the start-up reconcile repairs

@@ -58,6 +58,16 @@ start_daemon
 assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "partial loss repaired at start"
 assert_contains "$(ip netns exec vpc-prod nft list tables)" "inet vpcd" "router table restored"
 
+# Another transit pool and an explicit uplink: existing VPCs are renumbered
+# by the start-up reconcile, and traffic flows through the new addresses.
+stop_daemon
+start_daemon --uplink uplink0 --transit-pool 10.255.0.0/24
+assert_contains "$(ip -br addr show t-prod)" "10.255.0.1/30" "transit link renumbered from the new pool"
+assert_contains "$(ip -n vpc-prod route show default)" "via 10.255.0.1" "router default route follows"
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "traffic flows through the new pool"
+assert_contains "$(vpcctl plan)" "converged" "plan empty after renumbering"
+assert_contains "$(nft list table ip vpcd)" "ip saddr 10.255.0.0/24" "host NAT follows the pool"
+
 # Orphans of ours (no state file) are removed; look-alikes without the
 # marker are not.
 ip netns add vpc-lookalike

@@ -52,6 +52,9 @@ assert_eq "vpc-prod" "$(json_field 'd["router_namespace"]' <<<"$show")" "show: r
 assert_eq "web:public:10.10.1.1:10.10.1.2:vpc-prod.web db:private:10.10.2.1:10.10.2.2:vpc-prod.db" \
   "$(json_field '" ".join(":".join([s["name"],s["type"],s["gateway"],s["address"],s["namespace"]]) for s in d["subnets"])' <<<"$show")" \
   "show: subnets with gateway, address and namespace"
+assert_eq "web db" "$(vpcctl subnet list prod -o json | json_field '" ".join(s["name"] for s in d["items"])')" \
+  "subnet list"
+assert_eq "10.10.2.2" "$(vpcctl subnet show prod db -o json | json_field 'd["address"]')" "subnet show"
 assert_contains "$(vpcctl plan)" "converged" "plan is empty"
 
 # Delete a subnet, then the VPC: nothing of prod remains.
