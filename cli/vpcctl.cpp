@@ -111,7 +111,46 @@ std::function<std::string()> text(std::string s) {
 struct Args {
   std::string vpc, subnet, cidr, type = "private";
   int mtu = 0;
+  std::string peering, peerVpc;
+  std::vector<std::string> allow;  // VPC=CIDR
+  int expiresIn = 0;
 };
+
+const std::vector<Column> kPeeringColumns{{"NAME", "name"},          {"VPC", "vpc"},
+                                          {"PEER VPC", "peer_vpc"},  {"STATE", "state"},
+                                          {"CREATED", "created_at"}, {"EXPIRES", "expires_at"}};
+
+void printPeering(const json& p) {
+  for (const auto& c : kPeeringColumns) {
+    std::string label = c.header + ":";
+    std::transform(label.begin(), label.end(), label.begin(), ::tolower);
+    std::cout << label << std::string(14 - std::min<size_t>(label.size(), 13), ' ')
+              << vpcctl::cell(p, c.key) << "\n";
+  }
+  for (const auto& [side, list] : p["allowed_cidrs"].items()) {
+    std::string cidrs;
+    for (const auto& c : list) cidrs += (cidrs.empty() ? "" : ", ") + c.get<std::string>();
+    std::cout << "allowed " << side << ": " << cidrs << "\n";
+  }
+  if (p.contains("link")) {
+    for (const auto& [side, end] : p["link"].items()) {
+      std::cout << "link in " << side << ": " << end["interface"].get<std::string>() << " "
+                << end["address"].get<std::string>() << "\n";
+    }
+  }
+}
+
+// --allow VPC=CIDR, repeated: {"VPC": ["CIDR", ...]}
+json allowedCidrs(const std::vector<std::string>& allow) {
+  json out = json::object();
+  for (const auto& a : allow) {
+    size_t eq = a.find('=');
+    if (eq == std::string::npos)
+      throw CLI::ValidationError("--allow", "expects VPC=CIDR, got " + a);
+    out[a.substr(0, eq)].push_back(a.substr(eq + 1));
+  }
+  return out;
+}
 
 void addVpcCommands(CLI::App& app, Options& o, int& rc, Args& a) {
   auto* cmd = app.add_subcommand("vpc", "VPCs")->require_subcommand(1)->fallthrough();
@@ -179,6 +218,48 @@ void addSubnetCommands(CLI::App& app, Options& o, int& rc, Args& a) {
   }));
 }
 
+void addPeeringCommands(CLI::App& app, Options& o, int& rc, Args& a) {
+  auto* cmd =
+      app.add_subcommand("peering", "peerings between VPCs")->require_subcommand(1)->fallthrough();
+  auto one = [&a] { return "/v1/peerings/" + a.peering; };
+  auto* request = cmd->add_subcommand("request", "request a peering (pending until accepted)");
+  request->add_option("name", a.peering)->required();
+  request->add_option("--vpc", a.vpc, "the requesting VPC")->required();
+  request->add_option("--peer-vpc", a.peerVpc, "the VPC asked to accept")->required();
+  request->add_option("--allow", a.allow,
+                      "VPC=CIDR the other side may reach (repeat; default: whole VPC)");
+  request->add_option("--expires-in", a.expiresIn, "seconds before a pending request expires");
+  request->callback(action(
+      o, rc, text("POST"), text("/v1/peerings"),
+      [&a] {
+        json b{{"name", a.peering}, {"vpc", a.vpc}, {"peer_vpc", a.peerVpc}};
+        if (!a.allow.empty()) b["allowed_cidrs"] = allowedCidrs(a.allow);
+        if (a.expiresIn) b["expires_in_s"] = a.expiresIn;
+        return b;
+      },
+      printPeering));
+  for (const char* verb : {"accept", "reject"}) {
+    auto* sub = cmd->add_subcommand(verb, std::string(verb) + " a pending peering");
+    sub->add_option("name", a.peering)->required();
+    std::string v = verb;
+    sub->callback(action(
+        o, rc, text("POST"), [one, v] { return one() + "/" + v; }, [] { return json::object(); },
+        printPeering));
+  }
+  auto* show = cmd->add_subcommand("show", "show a peering");
+  show->add_option("name", a.peering)->required();
+  show->callback(action(o, rc, text("GET"), one, nullptr, printPeering));
+  auto* del = cmd->add_subcommand("delete", "delete a peering in any state");
+  del->add_option("name", a.peering)->required();
+  del->callback(action(o, rc, text("DELETE"), one, nullptr, [&a](const json&) {
+    std::cout << "deleted peering " << a.peering << "\n";
+  }));
+  cmd->add_subcommand("list", "list peerings")
+      ->callback(action(o, rc, text("GET"), text("/v1/peerings"), nullptr, [](const json& r) {
+        vpcctl::printTable(std::cout, r["items"], kPeeringColumns);
+      }));
+}
+
 void addDaemonCommands(CLI::App& app, Options& o, int& rc) {
   app.add_subcommand("health", "check that vpcd answers")
       ->callback(action(o, rc, text("GET"), text("/v1/health"), nullptr, [](const json& r) {
@@ -206,6 +287,7 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", o.output, "output format")->check(CLI::IsMember({"table", "json"}));
   addVpcCommands(app, o, rc, args);
   addSubnetCommands(app, o, rc, args);
+  addPeeringCommands(app, o, rc, args);
   addDaemonCommands(app, o, rc);
   try {
     app.parse(argc, argv);

@@ -45,6 +45,23 @@ nlohmann::ordered_json errorBody(int code, const std::string& status, const std:
   return nlohmann::ordered_json{{"error", error}};
 }
 
+Reply Api::routePeerings(const HttpRequest& r, const std::vector<std::string>& seg) {
+  const std::string& m = r.method;
+  if (seg.size() == 1) {
+    if (m == "GET") return service_.listPeerings();
+    if (m == "POST") return service_.createPeering(parseBody(r.body));
+  } else if (seg.size() == 2) {
+    if (m == "GET") return service_.getPeering(seg[1]);
+    if (m == "DELETE") return service_.deletePeering(seg[1]);
+  } else if (seg.size() == 3 && (seg[2] == "accept" || seg[2] == "reject")) {
+    if (m != "POST") throw methodNotAllowed(m, r.target);
+    return seg[2] == "accept" ? service_.acceptPeering(seg[1]) : service_.rejectPeering(seg[1]);
+  } else {
+    throw ApiError::notFound("no such resource: " + r.target);
+  }
+  throw methodNotAllowed(m, r.target);
+}
+
 Reply Api::route(const HttpRequest& r) {
   auto seg = segments(r.target);
   const std::string& m = r.method;
@@ -65,6 +82,7 @@ Reply Api::route(const HttpRequest& r) {
     only("GET");
     return service_.plan();
   }
+  if (!seg.empty() && seg[0] == "peerings") return routePeerings(r, seg);
   if (seg.empty() || seg[0] != "vpcs") throw ApiError::notFound("no such resource: " + r.target);
   switch (seg.size()) {
     case 1:

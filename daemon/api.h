@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "daemon/service.h"
 
@@ -28,6 +29,7 @@ class Api {
 
  private:
   Reply route(const HttpRequest& request);
+  Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
   VpcService& service_;
 };
 

@@ -34,6 +34,7 @@ VpcService::VpcService(DaemonConfig config, StateStore& store, Kernel& kernel,
 
 ReconcileReport VpcService::start() {
   for (auto& vpc : store_.loadVpcs()) vpcs_[vpc.name] = std::move(vpc);
+  for (auto& p : store_.loadPeerings()) peerings_[p.name] = std::move(p);
   startReport_ = reconcile(Scope::all());
   for (const auto& [name, vpc] : vpcs_) record(name, startReport_, false);
   return startReport_;
@@ -103,8 +104,9 @@ bool VpcService::repairDrift(const std::set<std::string>& changed) {
 }
 
 Topology VpcService::topology() const {
-  Topology t{{}, config_.uplink, config_.transitPool};
+  Topology t{{}, {}, config_.uplink, config_.transitPool};
   for (const auto& [name, vpc] : vpcs_) t.vpcs.push_back(vpc);
+  for (const auto& [name, p] : peerings_) t.peerings.push_back(p);
   return t;
 }
 
@@ -121,8 +123,12 @@ const Vpc& VpcService::requireVpc(const std::string& name) const {
 }
 
 void VpcService::converge(const std::string& vpc, Scope scope) {
+  converge(std::set<std::string>{vpc}, std::move(scope));
+}
+
+void VpcService::converge(const std::set<std::string>& vpcs, Scope scope) {
   ReconcileReport report = reconcile(scope);
-  record(vpc, report, false);
+  for (const auto& vpc : vpcs) record(vpc, report, false);
   if (!report.error.empty()) throw ApiError(500, "INTERNAL", report.error);
   if (!report.conflicts.empty()) {
     throw ApiError::conflict(
@@ -160,9 +166,8 @@ Reply VpcService::createVpc(const json& body) {
                                  " and mtu " + std::to_string(have.mtu),
                              field);
   }
-  std::set<int> used;
+  std::set<int> used = usedTransitIndexes();
   for (const auto& [name, other] : vpcs_) {
-    used.insert(other.transitIndex);
     if (transitLinkName(other.name) == transitLinkName(vpc.name)) {
       throw ApiError::conflict("vpc " + vpc.name + ": interface name " + transitLinkName(vpc.name) +
                                    " is already used by vpc " + other.name +
@@ -185,6 +190,13 @@ Reply VpcService::createVpc(const json& body) {
 
 Reply VpcService::deleteVpc(const std::string& name) {
   Vpc vpc = requireVpc(name);
+  expirePeerings();
+  for (const auto& [pname, p] : peerings_) {
+    if (p.live() && (p.vpc == name || p.peerVpc == name)) {
+      throw ApiError::conflict("vpc " + name + " has peering " + pname + " (" + toString(p.state) +
+                               "); delete the peering first");
+    }
+  }
   store_.removeVpc(name);
   vpcs_.erase(name);
   converge(name, Scope::of(namespacesOf(vpc)));

@@ -49,6 +49,13 @@ class VpcService {
   Reply getSubnet(const std::string& vpc, const std::string& subnet) const;
   Reply createSubnet(const std::string& vpc, const nlohmann::json& body);
   Reply deleteSubnet(const std::string& vpc, const std::string& subnet);
+  Reply listPeerings();
+  Reply getPeering(const std::string& name);
+  Reply createPeering(const nlohmann::json& body);
+  Reply acceptPeering(const std::string& name);
+  Reply rejectPeering(const std::string& name);
+  Reply deletePeering(const std::string& name);
+
   Reply plan();
   Reply status();
 
@@ -60,6 +67,12 @@ class VpcService {
   Topology topology() const;
   // Reconciles `scope`; a kernel failure becomes a 500 carrying its message.
   void converge(const std::string& vpc, Scope scope);
+  void converge(const std::set<std::string>& vpcs, Scope scope);
+  std::set<int> usedTransitIndexes() const;
+  Peering& requirePeering(const std::string& name);
+  // Pending requests past their expiry become expired (and are saved so).
+  void expirePeerings();
+  static int64_t now();
   void requireFreeNamespace(const std::string& ns);
   static std::set<std::string> namespacesOf(const Vpc& vpc);
   // The VPC a namespace name belongs to ("" for none): vpc-<vpc>[.<subnet>].
@@ -71,6 +84,7 @@ class VpcService {
   Kernel& kernel_;
   Reconciler& reconciler_;
   std::map<std::string, Vpc> vpcs_;
+  std::map<std::string, Peering> peerings_;
 
   struct VpcStatus {
     std::chrono::system_clock::time_point lastReconcile{};

@@ -58,6 +58,7 @@ void writeFileAtomic(const std::string& path, const std::string& content) {
 StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_);
   makeDir(dir_ + "/vpcs");
+  makeDir(dir_ + "/peerings");
 }
 
 void StateStore::lock() {
@@ -77,9 +78,9 @@ void StateStore::lock() {
   }
 }
 
-std::vector<Vpc> StateStore::loadVpcs() const {
-  std::vector<Vpc> out;
-  std::string dirPath = dir_ + "/vpcs";
+std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
+    const std::string& kind) const {
+  std::string dirPath = dir_ + "/" + kind;
   DIR* dir = ::opendir(dirPath.c_str());
   if (!dir) throw StateError("cannot read " + dirPath + ": " + errnoText());
   std::vector<std::string> files;
@@ -89,6 +90,7 @@ std::vector<Vpc> StateStore::loadVpcs() const {
   }
   ::closedir(dir);
   std::sort(files.begin(), files.end());
+  std::vector<std::pair<std::string, nlohmann::json>> out;
   for (const auto& file : files) {
     std::ifstream in(file);
     std::stringstream text;
@@ -101,11 +103,9 @@ std::vector<Vpc> StateStore::loadVpcs() const {
                          " is newer than this vpcd understands (" + std::to_string(kSchemaVersion) +
                          "); refusing to guess");
       }
-      out.push_back(fromState(doc.at("vpc")));
+      out.emplace_back(file, doc);
     } catch (const StateError&) {
       throw;
-    } catch (const ApiError& e) {
-      throw StateError(file + ": " + e.what());
     } catch (const std::exception& e) {
       throw StateError(file + ": " + e.what());
     }
@@ -113,16 +113,52 @@ std::vector<Vpc> StateStore::loadVpcs() const {
   return out;
 }
 
-void StateStore::saveVpc(const Vpc& vpc) const {
-  nlohmann::json doc{{"schema_version", kSchemaVersion}, {"kind", "vpc"}, {"vpc", toState(vpc)}};
-  writeFileAtomic(vpcPath(vpc.name), doc.dump(2) + "\n");
+// Runs `fn` on a loaded document; any failure names the file.
+template <typename Fn>
+auto fromFile(const std::string& file, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    throw StateError(file + ": " + e.what());
+  }
 }
 
-void StateStore::removeVpc(const std::string& name) const {
-  if (::unlink(vpcPath(name).c_str()) != 0 && errno != ENOENT) {
-    throw StateError("cannot remove " + vpcPath(name) + ": " + errnoText());
+std::vector<Vpc> StateStore::loadVpcs() const {
+  std::vector<Vpc> out;
+  for (const auto& [file, doc] : load("vpcs")) {
+    out.push_back(fromFile(file, [&] { return fromState(doc.at("vpc")); }));
   }
-  Fd dir(::open((dir_ + "/vpcs").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return out;
+}
+
+std::vector<Peering> StateStore::loadPeerings() const {
+  std::vector<Peering> out;
+  for (const auto& [file, doc] : load("peerings")) {
+    out.push_back(fromFile(file, [&] { return fromPeeringState(doc.at("peering")); }));
+  }
+  return out;
+}
+
+void StateStore::save(const std::string& kind, const std::string& name,
+                      const nlohmann::json& body) const {
+  std::string singular = kind.substr(0, kind.size() - 1);
+  nlohmann::json doc{{"schema_version", kSchemaVersion}, {"kind", singular}, {singular, body}};
+  writeFileAtomic(path(kind, name), doc.dump(2) + "\n");
+}
+
+void StateStore::saveVpc(const Vpc& vpc) const {
+  save("vpcs", vpc.name, toState(vpc));
+}
+void StateStore::savePeering(const Peering& p) const {
+  save("peerings", p.name, toState(p));
+}
+
+void StateStore::remove(const std::string& kind, const std::string& name) const {
+  std::string file = path(kind, name);
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+    throw StateError("cannot remove " + file + ": " + errnoText());
+  }
+  Fd dir(::open((dir_ + "/" + kind).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir) ::fsync(dir.get());
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lib/kernel/netns.h"
+#include "lib/model/peering.h"
 #include "lib/model/vpc.h"
 
 namespace vpcd {
@@ -29,11 +30,23 @@ class StateStore {
 
   std::vector<Vpc> loadVpcs() const;
   void saveVpc(const Vpc& vpc) const;
-  void removeVpc(const std::string& name) const;
-  std::string vpcPath(const std::string& name) const { return dir_ + "/vpcs/" + name + ".json"; }
+  void removeVpc(const std::string& name) const { remove("vpcs", name); }
+  std::string vpcPath(const std::string& name) const { return path("vpcs", name); }
+
+  std::vector<Peering> loadPeerings() const;
+  void savePeering(const Peering& p) const;
+  void removePeering(const std::string& name) const { remove("peerings", name); }
   const std::string& dir() const { return dir_; }
 
  private:
+  std::string path(const std::string& kind, const std::string& name) const {
+    return dir_ + "/" + kind + "/" + name + ".json";
+  }
+  // The documents of one kind, checked for their schema version.
+  std::vector<std::pair<std::string, nlohmann::json>> load(const std::string& kind) const;
+  void save(const std::string& kind, const std::string& name, const nlohmann::json& body) const;
+  void remove(const std::string& kind, const std::string& name) const;
+
   std::string dir_;
   Fd lock_;
 };

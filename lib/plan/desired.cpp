@@ -1,5 +1,7 @@
 #include "lib/plan/desired.h"
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <string_view>
 
@@ -50,7 +52,7 @@ Namespace subnetSide(const Vpc& vpc, const Subnet& subnet) {
   return ns;
 }
 
-Namespace routerSide(const Vpc& vpc, const Transit& transit) {
+Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<PeerLink>& peers) {
   auto mtu = static_cast<uint32_t>(vpc.mtu);
   Namespace ns = ownedNamespace(routerNamespace(vpc.name));
   ns.links[kBridge] = Link{.name = kBridge,
@@ -80,7 +82,7 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit) {
     ns.addresses.insert({kBridge, s.cidr.withAddr(s.gateway())});
     if (s.type == SubnetType::Public) publicSubnets.push_back(s.cidr);
   }
-  NftTable table = routerTable(kRouterUplink, publicSubnets);
+  NftTable table = routerTable(kRouterUplink, publicSubnets, peers);
   ns.tables[table.key()] = table;
   std::vector<PortAddress> ports;
   for (const auto& s : vpc.subnets) ports.push_back({subnetPortName(s.name), s.address()});
@@ -90,7 +92,35 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit) {
   return ns;
 }
 
+// The two ends of an active peering: a veth between the routers, created from
+// the requesting side, with routes only for the other side's allow-list.
+void addPeeringLinks(KernelState& state, const Peering& p, const Vpc& a, const Vpc& b,
+                     const Cidr& pool) {
+  Transit t = transitFor(pool, p.transitIndex);
+  auto mtu = static_cast<uint32_t>(std::min(a.mtu, b.mtu));
+  std::string alias = std::string(kAliasPrefix) + "peer:" + p.name;
+  Namespace& ra = state.at(routerNamespace(a.name));
+  Namespace& rb = state.at(routerNamespace(b.name));
+  std::string inA = peerLinkName(b.name), inB = peerLinkName(a.name);
+  ra.links[inA] = Link{.name = inA,
+                       .kind = LinkKind::Veth,
+                       .alias = alias,
+                       .mtu = mtu,
+                       .peerNamespace = rb.name,
+                       .peerName = inB};
+  rb.links[inB] =
+      Link{.name = inB, .kind = LinkKind::Veth, .alias = alias, .mtu = mtu, .isPeer = true};
+  ra.addresses.insert({inA, t.hostEnd});
+  rb.addresses.insert({inB, t.routerEnd});
+  for (const auto& c : p.allowed.at(b.name)) ra.routes.insert({c, t.routerEnd.addr, inA});
+  for (const auto& c : p.allowed.at(a.name)) rb.routes.insert({c, t.hostEnd.addr, inB});
+}
+
 }  // namespace
+
+std::string peerLinkName(const std::string& peerVpc) {
+  return interfaceName("p-", peerVpc);
+}
 
 std::string transitLinkName(const std::string& vpc) {
   return interfaceName("t-", vpc);
@@ -122,15 +152,31 @@ KernelState desiredState(const Topology& topology) {
   KernelState state;
   Namespace& host = state[kHostNamespace];
   host.name = kHostNamespace;
+  std::map<std::string, const Vpc*> byName;
+  for (const auto& vpc : topology.vpcs) byName[vpc.name] = &vpc;
+  std::map<std::string, std::vector<PeerLink>> peersOf;
+  std::vector<const Peering*> active;
+  for (const auto& p : topology.peerings) {
+    if (p.state != PeeringState::Active || !byName.count(p.vpc) || !byName.count(p.peerVpc))
+      continue;
+    active.push_back(&p);
+    const auto& a = p.allowed.at(p.vpc);
+    const auto& b = p.allowed.at(p.peerVpc);
+    peersOf[p.vpc].push_back({peerLinkName(p.peerVpc), p.name, a, b});
+    peersOf[p.peerVpc].push_back({peerLinkName(p.vpc), p.name, b, a});
+  }
   for (const auto& vpc : topology.vpcs) {
     Transit transit = transitFor(topology.transitPool, vpc.transitIndex);
     addHostSide(host, vpc, transit);
-    Namespace router = routerSide(vpc, transit);
+    Namespace router = routerSide(vpc, transit, peersOf[vpc.name]);
     state[router.name] = std::move(router);
     for (const auto& s : vpc.subnets) {
       Namespace sub = subnetSide(vpc, s);
       state[sub.name] = std::move(sub);
     }
+  }
+  for (const Peering* p : active) {
+    addPeeringLinks(state, *p, *byName.at(p->vpc), *byName.at(p->peerVpc), topology.transitPool);
   }
   if (!topology.vpcs.empty()) {
     // The host forwards between transit links and the uplink, and masquerades

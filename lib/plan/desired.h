@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/model/peering.h"
 #include "lib/model/vpc.h"
 #include "lib/plan/kernel_model.h"
 
@@ -10,7 +11,8 @@ namespace vpcd {
 
 struct Topology {
   std::vector<Vpc> vpcs;
-  std::string uplink;  // host device toward the outside world
+  std::vector<Peering> peerings;  // only active ones are programmed
+  std::string uplink;             // host device toward the outside world
   Cidr transitPool;
 };
 
@@ -21,6 +23,7 @@ inline constexpr const char* kSubnetNic = "eth0";
 
 std::string transitLinkName(const std::string& vpc);      // t-<vpc>, host side
 std::string subnetPortName(const std::string& subnet);    // s-<subnet>, in router
+std::string peerLinkName(const std::string& peerVpc);     // p-<peer>, in a router
 std::string forwardingSysctl(const std::string& device);  // net/ipv4/conf/<dev>/forwarding
 
 KernelState desiredState(const Topology& topology);

@@ -108,7 +108,51 @@ std::vector<NftSetElem> intervalElems(std::vector<Cidr> prefixes) {
   return elems;
 }
 
-NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets) {
+namespace {
+
+NftSet intervalSet(const std::string& name, const std::vector<Cidr>& prefixes) {
+  return NftSet{.name = name,
+                .flags = NFT_SET_INTERVAL,
+                .keyType = kIpv4AddrType,
+                .keyLen = 4,
+                .elems = intervalElems(prefixes)};
+}
+
+// `ip saddr @from ip daddr @to` in an inet table.
+std::vector<NftExpr> between(const std::string& from, const std::string& to) {
+  auto addr = [](uint32_t offset) {
+    return NftExpr{.name = "payload",
+                   .dreg = kReg,
+                   .base = NFT_PAYLOAD_NETWORK_HEADER,
+                   .offset = offset,
+                   .len = 4};
+  };
+  return {meta(NFT_META_NFPROTO),
+          cmp(NFT_CMP_EQ, std::string(1, static_cast<char>(NFPROTO_IPV4))),
+          addr(12),
+          NftExpr{.name = "lookup", .sreg = kReg, .set = from},
+          addr(16),
+          NftExpr{.name = "lookup", .sreg = kReg, .set = to}};
+}
+
+void addPeerRules(NftTable& t, const PeerLink& peer) {
+  std::string local = peer.peering + "-local", remote = peer.peering + "-remote";
+  t.sets.push_back(intervalSet(local, peer.local));
+  t.sets.push_back(intervalSet(remote, peer.remote));
+  t.rules.push_back(
+      rule("forward",
+           {ifname(NFT_META_IIFNAME, peer.ifname), between(remote, local), {verdict(NF_ACCEPT)}}));
+  t.rules.push_back(rule("forward", {ifname(NFT_META_IIFNAME, peer.ifname), {verdict(NF_DROP)}}));
+  t.rules.push_back(
+      rule("forward",
+           {ifname(NFT_META_OIFNAME, peer.ifname), between(local, remote), {verdict(NF_ACCEPT)}}));
+  t.rules.push_back(rule("forward", {ifname(NFT_META_OIFNAME, peer.ifname), {verdict(NF_DROP)}}));
+}
+
+}  // namespace
+
+NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets,
+                     const std::vector<PeerLink>& peers) {
   NftTable t{.family = NFPROTO_INET, .name = "vpcd"};
   t.sets.push_back(NftSet{.name = "public",
                           .flags = NFT_SET_INTERVAL,
@@ -139,6 +183,7 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
                                               .xorData = u32(0)},
                                       cmp(NFT_CMP_NEQ, u32(0)), verdict(NF_ACCEPT)}}));
   t.rules.push_back(rule("forward", {ifname(NFT_META_IIFNAME, uplink), {verdict(NF_DROP)}}));
+  for (const auto& peer : peers) addPeerRules(t, peer);
   t.canonicalize();
   return t;
 }

@@ -19,7 +19,24 @@ namespace vpcd {
 // The elements of an interval set holding `prefixes` (merged when adjacent).
 std::vector<NftSetElem> intervalElems(std::vector<Cidr> prefixes);
 
-NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets);
+// One active peering as seen from one router: its link, and what passes.
+struct PeerLink {
+  std::string ifname;        // p-<peer> in this router
+  std::string peering;       // the peering's name; names its two sets
+  std::vector<Cidr> local;   // this VPC's allow-list
+  std::vector<Cidr> remote;  // the peer's allow-list
+};
+
+// ... and, per active peering, two interval sets <peering>-local and
+// <peering>-remote and four forward rules:
+//   iifname <p> ip saddr @<peering>-remote ip daddr @<peering>-local accept
+//   iifname <p> drop
+//   oifname <p> ip saddr @<peering>-local ip daddr @<peering>-remote accept
+//   oifname <p> drop
+// so only traffic between the two allow-lists crosses the link, and nothing
+// arriving from one peer is ever passed on toward another (never transitive).
+NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets,
+                     const std::vector<PeerLink>& peers = {});
 
 // A port of the VPC bridge and the one IPv4 address it may send from.
 struct PortAddress {

@@ -18,7 +18,7 @@ Topology lab() {
   v.subnets.push_back(
       parseSubnetRequest({{"name", "web"}, {"cidr", "10.10.1.0/24"}, {"type", "public"}}));
   v.subnets.push_back(parseSubnetRequest({{"name", "db"}, {"cidr", "10.10.2.0/24"}}));
-  return Topology{{v}, "eth0", *Cidr::parse("169.254.64.0/18")};
+  return Topology{{v}, {}, "eth0", *Cidr::parse("169.254.64.0/18")};
 }
 
 std::vector<std::string> describe(const Plan& p) {

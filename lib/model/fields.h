@@ -1,0 +1,22 @@
+#pragma once
+// Field checks shared by the request parsers; each failure is an
+// ApiError(400) naming the field by its path.
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "lib/model/cidr.h"
+
+namespace vpcd {
+
+// `body` is an object holding no field outside `allowed`.
+void requireObject(const nlohmann::json& body, const std::set<std::string>& allowed);
+std::string requireString(const nlohmann::json& body, const std::string& field);
+// A network address (no host bits) with a prefix in [minPrefix, maxPrefix].
+Cidr requireNetwork(const nlohmann::json& body, const std::string& field, int minPrefix,
+                    int maxPrefix);
+// The same for a value already in hand; `field` is its path, e.g. "allowed_cidrs.prod[1]".
+Cidr parseNetwork(const nlohmann::json& value, const std::string& field, int minPrefix,
+                  int maxPrefix);
+
+}  // namespace vpcd
