@@ -74,6 +74,11 @@ ip netns del vpc-b
 wait_until 10 bash -c "'$VPCCTL_BIN' --socket '$SOCK' plan | grep -q converged" || fail "not rebuilt"
 expect_reach vpc-a.priv 10.20.2.2 10.10.2.2
 
+# The drift watch repairs a peering link deleted by hand (both ends go).
+ip -n vpc-a link del p-b
+wait_until 10 bash -c "'$VPCCTL_BIN' --socket '$SOCK' plan | grep -q converged" || fail "peering link not repaired"
+expect_reach vpc-b.priv 10.10.2.2 10.20.2.2
+
 # Never transitive: A-B and B-C do not give A-C.
 lab_vpc c 30
 vpcctl peering request bc --vpc b --peer-vpc c >/dev/null
