@@ -97,6 +97,12 @@ bool FakeKernel::createLink(const Action& a) {
   return true;
 }
 
+void FakeKernel::replaceTables(const std::string& ns, const std::vector<NftTable>& tables) {
+  Namespace& n = require(ns, "replace tables");
+  for (const auto& t : tables) n.tables[t.key()] = t;
+  countMutation();  // one transaction
+}
+
 bool FakeKernel::apply(const Action& a) {
   using Op = Action::Op;
   countMutation();

@@ -17,6 +17,7 @@ class FakeKernel : public Kernel {
   std::vector<std::string> ownedNamespaces() override;
   Namespace observe(const std::string& ns, const Namespace* want) override;
   bool apply(const Action& action) override;
+  void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) override;
   std::string defaultRouteDevice() override { return defaultDev_; }
   bool linkExists(const std::string& ns, const std::string& name) override {
     auto it = state_.find(ns);

@@ -54,6 +54,13 @@ class Kernel {
   // The device of the default route in the daemon's namespace, or "".
   virtual std::string defaultRouteDevice() = 0;
 
+  // Replaces several tables of one namespace in one transaction: all of them
+  // change or none does (design.md: one nftables batch per namespace).
+  virtual void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) {
+    for (const auto& t : tables)
+      apply(Action{.op = Action::Op::ReplaceTable, .ns = ns, .table = t});
+  }
+
   // Whether link `name` exists in namespace `ns` (read-only).
   virtual bool linkExists(const std::string& ns, const std::string& name) = 0;
 

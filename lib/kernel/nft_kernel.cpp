@@ -81,9 +81,12 @@ void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDo
   }
 }
 
+// NFTA_SET_ID ties a lookup to a set made in the same transaction; one
+// transaction holds the `vpcd` table of several families, so the family is
+// part of the id.
 uint32_t setIdOf(const NftTable& t, const std::string& name) {
   for (size_t i = 0; i < t.sets.size(); ++i) {
-    if (t.sets[i].name == name) return static_cast<uint32_t>(i + 1);
+    if (t.sets[i].name == name) return t.family * 4096 + static_cast<uint32_t>(i + 1);
   }
   return 0;
 }
@@ -241,8 +244,17 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
   return t;
 }
 
-void NftSocket::replace(const NftTable& t) {
+void NftSocket::replace(const std::vector<NftTable>& tables) {
   Batch batch(seq_);
+  std::string what;
+  for (const auto& t : tables) {
+    addReplace(batch, t);
+    what += (what.empty() ? "replace table " : ", ") + t.key();
+  }
+  send(batch, what);
+}
+
+void NftSocket::addReplace(Batch& batch, const NftTable& t) {
   auto table = encodeTable(t);
   // add + delete + add: the first add makes the delete valid whether or not
   // the table existed, so no prior dump is needed.
@@ -276,7 +288,6 @@ void NftSocket::replace(const NftTable& t) {
         batch.header(NFT_MSG_NEWRULE, t.family, NLM_F_CREATE | NLM_F_APPEND), rule.get());
     batch.next();
   }
-  send(batch, "replace table " + t.key());
 }
 
 bool NftSocket::remove(uint32_t family, const std::string& name) {

@@ -2,6 +2,7 @@
 // nftables over libmnl + libnftnl, on one socket bound to one namespace.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lib/plan/nft_model.h"
 
@@ -23,12 +24,13 @@ class NftSocket {
   // One transaction: the table is deleted if it exists and created whole. The
   // kernel applies all of it or none of it, so the namespace is never seen
   // without its rules.
-  void replace(const NftTable& table);
+  void replace(const std::vector<NftTable>& tables);
   bool remove(uint32_t family, const std::string& name);
 
  private:
   struct Batch;
   void send(Batch& batch, const std::string& what);
+  void addReplace(Batch& batch, const NftTable& table);
 
   mnl_socket* sock_ = nullptr;
   uint32_t portId_ = 0;

@@ -177,7 +177,7 @@ bool RealKernel::apply(const Action& a) {
       writeSysctl(a.ns, a.key, a.value);
       break;
     case Op::ReplaceTable:
-      nft(a.ns).replace(a.table);
+      nft(a.ns).replace({a.table});
       break;
     case Op::DeleteTable:
       changed = nft(a.ns).remove(a.table.family, a.table.name);
@@ -185,6 +185,11 @@ bool RealKernel::apply(const Action& a) {
   }
   countMutation();
   return changed;
+}
+
+void RealKernel::replaceTables(const std::string& ns, const std::vector<NftTable>& tables) {
+  nft(ns).replace(tables);
+  countMutation();
 }
 
 bool RealKernel::linkExists(const std::string& ns, const std::string& name) {

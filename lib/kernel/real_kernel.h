@@ -19,6 +19,7 @@ class RealKernel : public Kernel {
   bool apply(const Action& action) override;
   std::string defaultRouteDevice() override;
   bool linkExists(const std::string& ns, const std::string& name) override;
+  void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) override;
   void releaseHandles() override { handles_.clear(); }
 
   // Called before vpcd deletes a namespace, so whoever holds a socket in it

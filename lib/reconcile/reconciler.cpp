@@ -51,8 +51,23 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
   try {
     Plan p = diff(desired, observe(desired, scope));
     report.conflicts = p.conflicts;
-    for (const auto& action : p.actions) {
-      if (kernel_.apply(action)) report.applied.push_back(action.describe());
+    const auto& actions = p.actions;
+    for (size_t i = 0; i < actions.size(); ++i) {
+      if (actions[i].op == Action::Op::ReplaceTable) {
+        // Every table of one namespace in one nftables transaction.
+        std::vector<NftTable> tables;
+        size_t j = i;
+        for (; j < actions.size() && actions[j].op == Action::Op::ReplaceTable &&
+               actions[j].ns == actions[i].ns;
+             ++j) {
+          tables.push_back(actions[j].table);
+        }
+        kernel_.replaceTables(actions[i].ns, tables);
+        for (size_t k = i; k < j; ++k) report.applied.push_back(actions[k].describe());
+        i = j - 1;
+        continue;
+      }
+      if (kernel_.apply(actions[i])) report.applied.push_back(actions[i].describe());
     }
     awaitVanishing(p, report);
   } catch (const KernelError& e) {

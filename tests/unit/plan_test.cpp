@@ -210,7 +210,11 @@ TEST_CASE("drift is repaired: a deleted namespace, a deleted bridge, a lost rout
     CHECK(describe(r.plan(want, Scope::all())) ==
           std::vector<std::string>{"~ nft table inet vpcd in vpc-prod"});
   }
-  SECTION("nft table flushed") {
+  SECTION("nft table flushed: both tables come back in one transaction") {
+    kernel.state().at("vpc-prod").tables.clear();
+    uint64_t before = kernel.mutatingCalls();
+    REQUIRE(r.reconcile(want, Scope::all()).applied.size() == 2);
+    CHECK(kernel.mutatingCalls() == before + 1);
     kernel.state().at("vpc-prod").tables.clear();
     CHECK(describe(r.plan(want, Scope::all())) ==
           std::vector<std::string>{"~ nft table bridge vpcd in vpc-prod",
