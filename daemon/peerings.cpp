@@ -37,6 +37,15 @@ Peering& VpcService::requirePeering(const std::string& name) {
   return it->second;
 }
 
+Peering& VpcService::requirePending(const std::string& name, const std::string& verb) {
+  Peering& p = requirePeering(name);
+  if (p.state != PeeringState::Pending) {
+    throw ApiError::conflict("peering " + name + " is " + toString(p.state) +
+                             "; only a pending-acceptance peering can be " + verb);
+  }
+  return p;
+}
+
 Reply VpcService::listPeerings() {
   expirePeerings();
   json items = json::array();
@@ -75,11 +84,7 @@ Reply VpcService::createPeering(const json& body) {
 }
 
 Reply VpcService::acceptPeering(const std::string& name) {
-  Peering& current = requirePeering(name);
-  if (current.state != PeeringState::Pending) {
-    throw ApiError::conflict("peering " + name + " is " + toString(current.state) +
-                             "; only a pending-acceptance peering can be accepted");
-  }
+  Peering& current = requirePending(name, "accepted");
   checkNoAmbiguousRoutes(current, peerings_);
   auto index = lowestFreeIndex(usedTransitIndexes(), transitCapacity(config_.transitPool));
   if (!index) {
@@ -97,11 +102,7 @@ Reply VpcService::acceptPeering(const std::string& name) {
 }
 
 Reply VpcService::rejectPeering(const std::string& name) {
-  Peering& current = requirePeering(name);
-  if (current.state != PeeringState::Pending) {
-    throw ApiError::conflict("peering " + name + " is " + toString(current.state) +
-                             "; only a pending-acceptance peering can be rejected");
-  }
+  Peering& current = requirePending(name, "rejected");
   Peering p = current;
   p.state = PeeringState::Rejected;
   p.rejectedAt = now();

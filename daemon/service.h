@@ -70,6 +70,7 @@ class VpcService {
   void converge(const std::set<std::string>& vpcs, Scope scope);
   std::set<int> usedTransitIndexes() const;
   Peering& requirePeering(const std::string& name);
+  Peering& requirePending(const std::string& name, const std::string& verb);
   // Pending requests past their expiry become expired (and are saved so).
   void expirePeerings();
   static int64_t now();

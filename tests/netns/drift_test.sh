@@ -3,11 +3,7 @@
 # repair is logged with what drifted.
 source "$(dirname "$0")/lib.sh"
 
-start_server internet "$SERVER_ADDR" 80
-start_daemon
-vpcctl vpc create prod --cidr 10.10.0.0/16 >/dev/null
-vpcctl subnet create prod web --cidr 10.10.1.0/24 --public >/dev/null
-vpcctl subnet create prod db --cidr 10.10.2.0/24 --private >/dev/null
+prod_lab
 start_server vpc-prod.db 10.10.2.2 8080
 
 healthy() {

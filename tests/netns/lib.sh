@@ -44,6 +44,17 @@ json_field() {  # JSON on stdin, python expression on `d`
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
 
+# The lab most tests start from: the internet server, a daemon, and VPC prod
+# with a public subnet web (10.10.1.0/24) and a private subnet db
+# (10.10.2.0/24). Arguments go to the daemon.
+prod_lab() {
+  start_server internet "$SERVER_ADDR" 80
+  start_daemon "$@"
+  vpcctl vpc create prod --cidr 10.10.0.0/16 >/dev/null
+  vpcctl subnet create prod web --cidr 10.10.1.0/24 --public >/dev/null
+  vpcctl subnet create prod db --cidr 10.10.2.0/24 --private >/dev/null
+}
+
 finish() {
   if [[ $FAILURES -ne 0 ]]; then
     echo "$FAILURES check(s) failed"

@@ -3,12 +3,11 @@
 # to a server beyond the uplink, and a delete that leaves nothing behind.
 source "$(dirname "$0")/lib.sh"
 
-start_server internet "$SERVER_ADDR" 80
-start_daemon
-
-vpcctl vpc create prod --cidr 10.10.0.0/16 >/dev/null
-vpcctl subnet create prod web --cidr 10.10.1.0/24 --public >/dev/null
-vpcctl subnet create prod db --cidr 10.10.2.0/24 --private >/dev/null
+# The story, with the CLI (prod_lab in lib.sh runs these very commands):
+#   vpcctl vpc create prod --cidr 10.10.0.0/16
+#   vpcctl subnet create prod web --cidr 10.10.1.0/24 --public
+#   vpcctl subnet create prod db --cidr 10.10.2.0/24 --private
+prod_lab
 
 # Kernel objects, as a user would list them.
 assert_contains "$(ip netns list)" "vpc-prod.web" "subnet namespace exists"
