@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "lib/model/api_error.h"
-#include "state/store.h"
 
 namespace vpcd {
 namespace {
@@ -119,7 +118,9 @@ HttpResponse Api::handle(const HttpRequest& request) {
     status = e.code();
     body = errorBody(e.code(), e.status(), e.what(), e.field()).dump();
     detail = e.what();
-  } catch (const StateError& e) {
+  } catch (const std::exception& e) {
+    // StateError, KernelError (an observation outside a reconcile), or
+    // anything else: the daemon answers 500 with the message and lives on.
     status = 500;
     body = errorBody(500, "INTERNAL", e.what(), "").dump();
     detail = e.what();
