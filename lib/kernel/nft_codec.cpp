@@ -137,7 +137,8 @@ NftnlPtr<nftnl_chain> encodeChain(const NftTable& t, const NftChain& c) {
   return out;
 }
 
-NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, bool withElems) {
+NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, size_t first,
+                              size_t count) {
   NftnlPtr<nftnl_set> out(nftnl_set_alloc());
   nftnl_set_set_str(out.get(), NFTNL_SET_TABLE, t.name.c_str());
   nftnl_set_set_str(out.get(), NFTNL_SET_NAME, s.name.c_str());
@@ -146,14 +147,12 @@ NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, b
   nftnl_set_set_u32(out.get(), NFTNL_SET_KEY_TYPE, s.keyType);
   nftnl_set_set_u32(out.get(), NFTNL_SET_KEY_LEN, s.keyLen);
   nftnl_set_set_u32(out.get(), NFTNL_SET_ID, id);
-  if (withElems) {
-    for (const auto& el : s.elems) {
-      nftnl_set_elem* e = nftnl_set_elem_alloc();
-      nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el.key.data(),
-                         static_cast<uint32_t>(el.key.size()));
-      if (el.flags) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, el.flags);
-      nftnl_set_elem_add(out.get(), e);
-    }
+  for (size_t k = first; k < first + count && k < s.elems.size(); ++k) {
+    const NftSetElem& el = s.elems[k];
+    nftnl_set_elem* e = nftnl_set_elem_alloc();
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el.key.data(), static_cast<uint32_t>(el.key.size()));
+    if (el.flags) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, el.flags);
+    nftnl_set_elem_add(out.get(), e);
   }
   return out;
 }

@@ -22,8 +22,10 @@ using NftnlPtr = std::unique_ptr<T, NftnlDeleter>;
 
 NftnlPtr<nftnl_table> encodeTable(const NftTable& t);
 NftnlPtr<nftnl_chain> encodeChain(const NftTable& t, const NftChain& c);
-// `id` ties the set to lookups in the same batch (NFTA_SET_ID).
-NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, bool withElems);
+// `id` ties the set to lookups in the same batch (NFTA_SET_ID). The set
+// carries elements [first, first + count) of `s`.
+NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, size_t first = 0,
+                              size_t count = 0);
 NftnlPtr<nftnl_rule> encodeRule(const NftTable& t, const NftRule& r,
                                 uint32_t (*setId)(const NftTable&, const std::string&));
 

@@ -84,6 +84,10 @@ void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDo
 // NFTA_SET_ID ties a lookup to a set made in the same transaction; one
 // transaction holds the `vpcd` table of several families, so the family is
 // part of the id.
+// At most 64 bytes of key and ~40 of attributes per element: 32 elements
+// stay far below the 4 KiB batch page.
+constexpr size_t kElemsPerMessage = 32;
+
 uint32_t setIdOf(const NftTable& t, const std::string& name) {
   for (size_t i = 0; i < t.sets.size(); ++i) {
     if (t.sets[i].name == name) return t.family * 4096 + static_cast<uint32_t>(i + 1);
@@ -267,12 +271,17 @@ void NftSocket::addReplace(Batch& batch, const NftTable& t) {
                                   table.get());
   batch.next();
   for (const auto& s : t.sets) {
-    auto set = encodeSet(t, s, setIdOf(t, s.name), true);
+    uint32_t id = setIdOf(t, s.name);
+    auto set = encodeSet(t, s, id);
     nftnl_set_nlmsg_build_payload(batch.header(NFT_MSG_NEWSET, t.family, NLM_F_CREATE), set.get());
     batch.next();
-    if (!s.elems.empty()) {
+    // Elements go in chunks: one message must fit a batch page plus its
+    // overrun (8 KiB here), and libnftnl truncates a larger one silently, which
+    // the kernel then takes as a set with fewer elements.
+    for (size_t first = 0; first < s.elems.size(); first += kElemsPerMessage) {
+      auto chunk = encodeSet(t, s, id, first, kElemsPerMessage);
       nftnl_set_elems_nlmsg_build_payload(batch.header(NFT_MSG_NEWSETELEM, t.family, NLM_F_CREATE),
-                                          set.get());
+                                          chunk.get());
       batch.next();
     }
   }

@@ -80,6 +80,27 @@ assert_not_contains "$(ip -br link)" "t-prod" "orphaned transit link removed"
 assert_contains "$(ip netns list)" "vpc-lookalike" "unmarked namespace left alone"
 assert_contains "$(ip -br link)" "t-lookalike" "unmarked link left alone"
 
+# Many subnets: sets far larger than one netlink message are complete, and a
+# restart still finds everything equal (regression: a set's elements once went
+# in one oversized message that was silently cut).
+vpcctl vpc create many --cidr 10.100.0.0/16 >/dev/null
+# 300 ports and 150 public ranges: each set is over 8 KiB of elements.
+for i in $(seq 1 300); do
+  type=$([[ $((i % 2)) -eq 0 ]] && echo public || echo private)
+  cidr="10.100.$((i / 4)).$((i % 4 * 64))/26"
+  code=$(api POST /v1/vpcs/many/subnets "{\"name\":\"s$i\",\"cidr\":\"$cidr\",\"type\":\"$type\"}" | cut -d' ' -f1)
+  [[ $code == 201 ]] || fail "subnet s$i: $code"
+done
+assert_eq "300" "$(ip netns exec vpc-many nft -j list set bridge vpcd port_addrs | json_field 'len([o for o in d["nftables"] if "set" in o][0]["set"]["elem"])')" \
+  "port_addrs holds all 300 ports"
+assert_eq "150" "$(ip netns exec vpc-many nft -j list set inet vpcd public | json_field 'len([o for o in d["nftables"] if "set" in o][0]["set"]["elem"])')" \
+  "public set holds all 150 public subnets"
+assert_eq "10.100.75.2" "$(fetch vpc-many.s300 http://10.100.74.194:1/ >/dev/null; ip -n vpc-many neigh show dev br0 10.100.75.2 | cut -d' ' -f1)" \
+  "the last port is not cut off by anti-spoofing (its ARP reached the router)"
+stop_daemon
+start_daemon
+assert_eq "0" "$(vpcctl status -o json | json_field 'd["kernel_mutations"]')" "restart with 300 subnets: no kernel call"
+
 # A second daemon on the same state directory refuses to start.
 if "$VPCD" --socket "$WORK/second.sock" --state-dir "$STATE" >"$WORK/second.log" 2>&1; then
   fail "second daemon started"
