@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything vpcd needs to build, run and test, from Debian packages.
+# Installs everything vpcd needs to build, run and test, from Debian packages:
+# compilers and libraries; git (the format check lists files with it); and the
+# tools the tests observe with (ip, nft, unshare, mount, curl, python3, sysctl).
 set -euo pipefail
 if [[ $EUID -ne 0 ]]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2
@@ -8,7 +10,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
-  build-essential cmake pkg-config clang-format \
+  build-essential cmake pkg-config clang-format git \
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
   libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
-  iproute2 nftables util-linux curl python3 procps
+  iproute2 nftables util-linux mount coreutils findutils curl python3 procps

@@ -10,8 +10,8 @@ else
 fi
 scripts/build.sh
 # clang-format is part of the build's contract: the tree must be formatted.
-if ! git ls-files '*.h' '*.cpp' | xargs clang-format --dry-run -Werror 2>/dev/null; then
-  echo "clang-format: the files above need formatting (run clang-format -i)" >&2
+if ! git ls-files '*.h' '*.cpp' | xargs clang-format --dry-run -Werror; then
+  echo "clang-format: the places above need formatting (run clang-format -i on them)" >&2
   exit 1
 fi
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure
