@@ -145,14 +145,14 @@ void NftSocket::send(Batch& batch, const std::string& what) {
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
   if (sendmsg(mnl_socket_get_fd(sock_), &msg, 0) < 0) {
-    throw KernelError("nft batch", what + " in " + displayName(ns_), std::strerror(errno));
+    throw KernelError("nftables transaction", what + " in " + displayName(ns_), std::strerror(errno));
   }
   ReplyState st{nullptr};
   readReplies(sock_, portId_, st, false);
   if (st.error) {
     std::string message = std::strerror(st.error);
     if (!st.extAck.empty()) message += " (" + st.extAck + ")";
-    throw KernelError("nft batch", what + " in " + displayName(ns_), message, st.error);
+    throw KernelError("nftables transaction", what + " in " + displayName(ns_), message, st.error);
   }
 }
 
@@ -183,7 +183,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
                   [&](nlmsghdr* h) { nftnl_table_nlmsg_build_payload(h, tableObj.get()); }, {});
   if (err == ENOENT) return std::nullopt;
   if (err)
-    throw KernelError("dump nft table", t.key() + " in " + displayName(ns_), std::strerror(err));
+    throw KernelError("dump nftables table", t.key() + " in " + displayName(ns_), std::strerror(err));
 
   auto fail = [&](int e, const char* what) {
     if (e) throw KernelError(what, t.key() + " in " + displayName(ns_), std::strerror(e));
@@ -197,7 +197,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
                t.chains.push_back(decodeChain(c.get()));
              }
            }),
-       "dump nft chains");
+       "dump nftables chains");
   fail(dumpRequest(
            sock_, portId_, seq_, NFT_MSG_GETSET, family, NLM_F_DUMP,
            [&](nlmsghdr* h) {
@@ -212,7 +212,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
                t.sets.push_back(decodeSet(s.get()));
              }
            }),
-       "dump nft sets");
+       "dump nftables sets");
   for (auto& set : t.sets) {
     NftnlPtr<nftnl_set> s(nftnl_set_alloc());
     nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, name.c_str());
@@ -227,7 +227,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
                  set.elems.insert(set.elems.end(), elems.begin(), elems.end());
                }
              }),
-         "dump nft set elements");
+         "dump nftables set elements");
   }
   fail(dumpRequest(
            sock_, portId_, seq_, NFT_MSG_GETRULE, family, NLM_F_DUMP,
@@ -243,7 +243,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
                t.rules.push_back(decodeRule(r.get()));
              }
            }),
-       "dump nft rules");
+       "dump nftables rules");
   t.canonicalize();
   return t;
 }

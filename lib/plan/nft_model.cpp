@@ -51,6 +51,8 @@ void NftTable::canonicalize() {
                    [](const NftRule& a, const NftRule& b) { return a.chain < b.chain; });
 }
 
+// nftables' own names of the address families, as in `table ip vpcd`; they
+// only label tables in keys, plans and messages.
 std::string NftTable::familyName() const {
   switch (family) {
     case NFPROTO_INET:
