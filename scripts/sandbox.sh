@@ -58,15 +58,7 @@ table inet count {
 }
 NFT
 
-# wait_until SECONDS CMD...: polls CMD until it succeeds or the deadline passes.
-wait_until() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then return 1; fi
-    sleep 0.05
-  done
-}
+source "$SANDBOX_LIB_DIR/poll.sh"
 
 vpcctl() { "$VPCCTL_BIN" --socket "$SOCK" "$@"; }
 

@@ -3,6 +3,7 @@
 # root and must not touch the kernel: run as any user.
 set -euo pipefail
 : "${VPCD_BIN_DIR:?}"
+source "$(dirname "$0")/../scripts/poll.sh"
 WORK=$(mktemp -d /tmp/vpcd-dryrun.XXXXXX)
 SOCK="$WORK/vpcd.sock"
 PID=""
@@ -22,11 +23,7 @@ start() {
   "$VPCD_BIN_DIR/vpcd" --dry-run --socket "$SOCK" --state-dir "$WORK/state" --netns-dir "$WORK/netns" \
     >>"$WORK/log" 2>&1 &
   PID=$!
-  local deadline=$((SECONDS + 10))
-  until vpcctl health >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { cat "$WORK/log"; exit 1; }
-    sleep 0.05
-  done
+  wait_until 10 vpcctl health || { cat "$WORK/log"; exit 1; }
 }
 stop() { kill "$PID"; wait "$PID" || true; PID=""; }
 
