@@ -1,26 +1,16 @@
 #include "daemon/service.h"
 
-#include <ctime>
 #include <iostream>
 
 #include "lib/ipam/ipam.h"
 #include "lib/model/api_error.h"
 #include "lib/model/names.h"
+#include "lib/model/timestamp.h"
 
 namespace vpcd {
 namespace {
 
 using nlohmann::json;
-
-std::string isoTime(std::chrono::system_clock::time_point t) {
-  if (t.time_since_epoch().count() == 0) return "";
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 double millis(std::chrono::microseconds d) {
   return static_cast<double>(d.count()) / 1000.0;

@@ -1,25 +1,14 @@
 #include "lib/model/peering.h"
 
-#include <ctime>
-
 #include "lib/model/api_error.h"
 #include "lib/model/fields.h"
 #include "lib/model/names.h"
+#include "lib/model/timestamp.h"
 
 namespace vpcd {
 namespace {
 
 using nlohmann::json;
-
-std::string isoTime(int64_t t) {
-  if (t == 0) return "";
-  std::time_t secs = t;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 json timeOrNull(int64_t t) {
   return t ? json(isoTime(t)) : json(nullptr);
