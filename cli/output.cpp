@@ -12,6 +12,17 @@ std::string cell(const nlohmann::json& item, const std::string& key) {
   return it->dump();
 }
 
+void printFields(std::ostream& out, const nlohmann::json& item,
+                 const std::vector<Column>& columns) {
+  size_t width = 0;
+  for (const auto& c : columns) width = std::max(width, c.header.size() + 1);
+  for (const auto& c : columns) {
+    std::string label = c.header + ":";
+    std::transform(label.begin(), label.end(), label.begin(), ::tolower);
+    out << label << std::string(width + 1 - label.size(), ' ') << cell(item, c.key) << "\n";
+  }
+}
+
 void printTable(std::ostream& out, const nlohmann::json& items,
                 const std::vector<Column>& columns) {
   std::vector<std::vector<std::string>> rows;

@@ -14,6 +14,10 @@ struct Column {
 // Prints items as an aligned table with a header row.
 void printTable(std::ostream& out, const nlohmann::json& items, const std::vector<Column>& columns);
 
+// Prints one "label: value" line per column (labels lowercased, values
+// aligned), for showing a single object.
+void printFields(std::ostream& out, const nlohmann::json& item, const std::vector<Column>& columns);
+
 // A field as text: strings bare, numbers and the rest as JSON, null as "-".
 std::string cell(const nlohmann::json& item, const std::string& key);
 

@@ -43,10 +43,11 @@ bool request(const Options& o, const std::string& method, const std::string& tar
 }
 
 void printVpc(const json& v) {
-  std::cout << "name:             " << vpcctl::cell(v, "name") << "\n"
-            << "cidr:             " << vpcctl::cell(v, "cidr") << "\n"
-            << "mtu:              " << vpcctl::cell(v, "mtu") << "\n"
-            << "router namespace: " << vpcctl::cell(v, "router_namespace") << "\n";
+  vpcctl::printFields(std::cout, v,
+                      {{"NAME", "name"},
+                       {"CIDR", "cidr"},
+                       {"MTU", "mtu"},
+                       {"ROUTER NAMESPACE", "router_namespace"}});
   if (v.contains("transit")) {
     std::cout << "transit:          host " << vpcctl::cell(v["transit"], "host") << ", router "
               << vpcctl::cell(v["transit"], "router") << "\n";
@@ -56,13 +57,9 @@ void printVpc(const json& v) {
 }
 
 void printSubnet(const json& s) {
-  for (const auto& c : kSubnetColumns) {
-    std::string label = c.header + ":";
-    std::transform(label.begin(), label.end(), label.begin(), ::tolower);
-    std::cout << label << std::string(12 - std::min<size_t>(label.size(), 11), ' ')
-              << vpcctl::cell(s, c.key) << "\n";
-  }
-  std::cout << "vpc:" << std::string(8, ' ') << vpcctl::cell(s, "vpc") << "\n";
+  auto fields = kSubnetColumns;
+  fields.push_back({"VPC", "vpc"});
+  vpcctl::printFields(std::cout, s, fields);
 }
 
 void printPlan(const json& p) {
@@ -121,12 +118,7 @@ const std::vector<Column> kPeeringColumns{{"NAME", "name"},          {"VPC", "vp
                                           {"CREATED", "created_at"}, {"EXPIRES", "expires_at"}};
 
 void printPeering(const json& p) {
-  for (const auto& c : kPeeringColumns) {
-    std::string label = c.header + ":";
-    std::transform(label.begin(), label.end(), label.begin(), ::tolower);
-    std::cout << label << std::string(14 - std::min<size_t>(label.size(), 13), ' ')
-              << vpcctl::cell(p, c.key) << "\n";
-  }
+  vpcctl::printFields(std::cout, p, kPeeringColumns);
   for (const auto& [side, list] : p["allowed_cidrs"].items()) {
     std::string cidrs;
     for (const auto& c : list) cidrs += (cidrs.empty() ? "" : ", ") + c.get<std::string>();
