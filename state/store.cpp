@@ -113,6 +113,8 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
   return out;
 }
 
+namespace {
+
 // Runs `fn` on a loaded document; any failure names the file.
 template <typename Fn>
 auto fromFile(const std::string& file, Fn&& fn) {
@@ -122,6 +124,8 @@ auto fromFile(const std::string& file, Fn&& fn) {
     throw StateError(file + ": " + e.what());
   }
 }
+
+}  // namespace
 
 std::vector<Vpc> StateStore::loadVpcs() const {
   std::vector<Vpc> out;
