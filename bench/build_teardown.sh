@@ -9,31 +9,27 @@ export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
 source "$ROOT/scripts/sandbox.sh"
 
 ms_since() { python3 -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$EPOCHREALTIME"; }
-api_post() { curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
-  --data-binary "$2" "http://vpcd$1"; }
-mutations() { vpcctl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kernel_mutations"])'; }
-
 echo "| subnets | build (ms) | per subnet (ms) | kernel calls | restart to ready (ms) | restart kernel calls | teardown (ms) |"
 echo "|---|---|---|---|---|---|---|"
 for n in "${@:-50 200}"; do
   for size in $n; do
     rm -rf "$STATE"
     start_daemon
-    api_post /v1/vpcs '{"name":"bench","cidr":"10.0.0.0/8"}' >/dev/null
-    before=$(mutations)
+    api POST /v1/vpcs '{"name":"bench","cidr":"10.0.0.0/8"}' >/dev/null
+    before=$(kernel_mutations)
     start=$EPOCHREALTIME
     for i in $(seq 1 "$size"); do
       type=$([[ $((i % 2)) -eq 0 ]] && echo public || echo private)
-      code=$(api_post /v1/vpcs/bench/subnets "{\"name\":\"s$i\",\"cidr\":\"10.$((i / 256)).$((i % 256)).0/24\",\"type\":\"$type\"}")
+      code=$(api POST /v1/vpcs/bench/subnets "{\"name\":\"s$i\",\"cidr\":\"10.$((i / 256)).$((i % 256)).0/24\",\"type\":\"$type\"}" | cut -d' ' -f1)
       [[ $code == 201 ]] || { echo "subnet $i: HTTP $code" >&2; exit 1; }
     done
     build=$(ms_since "$start")
-    calls=$(( $(mutations) - before ))
+    calls=$(( $(kernel_mutations) - before ))
     stop_daemon
     start=$EPOCHREALTIME
     start_daemon
     restart=$(ms_since "$start")
-    restart_calls=$(mutations)
+    restart_calls=$(kernel_mutations)
     start=$EPOCHREALTIME
     vpcctl vpc delete bench >/dev/null
     teardown=$(ms_since "$start")

@@ -62,6 +62,22 @@ source "$SANDBOX_LIB_DIR/poll.sh"
 
 vpcctl() { "$VPCCTL_BIN" --socket "$SOCK" "$@"; }
 
+# api METHOD PATH [BODY]: prints "<status> <body>"
+api() {
+  local args=(-s -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1" "http://vpcd$2")
+  if [[ $# -ge 3 ]]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
+  local code
+  code=$(curl "${args[@]}")
+  echo "$code $(tr -d '\n' <"$WORK/body")"
+}
+
+json_field() {  # JSON on stdin, python expression on `d`
+  python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+
+# Mutating kernel calls the running daemon made since it started.
+kernel_mutations() { vpcctl status -o json | json_field 'd["kernel_mutations"]'; }
+
 start_daemon() {
   "$VPCD" --socket "$SOCK" --state-dir "$STATE" "$@" >>"$WORK/vpcd.log" 2>&1 &
   DAEMON_PID=$!

@@ -16,7 +16,7 @@ build_lab() {  # stops at the first failure (the daemon died)
 # How many mutating kernel calls a clean build takes: each is a crash point.
 start_daemon
 build_lab || fail "clean build failed"
-ops=$(vpcctl status -o json | json_field 'd["kernel_mutations"]')
+ops=$(kernel_mutations)
 vpcctl vpc delete prod >/dev/null
 stop_daemon
 [[ $ops -gt 10 ]] && pass "a clean build takes $ops mutating kernel calls" || fail "implausible call count $ops"

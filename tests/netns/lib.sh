@@ -28,21 +28,8 @@ assert_not_contains() {
   if [[ "$1" != *"$2"* ]]; then pass "$3"; else fail "$3: [$2] found in [$1]"; fi
 }
 
-# api METHOD PATH [BODY]: prints "<status> <body>"
-api() {
-  local args=(-s -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1" "http://vpcd$2")
-  if [[ $# -ge 3 ]]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
-  local code
-  code=$(curl "${args[@]}")
-  echo "$code $(tr -d '\n' <"$WORK/body")"
-}
-
 # tcp_connect NS ADDR PORT: succeeds when a TCP connection is accepted
 tcp_connect() { ip netns exec "$1" timeout 2 bash -c "echo > /dev/tcp/$2/$3" 2>/dev/null; }
-
-json_field() {  # JSON on stdin, python expression on `d`
-  python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
-}
 
 # The lab most tests start from: the internet server, a daemon, and VPC prod
 # with a public subnet web (10.10.1.0/24) and a private subnet db

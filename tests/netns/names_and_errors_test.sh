@@ -36,7 +36,7 @@ snapshot() {
   (cd "$STATE" && find . -type f -name '*.json' -exec md5sum {} + | sort)
   ip netns list
   ip -br link
-  vpcctl status -o json | json_field 'd["kernel_mutations"]'
+  kernel_mutations
 }
 before=$(snapshot)
 

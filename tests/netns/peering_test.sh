@@ -140,6 +140,6 @@ assert_contains "$(api POST /v1/peerings/de2/accept)" "is expired" "an expired r
 # State survives a restart; the links come back converged.
 stop_daemon
 start_daemon
-assert_eq "0" "$(vpcctl status -o json | json_field 'd["kernel_mutations"]')" "restart with peerings: no kernel call"
+assert_eq "0" "$(kernel_mutations)" "restart with peerings: no kernel call"
 expect_reach vpc-c.priv 10.10.2.2 10.30.2.2
 finish

@@ -11,20 +11,19 @@ lab() {
   vpcctl subnet create prod web --cidr 10.10.1.0/24 --public >/dev/null
   vpcctl subnet create prod db --cidr 10.10.2.0/24 --private >/dev/null
 }
-mutations() { vpcctl status -o json | json_field 'd["kernel_mutations"]'; }
 lab
 assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "traffic flows"
 assert_contains "$(ip -n vpc-prod.web link show eth0)" "mtu 1460" "VPC MTU on the subnet NIC"
 assert_contains "$(ip -n vpc-prod link show br0)" "mtu 1460" "VPC MTU on the bridge"
 
 # Every create again: 200 with the same object, and no kernel call at all.
-before=$(mutations)
+before=$(kernel_mutations)
 assert_eq "200" "$(api POST /v1/vpcs '{"name":"prod","cidr":"10.10.0.0/16","mtu":1460}' | cut -d' ' -f1)" \
   "re-create vpc: 200"
 assert_eq "200" "$(api POST /v1/vpcs/prod/subnets '{"name":"web","cidr":"10.10.1.0/24","type":"public"}' | cut -d' ' -f1)" \
   "re-create subnet: 200"
 lab
-assert_eq "$before" "$(mutations)" "re-running every create made no kernel call"
+assert_eq "$before" "$(kernel_mutations)" "re-running every create made no kernel call"
 assert_contains "$(api POST /v1/vpcs '{"name":"prod","cidr":"10.11.0.0/16"}')" '409 {"error":{"code":409' \
   "same name, other cidr: 409"
 assert_contains "$(api POST /v1/vpcs/prod/subnets '{"name":"web","cidr":"10.10.1.0/24"}')" '"field":"type"' \
@@ -35,7 +34,7 @@ assert_contains "$(api POST /v1/vpcs/prod/subnets '{"name":"web","cidr":"10.10.1
 stop_daemon
 assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "traffic flows with the daemon stopped"
 start_daemon
-assert_eq "0" "$(mutations)" "restart on an intact kernel: no mutating kernel call"
+assert_eq "0" "$(kernel_mutations)" "restart on an intact kernel: no mutating kernel call"
 assert_eq "0" "$(vpcctl status -o json | json_field 'd["startup"]["changes"]')" "restart: no change reported"
 assert_contains "$(vpcctl plan)" "converged" "plan empty after restart"
 
@@ -99,7 +98,7 @@ assert_eq "10.100.75.2" "$(fetch vpc-many.s300 http://10.100.74.194:1/ >/dev/nul
   "the last port is not cut off by anti-spoofing (its ARP reached the router)"
 stop_daemon
 start_daemon
-assert_eq "0" "$(vpcctl status -o json | json_field 'd["kernel_mutations"]')" "restart with 300 subnets: no kernel call"
+assert_eq "0" "$(kernel_mutations)" "restart with 300 subnets: no kernel call"
 
 # A second daemon on the same state directory refuses to start.
 if "$VPCD" --socket "$WORK/second.sock" --state-dir "$STATE" >"$WORK/second.log" 2>&1; then
