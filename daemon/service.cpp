@@ -79,12 +79,6 @@ bool VpcService::repairDrift(const std::set<std::string>& changed) {
     auto names = namespacesOf(vpcs_.at(vpc));
     scope.insert(names.begin(), names.end());
   }
-  // The far end of a peering link lives in the peer's router: look there too.
-  for (const auto& [name, p] : peerings_) {
-    if (p.state != PeeringState::Active) continue;
-    if (vpcs.count(p.vpc)) scope.insert(routerNamespace(p.peerVpc));
-    if (vpcs.count(p.peerVpc)) scope.insert(routerNamespace(p.vpc));
-  }
   ReconcileReport report = reconcile(Scope::of(scope));
   for (const auto& vpc : vpcs) record(vpc, report, true);
   std::string what;

@@ -1,6 +1,8 @@
 #include "lib/reconcile/reconciler.h"
 
+#include <map>
 #include <thread>
+#include <utility>
 
 #include "lib/plan/diff.h"
 
@@ -39,8 +41,44 @@ void Reconciler::awaitVanishing(const Plan& p, ReconcileReport& report) {
   }
 }
 
+Plan Reconciler::planWithin(const KernelState& desired, const Scope& scope) {
+  KernelState observed = observe(desired, scope);
+  // A veth pair is made from one end with the other born in its namespace,
+  // and each end's addresses and routes are planned in its own namespace. So
+  // when an end is missing in the scope, the namespace of the other end joins
+  // it. Repeats until nothing is added; nothing else widens the scope, so a
+  // subnet create still looks at two namespaces, not the whole VPC.
+  std::map<std::pair<std::string, std::string>, std::string>
+      primaryOf;  // peer end -> its pair's ns
+  for (const auto& [name, ns] : desired) {
+    for (const auto& [ln, link] : ns.links) {
+      if (link.kind == LinkKind::Veth && !link.isPeer)
+        primaryOf[{link.peerNamespace, link.peerName}] = name;
+    }
+  }
+  for (;;) {
+    std::set<std::string> more;
+    for (const auto& [name, have] : observed) {
+      auto want = desired.find(name);
+      if (want == desired.end()) continue;
+      for (const auto& [ln, link] : want->second.links) {
+        if (link.kind != LinkKind::Veth || (have.exists && have.links.count(ln))) continue;
+        auto other = link.isPeer ? primaryOf.find({name, ln}) : primaryOf.end();
+        const std::string& far =
+            link.isPeer ? (other == primaryOf.end() ? name : other->second) : link.peerNamespace;
+        if (!observed.count(far)) more.insert(far);
+      }
+    }
+    if (more.empty()) return diff(desired, observed);
+    for (const auto& name : more) {
+      auto want = desired.find(name);
+      observed[name] = kernel_.observe(name, want == desired.end() ? nullptr : &want->second);
+    }
+  }
+}
+
 Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
-  Plan p = diff(desired, observe(desired, scope));
+  Plan p = planWithin(desired, scope);
   kernel_.releaseHandles();
   return p;
 }
@@ -49,7 +87,7 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
   auto start = std::chrono::steady_clock::now();
   ReconcileReport report;
   try {
-    Plan p = diff(desired, observe(desired, scope));
+    Plan p = planWithin(desired, scope);
     report.conflicts = p.conflicts;
     const auto& actions = p.actions;
     for (size_t i = 0; i < actions.size(); ++i) {

@@ -42,6 +42,7 @@ class Reconciler {
 
  private:
   KernelState observe(const KernelState& desired, const Scope& scope);
+  Plan planWithin(const KernelState& desired, const Scope& scope);
   void awaitVanishing(const Plan& plan, ReconcileReport& report);
 
   Kernel& kernel_;

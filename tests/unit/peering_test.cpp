@@ -140,4 +140,12 @@ TEST_CASE("an active peering: a veth between routers, routes for the allow-lists
   uint64_t calls = kernel.mutatingCalls();
   CHECK(r.reconcile(want, Scope::all()).applied.empty());
   CHECK(kernel.mutatingCalls() == calls);
+
+  // The link deleted by hand, repaired from a scope holding only one router:
+  // the other router joins the scope, so its end gets its address and routes.
+  kernel.apply({.op = Action::Op::DeleteLink, .ns = "vpc-a", .link = {.name = "p-b"}});
+  auto repaired = r.reconcile(want, Scope::of({"vpc-a"}));
+  INFO(repaired.error);
+  REQUIRE(repaired.ok());
+  CHECK(r.plan(want, Scope::all()).empty());
 }
