@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "lib/kernel/fake_kernel.h"
+#include "lib/plan/desired.h"
 
 using namespace vpcd;
 
@@ -29,6 +30,29 @@ struct Fixture {
 };
 
 }  // namespace
+
+TEST_CASE("peering link names cannot collide: such VPC names already collide as transit links") {
+  Fixture f;
+  StateStore store(f.dir);
+  FakeKernel kernel;
+  Reconciler reconciler(kernel);
+  DaemonConfig config;
+  config.uplink = "eth0";
+  VpcService service(config, store, kernel, reconciler);
+  service.start();
+  Api api(service);
+  // FNV-1a-24 of these two names collides. p- and t- names keep the same
+  // prefix and hash, so the second VPC is refused before it could ever be
+  // peered with a router that already has the first one's link.
+  REQUIRE(peerLinkName("shared-vpc-18919") == peerLinkName("shared-vpc-20664"));
+  REQUIRE(transitLinkName("shared-vpc-18919") == transitLinkName("shared-vpc-20664"));
+  CHECK(api.handle({"POST", "/v1/vpcs", R"({"name":"shared-vpc-18919","cidr":"10.2.0.0/16"})"})
+            .status == 201);
+  auto clash =
+      api.handle({"POST", "/v1/vpcs", R"({"name":"shared-vpc-20664","cidr":"10.3.0.0/16"})"});
+  CHECK(clash.status == 409);
+  CHECK(clash.body.find("is already used by vpc shared-vpc-18919") != std::string::npos);
+}
 
 TEST_CASE("API answers through the service, and a kernel failure is a 500, not a crash") {
   Fixture f;
