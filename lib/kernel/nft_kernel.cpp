@@ -145,7 +145,8 @@ void NftSocket::send(Batch& batch, const std::string& what) {
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
   if (sendmsg(mnl_socket_get_fd(sock_), &msg, 0) < 0) {
-    throw KernelError("nftables transaction", what + " in " + displayName(ns_), std::strerror(errno));
+    throw KernelError("nftables transaction", what + " in " + displayName(ns_),
+                      std::strerror(errno));
   }
   ReplyState st{nullptr};
   readReplies(sock_, portId_, st, false);
@@ -183,7 +184,8 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
                   [&](nlmsghdr* h) { nftnl_table_nlmsg_build_payload(h, tableObj.get()); }, {});
   if (err == ENOENT) return std::nullopt;
   if (err)
-    throw KernelError("dump nftables table", t.key() + " in " + displayName(ns_), std::strerror(err));
+    throw KernelError("dump nftables table", t.key() + " in " + displayName(ns_),
+                      std::strerror(err));
 
   auto fail = [&](int e, const char* what) {
     if (e) throw KernelError(what, t.key() + " in " + displayName(ns_), std::strerror(e));
