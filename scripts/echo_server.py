@@ -16,4 +16,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    # HTTPServer.server_bind asks DNS for the host's name (socket.getfqdn):
+    # inside a sandbox that is a query to an address the test never set up,
+    # and a 5 s wait. Bind without it.
+    def server_bind(self):
+        import socketserver
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
