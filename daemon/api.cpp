@@ -61,6 +61,22 @@ Reply Api::routePeerings(const HttpRequest& r, const std::vector<std::string>& s
   throw methodNotAllowed(m, r.target);
 }
 
+Reply Api::routePolicies(const HttpRequest& r, const std::vector<std::string>& seg) {
+  const std::string& m = r.method;
+  if (seg.size() == 1) {
+    if (m == "GET") return service_.listPolicies();
+  } else if (seg.size() == 2) {
+    if (m == "GET") return service_.getPolicy(seg[1]);
+    if (m == "PUT") return service_.putPolicy(seg[1], parseBody(r.body));
+    if (m == "DELETE") return service_.deletePolicy(seg[1]);
+  } else if (seg.size() == 3 && seg[2] == "stats") {
+    if (m == "GET") return service_.policyStats(seg[1]);
+  } else {
+    throw ApiError::notFound("no such resource: " + r.target);
+  }
+  throw methodNotAllowed(m, r.target);
+}
+
 Reply Api::route(const HttpRequest& r) {
   auto seg = segments(r.target);
   const std::string& m = r.method;
@@ -82,6 +98,7 @@ Reply Api::route(const HttpRequest& r) {
     return service_.plan();
   }
   if (!seg.empty() && seg[0] == "peerings") return routePeerings(r, seg);
+  if (!seg.empty() && seg[0] == "policies") return routePolicies(r, seg);
   if (seg.empty() || seg[0] != "vpcs") throw ApiError::notFound("no such resource: " + r.target);
   switch (seg.size()) {
     case 1:

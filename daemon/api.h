@@ -29,6 +29,7 @@ class Api {
 
  private:
   Reply route(const HttpRequest& request);
+  Reply routePolicies(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
   VpcService& service_;
 };

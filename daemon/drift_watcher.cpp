@@ -2,6 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <iostream>
+
+#include "lib/plan/kernel_model.h"
+
 namespace vpcd {
 
 DriftWatcher::DriftWatcher(boost::asio::io_context& io, std::string netnsDir, OnDrift onDrift)
@@ -81,6 +85,12 @@ void DriftWatcher::arm(const std::shared_ptr<Entry>& e) {
 }
 
 std::set<std::string> DriftWatcher::drain(const EventSource::Watched& w) {
+  if (w.log) {
+    // Packets matched by policy rules with "log": true, one line each.
+    for (const auto& line : events_.readLog(w))
+      std::cerr << "<6>firewall " << displayName(w.ns) << ": " << line << std::endl;
+    return {};
+  }
   std::set<std::string> changed = events_.drain(w);
   if (w.ns == EventSource::kNetnsDirKey) {
     struct stat st {};

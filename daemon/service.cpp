@@ -25,6 +25,7 @@ VpcService::VpcService(DaemonConfig config, StateStore& store, Kernel& kernel,
 ReconcileReport VpcService::start() {
   for (auto& vpc : store_.loadVpcs()) vpcs_[vpc.name] = std::move(vpc);
   for (auto& p : store_.loadPeerings()) peerings_[p.name] = std::move(p);
+  for (auto& p : store_.loadPolicies()) policies_[p.name] = std::move(p);
   startReport_ = reconcile(Scope::all());
   for (const auto& [name, vpc] : vpcs_) record(name, startReport_, false);
   return startReport_;
@@ -94,9 +95,10 @@ bool VpcService::repairDrift(const std::set<std::string>& changed) {
 }
 
 Topology VpcService::topology() const {
-  Topology t{{}, {}, config_.uplink, config_.transitPool};
+  Topology t{.uplink = config_.uplink, .transitPool = config_.transitPool};
   for (const auto& [name, vpc] : vpcs_) t.vpcs.push_back(vpc);
   for (const auto& [name, p] : peerings_) t.peerings.push_back(p);
+  for (const auto& [name, p] : policies_) t.policies.push_back(p);
   return t;
 }
 
@@ -180,6 +182,7 @@ Reply VpcService::createVpc(const json& body) {
 
 Reply VpcService::deleteVpc(const std::string& name) {
   Vpc vpc = requireVpc(name);
+  requireNoPolicies(name, "");
   expirePeerings();
   for (const auto& [pname, p] : peerings_) {
     if (p.live() && (p.vpc == name || p.peerVpc == name)) {
@@ -244,6 +247,7 @@ Reply VpcService::deleteSubnet(const std::string& vpcName, const std::string& su
   if (it == updated.subnets.end()) {
     throw ApiError::notFound("subnet " + subnetName + " not found in vpc " + vpcName);
   }
+  requireNoPolicies(vpcName, subnetName);
   json removed = toJson(*it, updated);
   updated.subnets.erase(it);
   store_.saveVpc(updated);

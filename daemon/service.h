@@ -9,6 +9,7 @@
 
 #include "daemon/config.h"
 #include "lib/kernel/kernel.h"
+#include "lib/model/policy.h"
 #include "lib/model/vpc.h"
 #include "lib/plan/desired.h"
 #include "lib/reconcile/reconciler.h"
@@ -56,6 +57,12 @@ class VpcService {
   Reply rejectPeering(const std::string& name);
   Reply deletePeering(const std::string& name);
 
+  Reply listPolicies() const;
+  Reply getPolicy(const std::string& name) const;
+  Reply putPolicy(const std::string& name, const nlohmann::json& body);
+  Reply deletePolicy(const std::string& name);
+  Reply policyStats(const std::string& name);
+
   Reply plan();
   Reply status();
 
@@ -79,6 +86,12 @@ class VpcService {
   // The VPC a namespace name belongs to ("" for none): vpc-<vpc>[.<subnet>].
   std::string vpcOfNamespace(const std::string& ns) const;
   ReconcileReport reconcile(const Scope& scope);
+  const Policy& requirePolicy(const std::string& name) const;
+  void resolveTargets(Policy& p, bool list) const;
+  static std::set<std::string> vpcsOf(const Policy& p);
+  // Policies applying to a subnet (or to any subnet of the VPC when empty).
+  std::vector<std::string> policiesOn(const std::string& vpc, const std::string& subnet) const;
+  void requireNoPolicies(const std::string& vpc, const std::string& subnet) const;
 
   DaemonConfig config_;
   StateStore& store_;
@@ -86,6 +99,7 @@ class VpcService {
   Reconciler& reconciler_;
   std::map<std::string, Vpc> vpcs_;
   std::map<std::string, Peering> peerings_;
+  std::map<std::string, Policy> policies_;
 
   struct VpcStatus {
     std::chrono::system_clock::time_point lastReconcile{};

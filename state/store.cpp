@@ -59,6 +59,7 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_);
   makeDir(dir_ + "/vpcs");
   makeDir(dir_ + "/peerings");
+  makeDir(dir_ + "/policies");
 }
 
 void StateStore::lock() {
@@ -143,9 +144,17 @@ std::vector<Peering> StateStore::loadPeerings() const {
   return out;
 }
 
+std::vector<Policy> StateStore::loadPolicies() const {
+  std::vector<Policy> out;
+  for (const auto& [file, doc] : load("policies")) {
+    out.push_back(fromFile(file, [&] { return fromPolicyState(doc.at("policy")); }));
+  }
+  return out;
+}
+
 void StateStore::save(const std::string& kind, const std::string& name,
                       const nlohmann::json& body) const {
-  std::string singular = kind.substr(0, kind.size() - 1);
+  std::string singular = kind == "policies" ? "policy" : kind.substr(0, kind.size() - 1);
   nlohmann::json doc{{"schema_version", kSchemaVersion}, {"kind", singular}, {singular, body}};
   writeFileAtomic(path(kind, name), doc.dump(2) + "\n");
 }
@@ -155,6 +164,9 @@ void StateStore::saveVpc(const Vpc& vpc) const {
 }
 void StateStore::savePeering(const Peering& p) const {
   save("peerings", p.name, toState(p));
+}
+void StateStore::savePolicy(const Policy& p) const {
+  save("policies", p.name, toState(p));
 }
 
 void StateStore::remove(const std::string& kind, const std::string& name) const {

@@ -8,6 +8,7 @@
 
 #include "lib/kernel/netns.h"
 #include "lib/model/peering.h"
+#include "lib/model/policy.h"
 #include "lib/model/vpc.h"
 
 namespace vpcd {
@@ -36,6 +37,10 @@ class StateStore {
   std::vector<Peering> loadPeerings() const;
   void savePeering(const Peering& p) const;
   void removePeering(const std::string& name) const { remove("peerings", name); }
+
+  std::vector<Policy> loadPolicies() const;
+  void savePolicy(const Policy& p) const;
+  void removePolicy(const std::string& name) const { remove("policies", name); }
   const std::string& dir() const { return dir_; }
 
  private:

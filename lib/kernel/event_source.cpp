@@ -1,8 +1,11 @@
 #include "lib/kernel/event_source.h"
 
+#include <arpa/inet.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <netinet/in.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +15,7 @@
 #include <cstring>
 
 #include "lib/kernel/kernel.h"
+#include "lib/plan/policy_compile.h"
 
 namespace vpcd {
 namespace {
@@ -36,6 +40,61 @@ Fd netlinkSocket(int protocol, uint32_t groups, int extraGroup) {
   return fd;
 }
 
+// Binds NFLOG group kPolicyLogGroup of the current namespace, copying the
+// first 64 bytes of each packet (IPv4 header and ports).
+Fd nflogSocket() {
+  Fd fd = netlinkSocket(NETLINK_NETFILTER, 0, 0);
+  auto config = [&](uint16_t attr, const void* data, uint16_t len) {
+    alignas(nlmsghdr) char buf[128] = {};
+    auto* nlh = reinterpret_cast<nlmsghdr*>(buf);
+    nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    auto* nfg = reinterpret_cast<nfgenmsg*>(buf + NLMSG_HDRLEN);
+    nfg->nfgen_family = AF_UNSPEC;
+    nfg->version = NFNETLINK_V0;
+    nfg->res_id = htons(kPolicyLogGroup);
+    auto* nla = reinterpret_cast<nlattr*>(buf + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
+    nla->nla_type = attr;
+    nla->nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
+    std::memcpy(reinterpret_cast<char*>(nla) + NLA_HDRLEN, data, len);
+    nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)) + NLA_ALIGN(nla->nla_len);
+    if (::send(fd.get(), buf, nlh->nlmsg_len, 0) < 0)
+      throw KernelError("nflog bind", "group " + std::to_string(kPolicyLogGroup),
+                        std::strerror(errno));
+  };
+  nfulnl_msg_config_cmd bind{NFULNL_CFG_CMD_BIND};
+  config(NFULA_CFG_CMD, &bind, sizeof bind);
+  nfulnl_msg_config_mode mode{};
+  mode.copy_range = htonl(64);
+  mode.copy_mode = NFULNL_COPY_PACKET;
+  config(NFULA_CFG_MODE, &mode, sizeof mode);
+  return fd;
+}
+
+// "10.10.2.2:40112 -> 10.10.1.2:22 tcp" from the start of an IPv4 packet.
+std::string describePacket(const uint8_t* p, size_t len) {
+  if (len < 20 || (p[0] >> 4) != 4) return "(not IPv4)";
+  size_t ihl = static_cast<size_t>(p[0] & 0x0f) * 4;
+  auto addr = [&](size_t at) {
+    return std::to_string(p[at]) + "." + std::to_string(p[at + 1]) + "." +
+           std::to_string(p[at + 2]) + "." + std::to_string(p[at + 3]);
+  };
+  uint8_t proto = p[9];
+  bool ports = (proto == IPPROTO_TCP || proto == IPPROTO_UDP) && len >= ihl + 4;
+  auto port = [&](size_t at) { return ":" + std::to_string((p[ihl + at] << 8) | p[ihl + at + 1]); };
+  std::string name = proto == IPPROTO_TCP    ? "tcp"
+                     : proto == IPPROTO_UDP  ? "udp"
+                     : proto == IPPROTO_ICMP ? "icmp"
+                                             : "proto " + std::to_string(proto);
+  return addr(12) + (ports ? port(0) : "") + " -> " + addr(16) + (ports ? port(2) : "") + " " +
+         name;
+}
+
+// A router namespace is vpc-<vpc>; subnet namespaces carry a '.' (design.md).
+bool isRouter(const std::string& ns) {
+  return ns.rfind("vpc-", 0) == 0 && ns.find('.') == std::string::npos;
+}
+
 }  // namespace
 
 EventSource::EventSource(std::string netnsDir) : dir_(std::move(netnsDir)) {
@@ -53,7 +112,7 @@ EventSource::Sockets EventSource::open(const std::string& ns) {
   NetnsGuard in(ns.empty() ? -1 : nsFd.get());
   return Sockets{
       netlinkSocket(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, 0),
-      netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES)};
+      netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES), isRouter(ns) ? nflogSocket() : Fd()};
 }
 
 void EventSource::watch(const std::set<std::string>& namespaces) {
@@ -81,6 +140,7 @@ std::vector<EventSource::Watched> EventSource::descriptors() const {
   for (const auto& [ns, s] : sockets_) {
     out.push_back({s.route.get(), ns});
     out.push_back({s.nft.get(), ns});
+    if (s.nflog) out.push_back({s.nflog.get(), ns, true});
   }
   return out;
 }
@@ -107,6 +167,43 @@ std::set<std::string> EventSource::drain(const Watched& w) {
     }
   }
   return changed;
+}
+
+std::vector<std::string> EventSource::readLog(const Watched& w) {
+  std::vector<std::string> out;
+  alignas(nlmsghdr) char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::recv(w.fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ENOBUFS) {
+      out.push_back("(log messages lost: receive queue overflowed)");
+      continue;
+    }
+    if (n <= 0) break;
+    int left = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nlh, left);
+         nlh = NLMSG_NEXT(nlh, left)) {
+      if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue;
+      std::string prefix, packet = "(no payload)";
+      auto* attr = reinterpret_cast<nlattr*>(static_cast<char*>(NLMSG_DATA(nlh)) +
+                                             NLMSG_ALIGN(sizeof(nfgenmsg)));
+      int attrLeft = static_cast<int>(nlh->nlmsg_len) -
+                     static_cast<int>(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
+      while (attrLeft >= static_cast<int>(NLA_HDRLEN) && attr->nla_len >= NLA_HDRLEN &&
+             attr->nla_len <= attrLeft) {
+        auto* data = reinterpret_cast<const uint8_t*>(attr) + NLA_HDRLEN;
+        size_t len = attr->nla_len - NLA_HDRLEN;
+        if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PREFIX)
+          prefix.assign(reinterpret_cast<const char*>(data),
+                        strnlen(reinterpret_cast<const char*>(data), len));
+        if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PAYLOAD) packet = describePacket(data, len);
+        attrLeft -= NLA_ALIGN(attr->nla_len);
+        attr = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(attr) + NLA_ALIGN(attr->nla_len));
+      }
+      out.push_back(prefix + packet);
+    }
+  }
+  return out;
 }
 
 }  // namespace vpcd

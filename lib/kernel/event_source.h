@@ -2,7 +2,8 @@
 // Kernel change notifications, as file descriptors to poll: per watched
 // namespace one rtnetlink socket (links, IPv4 addresses, IPv4 routes) and one
 // nfnetlink socket (nftables), plus inotify on the netns directory (namespace
-// files created or deleted, e.g. by `ip netns del`).
+// files created or deleted, e.g. by `ip netns del`). Router namespaces also
+// get an NFLOG socket for the packets policy rules log.
 //
 // A socket keeps its namespace alive: forget(ns) must run before a namespace
 // is deleted, or the kernel could not destroy it.
@@ -29,7 +30,8 @@ class EventSource {
 
   struct Watched {
     int fd;
-    std::string ns;  // "" host, kNetnsDirKey for the inotify descriptor
+    std::string ns;    // "" host, kNetnsDirKey for the inotify descriptor
+    bool log = false;  // the NFLOG socket of a router (policy rules with "log")
   };
   std::vector<Watched> descriptors() const;
 
@@ -38,10 +40,15 @@ class EventSource {
   // overflowed), or for inotify the names of namespace files that changed.
   std::set<std::string> drain(const Watched& w);
 
+  // Reads the packets logged to kPolicyLogGroup on a log socket, one line
+  // each: "<rule prefix>10.10.2.2:40112 -> 10.10.1.2:22 tcp".
+  std::vector<std::string> readLog(const Watched& w);
+
  private:
   struct Sockets {
     Fd route;
     Fd nft;
+    Fd nflog;  // routers only
   };
   Sockets open(const std::string& ns);
 

@@ -97,6 +97,15 @@ bool FakeKernel::createLink(const Action& a) {
   return true;
 }
 
+std::optional<NftTable> FakeKernel::readTable(const std::string& ns, uint32_t family) {
+  auto it = state_.find(ns);
+  if (it == state_.end()) return std::nullopt;
+  for (const auto& [key, table] : it->second.tables) {
+    if (table.family == family && table.name == kTableName) return table;
+  }
+  return std::nullopt;
+}
+
 void FakeKernel::replaceTables(const std::string& ns, const std::vector<NftTable>& tables) {
   Namespace& n = require(ns, "replace tables");
   for (const auto& t : tables) n.tables[t.key()] = t;

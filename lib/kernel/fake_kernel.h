@@ -19,6 +19,7 @@ class FakeKernel : public Kernel {
   bool apply(const Action& action) override;
   void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) override;
   std::string defaultRouteDevice() override { return defaultDev_; }
+  std::optional<NftTable> readTable(const std::string& ns, uint32_t family) override;
   bool linkExists(const std::string& ns, const std::string& name) override {
     auto it = state_.find(ns);
     return it != state_.end() && it->second.links.count(name) > 0;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ class Kernel {
       apply(Action{.op = Action::Op::ReplaceTable, .ns = ns, .table = t});
   }
 
+  // The `vpcd` table of `family` in `ns` with its counters, if it exists
+  // (read-only; for statistics).
+  virtual std::optional<NftTable> readTable(const std::string& ns, uint32_t family) = 0;
   // Whether link `name` exists in namespace `ns` (read-only).
   virtual bool linkExists(const std::string& ns, const std::string& name) = 0;
 

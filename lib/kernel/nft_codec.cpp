@@ -7,6 +7,7 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <string_view>
 
 namespace vpcd {
@@ -53,14 +54,19 @@ nftnl_expr* encodeExpr(const NftExpr& x, uint32_t setId) {
     nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, x.set.c_str());
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, setId);
     if (x.flags) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, x.flags);
+    if (x.toVerdict) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, x.dreg);
   } else if (n == "ct") {
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, x.key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, x.dreg);
   } else if (n == "immediate") {
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, x.dreg);
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, x.key);
+    if (!x.chain.empty()) nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, x.chain.c_str());
+  } else if (n == "log") {
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, x.data.c_str());
+    nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, static_cast<uint16_t>(x.key));
   }
-  // masq carries no attributes.
+  // masq and counter carry no attributes we set (a counter starts at zero).
   return e;
 }
 
@@ -91,14 +97,95 @@ NftExpr decodeExpr(const nftnl_expr* e) {
                 ? nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)
                 : "";
     x.flags = getU32(e, NFTNL_EXPR_LOOKUP_FLAGS);
+    x.toVerdict = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG);
+    x.dreg = getU32(e, NFTNL_EXPR_LOOKUP_DREG);
   } else if (n == "ct") {
     x.key = getU32(e, NFTNL_EXPR_CT_KEY);
     x.dreg = getU32(e, NFTNL_EXPR_CT_DREG);
   } else if (n == "immediate") {
     x.dreg = getU32(e, NFTNL_EXPR_IMM_DREG);
     x.key = getU32(e, NFTNL_EXPR_IMM_VERDICT);
+    if (nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN))
+      x.chain = nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN);
+  } else if (n == "log") {
+    x.data = nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)
+                 ? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX)
+                 : "";
+    x.key = nftnl_expr_is_set(e, NFTNL_EXPR_LOG_GROUP) ? nftnl_expr_get_u16(e, NFTNL_EXPR_LOG_GROUP)
+                                                       : 0;
+  } else if (n == "counter") {
+    x.packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+    x.bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
   }
   return x;
+}
+
+std::string elemBytes(nftnl_set_elem* e, uint16_t attr) {
+  if (!nftnl_set_elem_is_set(e, attr)) return "";
+  uint32_t len = 0;
+  auto* p = static_cast<const char*>(nftnl_set_elem_get(e, attr, &len));
+  return p ? std::string(p, len) : std::string();
+}
+
+// Element comments travel as nft's user data: one TLV, type 0
+// (NFTNL_UDATA_SET_ELEM_COMMENT), length including the terminating NUL.
+std::string commentTlv(const std::string& comment) {
+  std::string tlv{'\0', static_cast<char>(comment.size() + 1)};
+  return tlv + comment + '\0';
+}
+
+std::string commentOf(const std::string& tlv) {
+  size_t at = 0;
+  while (at + 2 <= tlv.size()) {
+    auto type = static_cast<uint8_t>(tlv[at]), len = static_cast<uint8_t>(tlv[at + 1]);
+    if (at + 2 + len > tlv.size()) break;
+    if (type == 0 && len > 0) return std::string(tlv.data() + at + 2, len - 1);
+    at += 2 + len;
+  }
+  return "";
+}
+
+nftnl_set_elem* encodeElem(const NftSet& s, const NftSetElem& el) {
+  nftnl_set_elem* e = nftnl_set_elem_alloc();
+  nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el.key.data(), static_cast<uint32_t>(el.key.size()));
+  if (!el.keyEnd.empty()) {
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, el.keyEnd.data(),
+                       static_cast<uint32_t>(el.keyEnd.size()));
+  }
+  if (el.flags) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, el.flags);
+  if (s.dataType == NFT_DATA_VERDICT && !(el.flags & NFT_SET_ELEM_INTERVAL_END)) {
+    nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(el.verdict));
+    if (!el.chain.empty()) nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, el.chain.c_str());
+  }
+  if (!el.comment.empty()) {
+    std::string tlv = commentTlv(el.comment);
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, tlv.data(), static_cast<uint32_t>(tlv.size()));
+  }
+  return e;
+}
+
+NftSetElem decodeElem(nftnl_set_elem* e) {
+  NftSetElem el{.key = elemBytes(e, NFTNL_SET_ELEM_KEY),
+                .keyEnd = elemBytes(e, NFTNL_SET_ELEM_KEY_END),
+                .comment = commentOf(elemBytes(e, NFTNL_SET_ELEM_USERDATA))};
+  if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+    el.flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+  if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT))
+    el.verdict = static_cast<int32_t>(nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT));
+  if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
+    el.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+  nftnl_set_elem_expr_foreach(
+      e,
+      [](nftnl_expr* x, void* data) {
+        if (std::string_view(nftnl_expr_get_str(x, NFTNL_EXPR_NAME)) != "counter") return 0;
+        auto* out = static_cast<NftSetElem*>(data);
+        out->counter = true;
+        out->packets = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
+        out->bytes = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
+        return 0;
+      },
+      &el);
+  return el;
 }
 
 }  // namespace
@@ -147,12 +234,20 @@ NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, s
   nftnl_set_set_u32(out.get(), NFTNL_SET_KEY_TYPE, s.keyType);
   nftnl_set_set_u32(out.get(), NFTNL_SET_KEY_LEN, s.keyLen);
   nftnl_set_set_u32(out.get(), NFTNL_SET_ID, id);
+  if (s.dataType) {
+    nftnl_set_set_u32(out.get(), NFTNL_SET_DATA_TYPE, s.dataType);
+    nftnl_set_set_u32(out.get(), NFTNL_SET_DATA_LEN, s.dataLen);
+  }
+  if (!s.fields.empty()) {
+    // libnftnl counts the fields up to the first zero length.
+    uint8_t lens[NFT_REG32_COUNT] = {};
+    std::copy(s.fields.begin(), s.fields.end(), lens);
+    nftnl_set_set_data(out.get(), NFTNL_SET_DESC_CONCAT, lens,
+                       static_cast<uint32_t>(s.fields.size()));
+  }
+  if (s.counter) nftnl_set_add_expr(out.get(), nftnl_expr_alloc("counter"));
   for (size_t k = first; k < first + count && k < s.elems.size(); ++k) {
-    const NftSetElem& el = s.elems[k];
-    nftnl_set_elem* e = nftnl_set_elem_alloc();
-    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el.key.data(), static_cast<uint32_t>(el.key.size()));
-    if (el.flags) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, el.flags);
-    nftnl_set_elem_add(out.get(), e);
+    nftnl_set_elem_add(out.get(), encodeElem(s, s.elems[k]));
   }
   return out;
 }
@@ -181,22 +276,35 @@ NftChain decodeChain(nftnl_chain* c) {
 }
 
 NftSet decodeSet(nftnl_set* s) {
-  return NftSet{.name = nftnl_set_get_str(s, NFTNL_SET_NAME),
-                .flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS),
-                .keyType = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
-                .keyLen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN)};
+  NftSet out{.name = nftnl_set_get_str(s, NFTNL_SET_NAME),
+             .flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS),
+             .keyType = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
+             .keyLen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN)};
+  if (nftnl_set_is_set(s, NFTNL_SET_DATA_TYPE)) {
+    out.dataType = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
+    out.dataLen = nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN);
+  }
+  if (nftnl_set_is_set(s, NFTNL_SET_DESC_CONCAT)) {
+    uint32_t n = 0;
+    auto* lens = static_cast<const uint8_t*>(nftnl_set_get_data(s, NFTNL_SET_DESC_CONCAT, &n));
+    out.fields.assign(lens, lens + n);
+  }
+  nftnl_set_expr_foreach(
+      s,
+      [](nftnl_expr* e, void* data) {
+        if (std::string_view(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) == "counter")
+          static_cast<NftSet*>(data)->counter = true;
+        return 0;
+      },
+      &out);
+  return out;
 }
 
 std::vector<NftSetElem> decodeElems(nftnl_set* s) {
   std::vector<NftSetElem> out;
   nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s);
   while (nftnl_set_elem* e = nftnl_set_elems_iter_next(it)) {
-    uint32_t len = 0;
-    auto* key = static_cast<const char*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
-    uint32_t flags = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS)
-                         ? nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS)
-                         : 0;
-    out.push_back({key ? std::string(key, len) : std::string(), flags});
+    out.push_back(decodeElem(e));
   }
   nftnl_set_elems_iter_destroy(it);
   return out;

@@ -272,6 +272,13 @@ void NftSocket::addReplace(Batch& batch, const NftTable& t) {
   nftnl_table_nlmsg_build_payload(batch.header(NFT_MSG_NEWTABLE, t.family, NLM_F_CREATE),
                                   table.get());
   batch.next();
+  // Chains first: verdict-map elements jump to them.
+  for (const auto& c : t.chains) {
+    auto chain = encodeChain(t, c);
+    nftnl_chain_nlmsg_build_payload(batch.header(NFT_MSG_NEWCHAIN, t.family, NLM_F_CREATE),
+                                    chain.get());
+    batch.next();
+  }
   for (const auto& s : t.sets) {
     uint32_t id = setIdOf(t, s.name);
     auto set = encodeSet(t, s, id);
@@ -286,12 +293,6 @@ void NftSocket::addReplace(Batch& batch, const NftTable& t) {
                                           chunk.get());
       batch.next();
     }
-  }
-  for (const auto& c : t.chains) {
-    auto chain = encodeChain(t, c);
-    nftnl_chain_nlmsg_build_payload(batch.header(NFT_MSG_NEWCHAIN, t.family, NLM_F_CREATE),
-                                    chain.get());
-    batch.next();
   }
   for (const auto& r : t.rules) {
     auto rule = encodeRule(t, r, setIdOf);

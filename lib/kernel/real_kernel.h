@@ -19,6 +19,9 @@ class RealKernel : public Kernel {
   bool apply(const Action& action) override;
   std::string defaultRouteDevice() override;
   bool linkExists(const std::string& ns, const std::string& name) override;
+  std::optional<NftTable> readTable(const std::string& ns, uint32_t family) override {
+    return nft(ns).dump(family, kTableName);
+  }
   void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) override;
   void releaseHandles() override { handles_.clear(); }
 

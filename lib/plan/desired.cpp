@@ -52,7 +52,8 @@ Namespace subnetSide(const Vpc& vpc, const Subnet& subnet) {
   return ns;
 }
 
-Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<PeerLink>& peers) {
+Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<PeerLink>& peers,
+                     const std::vector<Policy>& policies) {
   auto mtu = static_cast<uint32_t>(vpc.mtu);
   Namespace ns = ownedNamespace(routerNamespace(vpc.name));
   ns.links[kBridge] = Link{.name = kBridge,
@@ -82,7 +83,10 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<P
     ns.addresses.insert({kBridge, s.cidr.withAddr(s.gateway())});
     if (s.type == SubnetType::Public) publicSubnets.push_back(s.cidr);
   }
-  NftTable table = routerTable(kRouterUplink, publicSubnets, peers);
+  std::vector<std::pair<std::string, Cidr>> subnets;
+  for (const auto& s : vpc.subnets) subnets.emplace_back(s.name, s.cidr);
+  NftTable table =
+      routerTable(kRouterUplink, publicSubnets, peers, subnetFilters(vpc.name, subnets, policies));
   ns.tables[table.key()] = table;
   std::vector<PortAddress> ports;
   for (const auto& s : vpc.subnets) ports.push_back({subnetPortName(s.name), s.address()});
@@ -168,7 +172,7 @@ KernelState desiredState(const Topology& topology) {
   for (const auto& vpc : topology.vpcs) {
     Transit transit = transitFor(topology.transitPool, vpc.transitIndex);
     addHostSide(host, vpc, transit);
-    Namespace router = routerSide(vpc, transit, peersOf[vpc.name]);
+    Namespace router = routerSide(vpc, transit, peersOf[vpc.name], topology.policies);
     state[router.name] = std::move(router);
     for (const auto& s : vpc.subnets) {
       Namespace sub = subnetSide(vpc, s);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "lib/model/peering.h"
+#include "lib/model/policy.h"
 #include "lib/model/vpc.h"
 #include "lib/plan/kernel_model.h"
 
@@ -14,6 +15,7 @@ struct Topology {
   std::vector<Peering> peerings;  // only active ones are programmed
   std::string uplink;             // host device toward the outside world
   Cidr transitPool;
+  std::vector<Policy> policies;  // targets resolved to "vpc/subnet"
 };
 
 // Fixed names inside namespaces vpcd owns.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 namespace vpcd {
 namespace {
@@ -19,6 +20,23 @@ std::string hex(const std::string& bytes) {
 }
 
 }  // namespace
+
+bool NftExpr::operator==(const NftExpr& o) const {
+  return std::tie(name, key, dreg, sreg, op, base, offset, len, flags, data, xorData, set, chain,
+                  toVerdict) == std::tie(o.name, o.key, o.dreg, o.sreg, o.op, o.base, o.offset,
+                                         o.len, o.flags, o.data, o.xorData, o.set, o.chain,
+                                         o.toVerdict);
+}
+
+bool NftSetElem::operator==(const NftSetElem& o) const {
+  return std::tie(key, keyEnd, flags, verdict, chain, comment, counter) ==
+         std::tie(o.key, o.keyEnd, o.flags, o.verdict, o.chain, o.comment, o.counter);
+}
+
+bool NftSetElem::operator<(const NftSetElem& o) const {
+  return std::tie(key, keyEnd, flags, verdict, chain, comment, counter) <
+         std::tie(o.key, o.keyEnd, o.flags, o.verdict, o.chain, o.comment, o.counter);
+}
 
 std::string NftExpr::str() const {
   std::string out = "[" + name;
@@ -38,6 +56,8 @@ std::string NftExpr::str() const {
   if (!data.empty()) out += " data=" + hex(data);
   if (!xorData.empty()) out += " xor=" + hex(xorData);
   if (!set.empty()) out += " set=" + set;
+  if (toVerdict) out += " vmap";
+  if (!chain.empty()) out += " chain=" + chain;
   return out + "]";
 }
 

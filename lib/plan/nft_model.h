@@ -11,20 +11,26 @@
 namespace vpcd {
 
 struct NftExpr {
-  std::string name;  // meta, cmp, payload, bitwise, lookup, ct, immediate, masq
-  uint32_t key = 0;  // meta/ct key; verdict code for immediate
+  std::string name;  // meta, cmp, payload, bitwise, lookup, ct, immediate, masq, counter, log
+  uint32_t key = 0;  // meta/ct key; verdict code for immediate; group for log
   uint32_t dreg = 0;
   uint32_t sreg = 0;
-  uint32_t op = 0;      // cmp operator
-  uint32_t base = 0;    // payload base
-  uint32_t offset = 0;  // payload offset
-  uint32_t len = 0;     // payload and bitwise length
-  uint32_t flags = 0;   // lookup flags (NFT_LOOKUP_F_INV)
-  std::string data;     // cmp data; bitwise mask
-  std::string xorData;  // bitwise xor
-  std::string set;      // lookup set name
+  uint32_t op = 0;         // cmp operator
+  uint32_t base = 0;       // payload base
+  uint32_t offset = 0;     // payload offset
+  uint32_t len = 0;        // payload and bitwise length
+  uint32_t flags = 0;      // lookup flags (NFT_LOOKUP_F_INV)
+  std::string data;        // cmp data; bitwise mask; log prefix
+  std::string xorData;     // bitwise xor
+  std::string set;         // lookup set name
+  std::string chain;       // immediate jump/goto target
+  bool toVerdict = false;  // a lookup in a verdict map (`vmap`): dreg is the verdict register
 
-  bool operator==(const NftExpr&) const = default;
+  // Counter values are what the kernel counted, not what was asked for:
+  // they are read back for statistics but never make two tables differ.
+  uint64_t packets = 0, bytes = 0;
+
+  bool operator==(const NftExpr& o) const;
   std::string str() const;
 };
 
@@ -44,9 +50,17 @@ struct NftChain {
 };
 
 struct NftSetElem {
-  std::string key;  // raw bytes, network order as the kernel keeps them
+  std::string key;     // raw bytes, network order as the kernel keeps them
+  std::string keyEnd;  // last key of a range in a concatenated interval set
   uint32_t flags = 0;
-  auto operator<=>(const NftSetElem&) const = default;
+  int32_t verdict = 0;              // verdict maps: NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_RETURN, ...
+  std::string chain;                // jump/goto target of the verdict
+  std::string comment;              // shown by `nft list`; names the policy rule
+  bool counter = false;             // carries a counter expression
+  uint64_t packets = 0, bytes = 0;  // read back, never compared (see NftExpr)
+
+  bool operator==(const NftSetElem& o) const;
+  bool operator<(const NftSetElem& o) const;
 };
 
 struct NftSet {
@@ -54,6 +68,10 @@ struct NftSet {
   uint32_t flags = 0;
   uint32_t keyType = 0;
   uint32_t keyLen = 0;
+  uint32_t dataType = 0;  // maps: NFT_DATA_VERDICT
+  uint32_t dataLen = 0;
+  std::vector<uint8_t> fields;  // concatenations: length of each field in bytes
+  bool counter = false;         // every element gets a counter
   std::vector<NftSetElem> elems;
   bool operator==(const NftSet&) const = default;
 };

@@ -5,6 +5,7 @@
 
 #include "lib/model/cidr.h"
 #include "lib/plan/nft_model.h"
+#include "lib/plan/policy_compile.h"
 
 namespace vpcd {
 
@@ -35,8 +36,11 @@ struct PeerLink {
 //   oifname <p> drop
 // so only traffic between the two allow-lists crosses the link, and nothing
 // arriving from one peer is ever passed on toward another (never transitive).
+// With policies (policy_compile.h), the accepts above become `goto filter`,
+// and the forward chain ends with `goto filter`.
 NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets,
-                     const std::vector<PeerLink>& peers = {});
+                     const std::vector<PeerLink>& peers = {},
+                     const std::vector<SubnetFilter>& filters = {});
 
 // A port of the VPC bridge and the one IPv4 address it may send from.
 struct PortAddress {

@@ -1,0 +1,88 @@
+// Policy statistics: the counters of the compiled map entries, summed per
+// policy rule, and the counters of the defaults of each subnet it applies to.
+#include <linux/netfilter.h>
+
+#include "daemon/service.h"
+#include "lib/model/names.h"
+#include "lib/plan/policy_compile.h"
+
+namespace vpcd {
+
+using nlohmann::json;
+
+namespace {
+
+struct Count {
+  uint64_t packets = 0, bytes = 0;
+};
+
+// The default rule closes its chain: `counter <verdict>`.
+std::optional<std::pair<Count, bool>> defaultCounter(const NftTable& t, const std::string& chain) {
+  for (auto it = t.rules.rbegin(); it != t.rules.rend(); ++it) {
+    if (it->chain != chain) continue;
+    if (it->exprs.size() != 2 || it->exprs[0].name != "counter") return std::nullopt;
+    bool drop = static_cast<int32_t>(it->exprs[1].key) == NF_DROP;
+    return std::pair{Count{it->exprs[0].packets, it->exprs[0].bytes}, drop};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Reply VpcService::policyStats(const std::string& name) {
+  const Policy& p = requirePolicy(name);
+  std::map<std::string, Count> perRule;
+  json defaults = json::array();
+  std::string prefix = name + ":";
+  for (const auto& vpc : vpcsOf(p)) {
+    std::optional<NftTable> table = kernel_.readTable(routerNamespace(vpc), NFPROTO_INET);
+    kernel_.releaseHandles();
+    if (!table) continue;
+    for (const auto& set : table->sets) {
+      for (const auto& el : set.elems) {
+        if (el.comment.rfind(prefix, 0) != 0) continue;
+        Count& c = perRule[el.comment.substr(prefix.size())];
+        c.packets += el.packets;
+        c.bytes += el.bytes;
+      }
+    }
+    std::set<std::string> subnets;
+    for (const auto& s : p.sections) {
+      for (const auto& t : s.appliesTo) {
+        if (t.substr(0, t.find('/')) == vpc) subnets.insert(t.substr(t.find('/') + 1));
+      }
+    }
+    for (const auto& subnet : subnets) {
+      for (Direction d : {Direction::Ingress, Direction::Egress}) {
+        auto found = defaultCounter(*table, filterChain(d, subnet));
+        if (!found) continue;
+        defaults.push_back({{"subnet", vpc + "/" + subnet},
+                            {"direction", toString(d)},
+                            {"action", found->second ? "deny" : "allow"},
+                            {"packets", found->first.packets},
+                            {"bytes", found->first.bytes}});
+      }
+    }
+  }
+  json rules = json::array();
+  for (size_t s = 0; s < p.sections.size(); ++s) {
+    for (Direction d : {Direction::Ingress, Direction::Egress}) {
+      const auto& list = p.sections[s].rules(d);
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::string path = p.rulePath(s, d, i);
+        Count c = perRule.count(path) ? perRule.at(path) : Count{};
+        json r{{"rule", path},
+               {"direction", toString(d)},
+               {"priority", list[i].priority},
+               {"action", toString(list[i].action)},
+               {"packets", c.packets},
+               {"bytes", c.bytes}};
+        if (!list[i].description.empty()) r["description"] = list[i].description;
+        rules.push_back(r);
+      }
+    }
+  }
+  return {200, json{{"name", name}, {"rules", rules}, {"defaults", defaults}}};
+}
+
+}  // namespace vpcd
