@@ -1,5 +1,7 @@
 // vpcctl: the command line for vpcd's API.
 #include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 
@@ -109,6 +111,7 @@ struct Args {
   std::string vpc, subnet, cidr, type = "private";
   int mtu = 0;
   std::string peering, peerVpc;
+  std::string policy, file;
   std::vector<std::string> allow;  // VPC=CIDR
   int expiresIn = 0;
 };
@@ -252,6 +255,133 @@ void addPeeringCommands(CLI::App& app, Options& o, int& rc, Args& a) {
       }));
 }
 
+// The sections of a policy as shown (one section is flattened in the API).
+json sectionsOf(const json& p) {
+  return p.contains("sections") ? p["sections"] : json::array({p});
+}
+
+std::string joined(const json& list) {
+  std::string out;
+  for (const auto& v : list) out += (out.empty() ? "" : ",") + v.get<std::string>();
+  return out.empty() ? "-" : out;
+}
+
+json policyRow(const json& p) {
+  json row = p;
+  json targets = json::array();
+  size_t rules = 0;
+  for (const auto& s : sectionsOf(p)) {
+    for (const auto& t : s["applies_to"]) targets.push_back(t);
+    rules += s["ingress"].size() + s["egress"].size();
+  }
+  row["targets"] = joined(targets);
+  row["rules"] = rules;
+  return row;
+}
+
+void printPolicy(const json& p) {
+  vpcctl::printFields(std::cout, policyRow(p),
+                      {{"NAME", "name"},
+                       {"FORMAT", "format"},
+                       {"APPLIES TO", "targets"},
+                       {"UPDATED", "updated_at"}});
+  json rows = json::array();
+  for (const auto& s : sectionsOf(p)) {
+    for (const char* dir : {"ingress", "egress"}) {
+      for (json r : s[dir]) {
+        r["direction"] = dir;
+        r["ports"] = joined(r.value("ports", json::array()));
+        r["peers"] = joined(
+            r.value(dir == std::string("ingress") ? "sources" : "destinations", json::array()));
+        rows.push_back(r);
+      }
+      json d{{"direction", dir},
+             {"priority", "default"},
+             {"action", s["default_" + std::string(dir)]}};
+      rows.push_back(d);
+    }
+  }
+  vpcctl::printTable(std::cout, rows,
+                     {{"DIRECTION", "direction"},
+                      {"PRIORITY", "priority"},
+                      {"ACTION", "action"},
+                      {"PROTOCOL", "protocol"},
+                      {"PORTS", "ports"},
+                      {"PEERS", "peers"},
+                      {"LOG", "log"},
+                      {"DESCRIPTION", "description"}});
+}
+
+// vpcctl policy apply -f FILE: the document as written, in either format.
+json readPolicyFile(const Args& a, std::string& name) {
+  std::ifstream in(a.file);
+  if (!in) throw std::runtime_error("cannot read " + a.file);
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(a.file + " is not valid JSON: " + e.what());
+  }
+  name = a.policy;
+  if (name.empty() && doc.is_object() && doc.contains("name") && doc["name"].is_string())
+    name = doc["name"].get<std::string>();
+  if (name.empty()) {
+    // A seed document carries no name: the file's, without .json.
+    name = std::filesystem::path(a.file).stem().string();
+  }
+  return doc;
+}
+
+void addPolicyCommands(CLI::App& app, Options& o, int& rc, Args& a) {
+  auto* cmd = app.add_subcommand("policy", "firewall policies on subnets")
+                  ->require_subcommand(1)
+                  ->fallthrough();
+  auto one = [&a] { return "/v1/policies/" + a.policy; };
+  auto* apply = cmd->add_subcommand("apply", "create or replace a policy from a JSON file");
+  apply->add_option("-f,--file", a.file, "policy document (vpcd or seed format)")->required();
+  apply->add_option("--name", a.policy, "policy name (default: the document's, or the file's)");
+  // The body is built first (action() asks for it before the target), and
+  // reading the file settles the name.
+  apply->callback(action(
+      o, rc, text("PUT"), one, [&a] { return readPolicyFile(a, a.policy); }, printPolicy));
+  auto* show = cmd->add_subcommand("show", "show a policy and its rules");
+  show->add_option("name", a.policy)->required();
+  show->callback(action(o, rc, text("GET"), one, nullptr, printPolicy));
+  auto* del = cmd->add_subcommand("delete", "delete a policy (its subnets open up again)");
+  del->add_option("name", a.policy)->required();
+  del->callback(action(o, rc, text("DELETE"), one, nullptr,
+                       [&a](const json&) { std::cout << "deleted policy " << a.policy << "\n"; }));
+  auto* stats = cmd->add_subcommand("stats", "packets and bytes per rule and per default");
+  stats->add_option("name", a.policy)->required();
+  stats->callback(action(
+      o, rc, text("GET"), [one] { return one() + "/stats"; }, nullptr,
+      [](const json& r) {
+        vpcctl::printTable(std::cout, r["rules"],
+                           {{"RULE", "rule"},
+                            {"PRIORITY", "priority"},
+                            {"ACTION", "action"},
+                            {"PACKETS", "packets"},
+                            {"BYTES", "bytes"}});
+        std::cout << "\n";
+        vpcctl::printTable(std::cout, r["defaults"],
+                           {{"SUBNET", "subnet"},
+                            {"DEFAULT", "direction"},
+                            {"ACTION", "action"},
+                            {"PACKETS", "packets"},
+                            {"BYTES", "bytes"}});
+      }));
+  cmd->add_subcommand("list", "list policies")
+      ->callback(action(o, rc, text("GET"), text("/v1/policies"), nullptr, [](const json& r) {
+        json rows = json::array();
+        for (const auto& p : r["items"]) rows.push_back(policyRow(p));
+        vpcctl::printTable(std::cout, rows,
+                           {{"NAME", "name"},
+                            {"FORMAT", "format"},
+                            {"APPLIES TO", "targets"},
+                            {"RULES", "rules"}});
+      }));
+}
+
 void addDaemonCommands(CLI::App& app, Options& o, int& rc) {
   app.add_subcommand("health", "check that vpcd answers")
       ->callback(action(o, rc, text("GET"), text("/v1/health"), nullptr, [](const json& r) {
@@ -269,7 +399,8 @@ int main(int argc, char** argv) {
   Options o;
   Args args;
   int rc = 0;
-  CLI::App app{"vpcctl: drive vpcd (VPCs, subnets, NAT) through its API socket"};
+  CLI::App app{
+      "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies) through its API socket"};
   app.require_subcommand(1);
   // `vpcctl vpc show prod -o json`: global options may follow the subcommand.
   app.fallthrough();
@@ -280,6 +411,7 @@ int main(int argc, char** argv) {
   addVpcCommands(app, o, rc, args);
   addSubnetCommands(app, o, rc, args);
   addPeeringCommands(app, o, rc, args);
+  addPolicyCommands(app, o, rc, args);
   addDaemonCommands(app, o, rc);
   try {
     app.parse(argc, argv);

@@ -33,9 +33,11 @@ bool NftSetElem::operator==(const NftSetElem& o) const {
          std::tie(o.key, o.keyEnd, o.flags, o.verdict, o.chain, o.comment, o.counter);
 }
 
+// On an equal key an interval's end sorts before the next interval's start:
+// the kernel takes them in that order only (as nft sends them).
 bool NftSetElem::operator<(const NftSetElem& o) const {
-  return std::tie(key, keyEnd, flags, verdict, chain, comment, counter) <
-         std::tie(o.key, o.keyEnd, o.flags, o.verdict, o.chain, o.comment, o.counter);
+  return std::tie(key, keyEnd, o.flags, verdict, chain, comment, counter) <
+         std::tie(o.key, o.keyEnd, flags, o.verdict, o.chain, o.comment, o.counter);
 }
 
 std::string NftExpr::str() const {

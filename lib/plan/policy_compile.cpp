@@ -256,8 +256,9 @@ void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
       NftRule{chain, {NftExpr{.name = "counter"}, finalVerdict(verdictOf(d, f.defaultFor(d)))}});
 }
 
-// An interval map from subnet CIDRs (disjoint) to `jump <chain>`. Like nft,
-// an end element only where a gap follows; adjacent ranges share the key.
+// An interval map from subnet CIDRs (disjoint) to `jump <chain>`. As nft
+// does for maps, every range gets its end element, even where the next range
+// starts on the same key (leaving it out makes the kernel refuse the start).
 NftSet dispatchMap(const std::string& name, const std::vector<SubnetFilter>& filters, Direction d) {
   NftSet s{.name = name,
            .flags = NFT_SET_INTERVAL | NFT_SET_MAP,
@@ -276,10 +277,10 @@ NftSet dispatchMap(const std::string& name, const std::vector<SubnetFilter>& fil
                        .verdict = NFT_JUMP,
                        .chain = filterChain(d, sorted[i]->subnet)});
     uint64_t end = uint64_t{c.broadcast().value} + 1;
-    bool adjacent = i + 1 < sorted.size() && sorted[i + 1]->cidr.network().value == end;
-    if (!adjacent && end <= 0xffffffffu)
+    if (end <= 0xffffffffu) {
       s.elems.push_back(
           {.key = be32(static_cast<uint32_t>(end)), .flags = NFT_SET_ELEM_INTERVAL_END});
+    }
   }
   return s;
 }
