@@ -13,4 +13,5 @@ apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config clang-format git \
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
   libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
-  iproute2 nftables util-linux mount coreutils findutils curl python3 procps
+  iproute2 nftables util-linux mount coreutils findutils curl python3 procps \
+  python3-jsonschema iperf3

@@ -35,6 +35,28 @@ check "plan is converged against the fake kernel" bash -c "'$VPCD_BIN_DIR/vpcctl
 check "status says dry run" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' status -o json | grep -q '\"dry_run\": true'"
 check "state file written" test -f "$WORK/state/vpcs/dry.json"
 check "the fake kernel did the work" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' status -o json | grep -q '\"kernel_mutations\": [1-9]'"
+# The policy examples: valid against the schema, and accepted by vpcd.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+check "policy examples match the JSON Schema" /usr/bin/python3 -c '
+import glob, json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+for f in sorted(glob.glob(sys.argv[2] + "/*.json")):
+    jsonschema.validate(json.load(open(f)), schema, cls=jsonschema.Draft202012Validator)
+' "$ROOT/policies/policy.schema.json" "$ROOT/policies/examples"
+check "the schema rejects a bad port" /usr/bin/python3 -c '
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+doc = {"applies_to": ["prod/web"], "ingress": [{"priority": 1, "action": "allow", "ports": [True]}]}
+sys.exit(0 if not jsonschema.Draft202012Validator(schema).is_valid(doc) else 1)
+' "$ROOT/policies/policy.schema.json"
+check "create VPC prod for the examples" vpcctl vpc create prod --cidr 10.10.0.0/16
+check "create prod/web" vpcctl subnet create prod web --cidr 10.10.1.0/24 --public
+check "create prod/db" vpcctl subnet create prod db --cidr 10.10.2.0/24
+for example in "$ROOT"/policies/examples/*.json; do
+  check "vpcd accepts $(basename "$example")" vpcctl policy apply -f "$example"
+done
+check "the plan is converged with the policies compiled" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' plan | grep -q converged"
 stop
 start
 check "state survives a restart" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' subnet show dry web | grep -q 10.90.1.0/24"
