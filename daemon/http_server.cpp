@@ -17,7 +17,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Stream = boost::asio::local::stream_protocol::socket;
 
-constexpr size_t kMaxBody = 4 * 1024 * 1024;
+constexpr size_t kMaxBody = 16 * 1024 * 1024;  // a policy of ~100,000 rules
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -37,9 +37,26 @@ class Session : public std::enable_shared_from_this<Session> {
   void read() {
     parser_.emplace();
     parser_->body_limit(kMaxBody);
-    http::async_read(
+    http::async_read_header(
         socket_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+  }
+
+  // curl sends `Expect: 100-continue` before a large body (a policy of
+  // thousands of rules) and waits a second for the go-ahead unless it comes.
+  void onHeader(beast::error_code ec) {
+    if (ec) return;
+    auto self = shared_from_this();
+    auto readBody = [self] {
+      http::async_read(self->socket_, self->buffer_, *self->parser_,
+                       [self](beast::error_code rec, size_t) { self->onRead(rec); });
+    };
+    if (!beast::iequals(parser_->get()[http::field::expect], "100-continue")) return readBody();
+    auto go = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                 parser_->get().version());
+    http::async_write(socket_, *go, [self, go, readBody](beast::error_code wec, size_t) {
+      if (!wec) readBody();
+    });
   }
 
   void onRead(beast::error_code ec) {

@@ -105,9 +105,12 @@ struct NftSocket::Batch {
     nftnl_batch_update(b);
   }
   ~Batch() { nftnl_batch_free(b); }
-  nlmsghdr* header(uint16_t type, uint32_t family, uint16_t flags) {
+  // Every message asks for an ack, except set elements (`ack` false): a
+  // large set is hundreds of messages, and their acks would overrun the
+  // receive buffer. A failing message is reported with or without the flag.
+  nlmsghdr* header(uint16_t type, uint32_t family, uint16_t flags, bool ack = true) {
     return nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(b)), type, family,
-                                 flags | NLM_F_ACK, seq++);
+                                 flags | (ack ? NLM_F_ACK : 0), seq++);
   }
   void next() { nftnl_batch_update(b); }
 };
@@ -138,6 +141,15 @@ void NftSocket::send(Batch& batch, const std::string& what) {
   int iovlen = nftnl_batch_iovec_len(batch.b);
   std::vector<iovec> iov(static_cast<size_t>(iovlen));
   nftnl_batch_iovec(batch.b, iov.data(), static_cast<uint32_t>(iovlen));
+  // A large policy is a batch of megabytes; netlink takes one sendmsg only
+  // up to the socket's send buffer, so it grows to the batch (as nft does).
+  size_t total = 0;
+  for (const auto& v : iov) total += v.iov_len;
+  if (total > sndbuf_) {
+    int size = static_cast<int>(total);
+    if (setsockopt(mnl_socket_get_fd(sock_), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) == 0)
+      sndbuf_ = total;
+  }
   sockaddr_nl snl{.nl_family = AF_NETLINK, .nl_pad = 0, .nl_pid = 0, .nl_groups = 0};
   msghdr msg{};
   msg.msg_name = &snl;
@@ -289,8 +301,8 @@ void NftSocket::addReplace(Batch& batch, const NftTable& t) {
     // the kernel then takes as a set with fewer elements.
     for (size_t first = 0; first < s.elems.size(); first += kElemsPerMessage) {
       auto chunk = encodeSet(t, s, id, first, kElemsPerMessage);
-      nftnl_set_elems_nlmsg_build_payload(batch.header(NFT_MSG_NEWSETELEM, t.family, NLM_F_CREATE),
-                                          chunk.get());
+      nftnl_set_elems_nlmsg_build_payload(
+          batch.header(NFT_MSG_NEWSETELEM, t.family, NLM_F_CREATE, false), chunk.get());
       batch.next();
     }
   }

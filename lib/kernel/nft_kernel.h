@@ -34,6 +34,7 @@ class NftSocket {
 
   mnl_socket* sock_ = nullptr;
   uint32_t portId_ = 0;
+  size_t sndbuf_ = 0;  // what SO_SNDBUFFORCE last set
   uint32_t seq_;
   std::string ns_;
 };
