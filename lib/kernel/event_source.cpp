@@ -90,6 +90,16 @@ std::string describePacket(const uint8_t* p, size_t len) {
          name;
 }
 
+// Logging is a convenience: a namespace where the group cannot be had is
+// still watched for drift.
+Fd tryNflog() {
+  try {
+    return nflogSocket();
+  } catch (const KernelError&) {
+    return Fd();
+  }
+}
+
 // A router namespace is vpc-<vpc>; subnet namespaces carry a '.' (design.md).
 bool isRouter(const std::string& ns) {
   return ns.rfind("vpc-", 0) == 0 && ns.find('.') == std::string::npos;
@@ -112,7 +122,7 @@ EventSource::Sockets EventSource::open(const std::string& ns) {
   NetnsGuard in(ns.empty() ? -1 : nsFd.get());
   return Sockets{
       netlinkSocket(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, 0),
-      netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES), isRouter(ns) ? nflogSocket() : Fd()};
+      netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES), isRouter(ns) ? tryNflog() : Fd()};
 }
 
 void EventSource::watch(const std::set<std::string>& namespaces) {
