@@ -20,6 +20,13 @@ std::string targetField(const Policy& p, bool list, size_t section, size_t i) {
                                          : "sections[" + std::to_string(section) + "]." + field;
 }
 
+bool appliesTo(const Policy& p, const std::string& target) {
+  for (const auto& s : p.sections) {
+    if (std::find(s.appliesTo.begin(), s.appliesTo.end(), target) != s.appliesTo.end()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // Targets become "vpc/subnet": a seed document may name a subnet by CIDR,
@@ -62,6 +69,32 @@ std::set<std::string> VpcService::vpcsOf(const Policy& p) {
     for (const auto& t : s.appliesTo) out.insert(t.substr(0, t.find('/')));
   }
   return out;
+}
+
+Scope VpcService::routersOf(const std::set<std::string>& vpcs) {
+  std::set<std::string> routers;
+  for (const auto& vpc : vpcs) routers.insert(routerNamespace(vpc));
+  return Scope::of(routers);
+}
+
+// Compiles what `p` changes before anything is written: a policy that cannot
+// be compiled (too many entries) is refused with nothing changed. Only the
+// subnets `p` applies to can change: the other filters compiled before.
+void VpcService::checkCompiles(const Policy& p) const {
+  std::vector<Policy> next;
+  for (const auto& [name, q] : policies_) {
+    if (name != p.name) next.push_back(q);
+  }
+  next.push_back(p);
+  for (const auto& vpc : vpcsOf(p)) {
+    std::vector<std::pair<std::string, Cidr>> subnets;
+    for (const auto& s : vpcs_.at(vpc).subnets) {
+      if (appliesTo(p, vpc + "/" + s.name)) subnets.emplace_back(s.name, s.cidr);
+    }
+    for (const auto& f : subnetFilters(vpc, subnets, next)) {
+      for (Direction d : {Direction::Ingress, Direction::Egress}) (void)resolveFilter(f.rules(d));
+    }
+  }
 }
 
 std::vector<std::string> VpcService::policiesOn(const std::string& vpc,
@@ -115,13 +148,7 @@ Reply VpcService::putPolicy(const std::string& name, const json& body) {
     if (it->second.sections == p.sections) return {200, toJson(it->second)};
     p.createdAt = it->second.createdAt;
   }
-  // Compile before anything is written: a policy that cannot be compiled
-  // (too many entries) is refused with nothing changed.
-  Topology next = topology();
-  std::erase_if(next.policies, [&](const Policy& q) { return q.name == name; });
-  next.policies.push_back(p);
-  (void)desiredState(next);
-
+  checkCompiles(p);
   std::set<std::string> affected = vpcsOf(p);
   if (it != policies_.end()) {
     auto before = vpcsOf(it->second);
@@ -130,9 +157,7 @@ Reply VpcService::putPolicy(const std::string& name, const json& body) {
   store_.savePolicy(p);
   bool created = it == policies_.end();
   policies_[name] = p;
-  std::set<std::string> routers;
-  for (const auto& vpc : affected) routers.insert(routerNamespace(vpc));
-  converge(affected, Scope::of(routers));
+  converge(affected, routersOf(affected));
   return {created ? 201 : 200, toJson(p)};
 }
 
@@ -140,9 +165,8 @@ Reply VpcService::deletePolicy(const std::string& name) {
   Policy p = requirePolicy(name);
   store_.removePolicy(name);
   policies_.erase(name);
-  std::set<std::string> affected = vpcsOf(p), routers;
-  for (const auto& vpc : affected) routers.insert(routerNamespace(vpc));
-  converge(affected, Scope::of(routers));
+  std::set<std::string> affected = vpcsOf(p);
+  converge(affected, routersOf(affected));
   return {200, toJson(p)};
 }
 

@@ -92,6 +92,8 @@ class VpcService {
   // Policies applying to a subnet (or to any subnet of the VPC when empty).
   std::vector<std::string> policiesOn(const std::string& vpc, const std::string& subnet) const;
   void requireNoPolicies(const std::string& vpc, const std::string& subnet) const;
+  void checkCompiles(const Policy& p) const;
+  static Scope routersOf(const std::set<std::string>& vpcs);
 
   DaemonConfig config_;
   StateStore& store_;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "lib/model/api_error.h"
+#include "lib/model/fields.h"
 #include "lib/model/names.h"
 #include "lib/model/timestamp.h"
 
@@ -71,11 +72,10 @@ std::optional<uint16_t> portNumber(std::string_view s) {
 
 // "80", 80 or "8000-8100".
 PortRange portRangeAt(const json& value, const std::string& path) {
-  std::string text = value.is_number_integer() ? std::to_string(value.get<int64_t>())
-                     : value.is_string()       ? value.get<std::string>()
-                                               : "";
   if (!value.is_number_integer() && !value.is_string())
     throw ApiError::invalid(path, "must be a port number or a range like \"8000-8100\"");
+  std::string text =
+      value.is_string() ? value.get<std::string>() : std::to_string(value.get<int64_t>());
   size_t dash = text.find('-');
   auto first = portNumber(std::string_view(text).substr(0, dash));
   auto last =
@@ -87,14 +87,9 @@ PortRange portRangeAt(const json& value, const std::string& path) {
 
 // A CIDR, or a bare address meaning /32.
 Cidr peerAt(const json& value, const std::string& path) {
-  std::string text = stringAt(value, path);
-  auto cidr = Cidr::parse(text.find('/') == std::string::npos ? text + "/32" : text);
-  if (!cidr) throw ApiError::invalid(path, "\"" + text + "\" is not an IPv4 CIDR (a.b.c.d/n)");
-  if (!cidr->isNetwork()) {
-    throw ApiError::invalid(path, "\"" + text + "\" has host bits set; the network address is " +
-                                      cidr->network().str() + "/" + std::to_string(cidr->prefix));
-  }
-  return *cidr;
+  if (value.is_string() && value.get<std::string>().find('/') == std::string::npos)
+    return parseNetwork(json(value.get<std::string>() + "/32"), path, 0, 32);
+  return parseNetwork(value, path, 0, 32);
 }
 
 void checkPorts(const PolicyRule& r, const std::string& path) {

@@ -195,18 +195,15 @@ int32_t verdictOf(Direction d, PolicyAction a) {
   return d == Direction::Ingress ? NF_ACCEPT : NFT_RETURN;
 }
 
-NftExpr finalVerdict(int32_t code) {
-  return NftExpr{.name = "immediate", .key = static_cast<uint32_t>(code), .dreg = NFT_REG_VERDICT};
-}
-
 void addLogChain(NftTable& t, const std::string& chain, const EffectiveRule& r, int32_t code) {
   if (std::any_of(t.chains.begin(), t.chains.end(), [&](const auto& c) { return c.name == chain; }))
     return;
   t.chains.push_back({.name = chain});
   std::string prefix = "vpcd " + r.id + " " + toString(r.rule.action) + ": ";
   if (prefix.size() > 127) prefix.resize(127);  // NF_LOG_PREFIXLEN with its NUL
-  t.rules.push_back(NftRule{
-      chain, {NftExpr{.name = "log", .key = kPolicyLogGroup, .data = prefix}, finalVerdict(code)}});
+  t.rules.push_back(NftRule{chain,
+                            {NftExpr{.name = "log", .key = kPolicyLogGroup, .data = prefix},
+                             verdict(static_cast<uint32_t>(code))}});
 }
 
 void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
@@ -252,8 +249,9 @@ void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
     t.rules.push_back(NftRule{chain, key});
     t.sets.push_back(std::move(*map));
   }
-  t.rules.push_back(
-      NftRule{chain, {NftExpr{.name = "counter"}, finalVerdict(verdictOf(d, f.defaultFor(d)))}});
+  t.rules.push_back(NftRule{
+      chain,
+      {NftExpr{.name = "counter"}, verdict(static_cast<uint32_t>(verdictOf(d, f.defaultFor(d))))}});
 }
 
 // An interval map from subnet CIDRs (disjoint) to `jump <chain>`. As nft

@@ -224,3 +224,27 @@ TEST_CASE("the router table dispatches by subnet and keeps no per-rule nft rule"
     CHECK(s.elems[3].chain == "in_db");
   }
 }
+
+TEST_CASE("a policy that resolves into too many entries is refused with 422") {
+  // Rules on every address with distinct ports, under rules with distinct
+  // /24s: each /24 segment carries every port range, ~600 x 600 entries.
+  std::vector<PolicyRule> rules;
+  for (uint32_t i = 0; i < 600; ++i) {
+    rules.push_back(
+        {.priority = 1,
+         .action = PolicyAction::Deny,
+         .protocol = PolicyProtocol::Tcp,
+         .ports = {{static_cast<uint16_t>(10 + 2 * i), static_cast<uint16_t>(10 + 2 * i)}}});
+    rules.push_back({.priority = 2,
+                     .action = PolicyAction::Allow,
+                     .protocol = PolicyProtocol::Tcp,
+                     .peers = {Cidr{Ipv4{(10u << 24) | (i << 8)}, 24}}});
+  }
+  try {
+    resolveFilter(effective(rules));
+    FAIL("accepted");
+  } catch (const ApiError& e) {
+    CHECK(e.code() == 422);
+    CHECK(std::string(e.what()).find("disjoint entries") != std::string::npos);
+  }
+}
