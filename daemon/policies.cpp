@@ -4,7 +4,6 @@
 #include "daemon/service.h"
 #include "lib/model/api_error.h"
 #include "lib/model/names.h"
-#include "lib/plan/policy_compile.h"
 
 namespace vpcd {
 
@@ -18,13 +17,6 @@ std::string targetField(const Policy& p, bool list, size_t section, size_t i) {
   std::string field = "applies_to[" + std::to_string(i) + "]";
   return p.sections.size() == 1 && !list ? field
                                          : "sections[" + std::to_string(section) + "]." + field;
-}
-
-bool appliesTo(const Policy& p, const std::string& target) {
-  for (const auto& s : p.sections) {
-    if (std::find(s.appliesTo.begin(), s.appliesTo.end(), target) != s.appliesTo.end()) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -77,26 +69,6 @@ Scope VpcService::routersOf(const std::set<std::string>& vpcs) {
   return Scope::of(routers);
 }
 
-// Compiles what `p` changes before anything is written: a policy that cannot
-// be compiled (too many entries) is refused with nothing changed. Only the
-// subnets `p` applies to can change: the other filters compiled before.
-void VpcService::checkCompiles(const Policy& p) const {
-  std::vector<Policy> next;
-  for (const auto& [name, q] : policies_) {
-    if (name != p.name) next.push_back(q);
-  }
-  next.push_back(p);
-  for (const auto& vpc : vpcsOf(p)) {
-    std::vector<std::pair<std::string, Cidr>> subnets;
-    for (const auto& s : vpcs_.at(vpc).subnets) {
-      if (appliesTo(p, vpc + "/" + s.name)) subnets.emplace_back(s.name, s.cidr);
-    }
-    for (const auto& f : subnetFilters(vpc, subnets, next)) {
-      for (Direction d : {Direction::Ingress, Direction::Egress}) (void)resolveFilter(f.rules(d));
-    }
-  }
-}
-
 std::vector<std::string> VpcService::policiesOn(const std::string& vpc,
                                                 const std::string& subnet) const {
   std::vector<std::string> out;
@@ -144,21 +116,34 @@ Reply VpcService::putPolicy(const std::string& name, const json& body) {
   Policy p = parsePolicy(name, body, now());
   resolveTargets(p, body.is_array());
   auto it = policies_.find(name);
-  if (it != policies_.end()) {
+  bool created = it == policies_.end();
+  if (!created) {
     if (it->second.sections == p.sections) return {200, toJson(it->second)};
     p.createdAt = it->second.createdAt;
   }
-  checkCompiles(p);
   std::set<std::string> affected = vpcsOf(p);
-  if (it != policies_.end()) {
+  if (!created) {
     auto before = vpcsOf(it->second);
     affected.insert(before.begin(), before.end());
   }
-  store_.savePolicy(p);
-  bool created = it == policies_.end();
-  policies_[name] = p;
-  converge(affected, routersOf(affected));
-  return {created ? 201 : 200, toJson(p)};
+  // The kernel state with `p` in place is built before anything is written,
+  // so a policy that cannot be compiled (too many entries) is refused with
+  // nothing changed; the same state is then applied, not compiled again.
+  std::swap(policies_[name], p);
+  KernelState desired;
+  try {
+    desired = desiredState(topology());
+    store_.savePolicy(policies_[name]);
+  } catch (...) {
+    if (created) {
+      policies_.erase(name);
+    } else {
+      std::swap(policies_[name], p);
+    }
+    throw;
+  }
+  converge(affected, desired, routersOf(affected));
+  return {created ? 201 : 200, toJson(policies_[name])};
 }
 
 Reply VpcService::deletePolicy(const std::string& name) {

@@ -32,7 +32,10 @@ ReconcileReport VpcService::start() {
 }
 
 ReconcileReport VpcService::reconcile(const Scope& scope) {
-  KernelState desired = desiredState(topology());
+  return reconcile(desiredState(topology()), scope);
+}
+
+ReconcileReport VpcService::reconcile(const KernelState& desired, const Scope& scope) {
   ReconcileReport report = reconciler_.reconcile(desired, scope);
   if (afterReconcile_) {
     std::set<std::string> names;
@@ -119,7 +122,12 @@ void VpcService::converge(const std::string& vpc, Scope scope) {
 }
 
 void VpcService::converge(const std::set<std::string>& vpcs, Scope scope) {
-  ReconcileReport report = reconcile(scope);
+  converge(vpcs, desiredState(topology()), scope);
+}
+
+void VpcService::converge(const std::set<std::string>& vpcs, const KernelState& desired,
+                          const Scope& scope) {
+  ReconcileReport report = reconcile(desired, scope);
   for (const auto& vpc : vpcs) record(vpc, report, false);
   if (!report.error.empty()) throw ApiError(500, "INTERNAL", report.error);
   if (!report.conflicts.empty()) {

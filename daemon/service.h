@@ -75,6 +75,7 @@ class VpcService {
   // Reconciles `scope`; a kernel failure becomes a 500 carrying its message.
   void converge(const std::string& vpc, Scope scope);
   void converge(const std::set<std::string>& vpcs, Scope scope);
+  void converge(const std::set<std::string>& vpcs, const KernelState& desired, const Scope& scope);
   std::set<int> usedTransitIndexes() const;
   Peering& requirePeering(const std::string& name);
   Peering& requirePending(const std::string& name, const std::string& verb);
@@ -86,13 +87,13 @@ class VpcService {
   // The VPC a namespace name belongs to ("" for none): vpc-<vpc>[.<subnet>].
   std::string vpcOfNamespace(const std::string& ns) const;
   ReconcileReport reconcile(const Scope& scope);
+  ReconcileReport reconcile(const KernelState& desired, const Scope& scope);
   const Policy& requirePolicy(const std::string& name) const;
   void resolveTargets(Policy& p, bool list) const;
   static std::set<std::string> vpcsOf(const Policy& p);
   // Policies applying to a subnet (or to any subnet of the VPC when empty).
   std::vector<std::string> policiesOn(const std::string& vpc, const std::string& subnet) const;
   void requireNoPolicies(const std::string& vpc, const std::string& subnet) const;
-  void checkCompiles(const Policy& p) const;
   static Scope routersOf(const std::set<std::string>& vpcs);
 
   DaemonConfig config_;

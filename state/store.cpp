@@ -152,10 +152,13 @@ std::vector<Policy> StateStore::loadPolicies() const {
   return out;
 }
 
-void StateStore::save(const std::string& kind, const std::string& name,
-                      const nlohmann::json& body) const {
+void StateStore::save(const std::string& kind, const std::string& name, nlohmann::json body) const {
   std::string singular = kind == "policies" ? "policy" : kind.substr(0, kind.size() - 1);
-  nlohmann::json doc{{"schema_version", kSchemaVersion}, {"kind", singular}, {singular, body}};
+  // Built by assignment: an initializer list would copy the body.
+  nlohmann::json doc = nlohmann::json::object();
+  doc["schema_version"] = kSchemaVersion;
+  doc["kind"] = singular;
+  doc[singular] = std::move(body);
   writeFileAtomic(path(kind, name), doc.dump(2) + "\n");
 }
 

@@ -49,7 +49,7 @@ class StateStore {
   }
   // The documents of one kind, checked for their schema version.
   std::vector<std::pair<std::string, nlohmann::json>> load(const std::string& kind) const;
-  void save(const std::string& kind, const std::string& name, const nlohmann::json& body) const;
+  void save(const std::string& kind, const std::string& name, nlohmann::json body) const;
   void remove(const std::string& kind, const std::string& name) const;
 
   std::string dir_;

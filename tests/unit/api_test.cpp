@@ -1,5 +1,7 @@
 #include "daemon/api.h"
 
+#include <linux/netfilter.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -20,27 +22,39 @@ class BrokenKernel : public FakeKernel {
   bool broken = false;
 };
 
-struct Fixture {
+struct TempDir {
   std::filesystem::path dir;
-  Fixture() {
+  TempDir() {
     char tmpl[] = "/tmp/vpcd-api-test-XXXXXX";
     dir = mkdtemp(tmpl);
   }
-  ~Fixture() { std::filesystem::remove_all(dir); }
+  ~TempDir() { std::filesystem::remove_all(dir); }
+};
+
+DaemonConfig testConfig(bool dryRun) {
+  DaemonConfig config;
+  config.uplink = "eth0";
+  config.dryRun = dryRun;
+  return config;
+}
+
+// A started service over a temporary state dir and a fake kernel.
+template <class K = FakeKernel>
+struct Daemon : TempDir {
+  explicit Daemon(bool dryRun = false) : config(testConfig(dryRun)) { service.start(); }
+  StateStore store{dir};
+  K kernel;
+  Reconciler reconciler{kernel};
+  DaemonConfig config;
+  VpcService service{config, store, kernel, reconciler};
+  Api api{service};
 };
 
 }  // namespace
 
 TEST_CASE("peering link names cannot collide: such VPC names already collide as transit links") {
-  Fixture f;
-  StateStore store(f.dir);
-  FakeKernel kernel;
-  Reconciler reconciler(kernel);
-  DaemonConfig config;
-  config.uplink = "eth0";
-  VpcService service(config, store, kernel, reconciler);
-  service.start();
-  Api api(service);
+  Daemon d;
+  Api& api = d.api;
   // FNV-1a-24 of these two names collides. p- and t- names keep the same
   // prefix and hash, so the second VPC is refused before it could ever be
   // peered with a router that already has the first one's link.
@@ -55,16 +69,9 @@ TEST_CASE("peering link names cannot collide: such VPC names already collide as 
 }
 
 TEST_CASE("API answers through the service, and a kernel failure is a 500, not a crash") {
-  Fixture f;
-  StateStore store(f.dir);
-  BrokenKernel kernel;
-  Reconciler reconciler(kernel);
-  DaemonConfig config;
-  config.uplink = "eth0";
-  config.dryRun = true;
-  VpcService service(config, store, kernel, reconciler);
-  service.start();
-  Api api(service);
+  Daemon<BrokenKernel> d(true);
+  Api& api = d.api;
+  BrokenKernel& kernel = d.kernel;
 
   auto created = api.handle({"POST", "/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16"})"});
   CHECK(created.status == 201);
@@ -81,4 +88,51 @@ TEST_CASE("API answers through the service, and a kernel failure is a 500, not a
   CHECK(create.body.find("\"status\":\"INTERNAL\"") != std::string::npos);
   kernel.broken = false;
   CHECK(api.handle({"GET", "/v1/health", ""}).status == 200);
+}
+
+TEST_CASE("a policy too large to compile is a 422 that changes nothing, even as a replacement") {
+  Daemon d;
+  Api& api = d.api;
+  REQUIRE(api.handle({"POST", "/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16"})"}).status ==
+          201);
+  REQUIRE(api.handle({"POST", "/v1/vpcs/prod/subnets", R"({"name":"db","cidr":"10.10.2.0/24"})"})
+              .status == 201);
+  const std::string small =
+      R"({"applies_to":["prod/db"],"ingress":[{"priority":1,"action":"allow","ports":["5432"]}]})";
+  REQUIRE(api.handle({"PUT", "/v1/policies/db", small}).status == 201);
+
+  // Distinct ports on every address under distinct /24 sources: ~600 x 600
+  // disjoint entries, past the compile limit.
+  nlohmann::json rules = nlohmann::json::array();
+  for (int i = 0; i < 600; ++i) {
+    rules.push_back({{"priority", 1},
+                     {"action", "deny"},
+                     {"protocol", "tcp"},
+                     {"ports", {std::to_string(10 + 2 * i)}}});
+    rules.push_back(
+        {{"priority", 2},
+         {"action", "allow"},
+         {"protocol", "tcp"},
+         {"sources", {"10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24"}}});
+  }
+  const std::string big = nlohmann::json{{"applies_to", {"prod/db"}}, {"ingress", rules}}.dump();
+  auto before = d.kernel.readTable("vpc-prod", NFPROTO_INET);
+  REQUIRE(before);
+  std::string stored = api.handle({"GET", "/v1/policies/db", ""}).body;
+
+  auto replaced = api.handle({"PUT", "/v1/policies/db", big});
+  CHECK(replaced.status == 422);
+  CHECK(replaced.body.find("disjoint entries") != std::string::npos);
+  CHECK(api.handle({"GET", "/v1/policies/db", ""}).body == stored);
+  CHECK(d.kernel.readTable("vpc-prod", NFPROTO_INET) == before);
+
+  CHECK(api.handle({"PUT", "/v1/policies/other", big}).status == 422);
+  CHECK(api.handle({"GET", "/v1/policies/other", ""}).status == 404);
+  CHECK_FALSE(std::filesystem::exists(d.dir / "policies" / "other.json"));
+  CHECK(d.kernel.readTable("vpc-prod", NFPROTO_INET) == before);
+
+  // What is on disk is still the first policy: a restart brings it back.
+  VpcService again(d.config, d.store, d.kernel, d.reconciler);
+  again.start();
+  CHECK(Api(again).handle({"GET", "/v1/policies/db", ""}).body == stored);
 }
