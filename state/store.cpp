@@ -60,6 +60,8 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_ + "/vpcs");
   makeDir(dir_ + "/peerings");
   makeDir(dir_ + "/policies");
+  makeDir(dir_ + "/instances");
+  makeDir(dir_ + "/serial");
 }
 
 void StateStore::lock() {
@@ -150,6 +152,18 @@ std::vector<Policy> StateStore::loadPolicies() const {
     out.push_back(fromFile(file, [&] { return fromPolicyState(doc.at("policy")); }));
   }
   return out;
+}
+
+std::vector<Instance> StateStore::loadInstances() const {
+  std::vector<Instance> out;
+  for (const auto& [file, doc] : load("instances")) {
+    out.push_back(fromFile(file, [&] { return instanceFromState(doc.at("instance")); }));
+  }
+  return out;
+}
+
+void StateStore::saveInstance(const Instance& i) const {
+  save("instances", i.name, toState(i));
 }
 
 void StateStore::save(const std::string& kind, const std::string& name, nlohmann::json body) const {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lib/kernel/netns.h"
+#include "lib/model/instance.h"
 #include "lib/model/peering.h"
 #include "lib/model/policy.h"
 #include "lib/model/vpc.h"
@@ -41,6 +42,13 @@ class StateStore {
   std::vector<Policy> loadPolicies() const;
   void savePolicy(const Policy& p) const;
   void removePolicy(const std::string& name) const { remove("policies", name); }
+  std::vector<Instance> loadInstances() const;
+  void saveInstance(const Instance& i) const;
+  void removeInstance(const std::string& name) const { remove("instances", name); }
+  // The command output of an instance (its serial console).
+  std::string serialPath(const std::string& name) const {
+    return dir_ + "/serial/" + name + ".log";
+  }
   const std::string& dir() const { return dir_; }
 
  private:

@@ -56,6 +56,7 @@ Namespace FakeKernel::observe(const std::string& name, const Namespace* want) {
     if (out.links.count(a.link) && a.link != "lo") out.addresses.insert(a);
   }
   out.routes = ns.routes;
+  out.rules = ns.rules;
   for (const auto& [key, table] : ns.tables) {
     if (table.name == kTableName) out.tables[key] = table;
   }
@@ -162,6 +163,7 @@ bool FakeKernel::apply(const Action& a) {
       it->second.master = a.link.master;
       it->second.up = a.link.up;
       if (a.link.mtu) it->second.mtu = a.link.mtu;
+      if (!a.link.mac.empty()) it->second.mac = a.link.mac;
       return true;
     }
     case Op::AddAddress: {
@@ -180,6 +182,10 @@ bool FakeKernel::apply(const Action& a) {
     }
     case Op::DeleteRoute:
       return require(a.ns, "delete route").routes.erase(a.route) > 0;
+    case Op::AddRule:
+      return require(a.ns, "add rule").rules.insert(a.rule).second;
+    case Op::DeleteRule:
+      return require(a.ns, "delete rule").rules.erase(a.rule) > 0;
     case Op::SetSysctl:
       require(a.ns, "set sysctl").sysctls[a.key] = a.value;
       return true;

@@ -10,6 +10,7 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <netlink/route/rule.h>
 
 #include <cerrno>
 #include <cstring>
@@ -41,6 +42,16 @@ using CachePtr = std::unique_ptr<nl_cache, CacheFree>;
 using LinkPtr = std::unique_ptr<rtnl_link, LinkPut>;
 using AddrPtr = std::unique_ptr<rtnl_addr, AddrPut>;
 using RoutePtr = std::unique_ptr<rtnl_route, RoutePut>;
+struct RulePut {
+  void operator()(rtnl_rule* r) const { rtnl_rule_put(r); }
+};
+using RulePtr = std::unique_ptr<rtnl_rule, RulePut>;
+
+std::string macText(nl_addr* a) {
+  if (!a || nl_addr_get_family(a) != AF_LLC || nl_addr_get_len(a) != 6) return "";
+  char buf[32];
+  return nl_addr2str(a, buf, sizeof buf);
+}
 using NlAddrPtr = std::unique_ptr<nl_addr, NlAddrPut>;
 
 bool startsWith(const char* s, const char* prefix) {
@@ -148,6 +159,7 @@ void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std
               .alias = alias ? alias : "",
               .master = nameOf(links.get(), rtnl_link_get_master(l)),
               .mtu = rtnl_link_get_mtu(l),
+              .mac = macText(rtnl_link_get_addr(l)),
               .up = (rtnl_link_get_flags(l) & IFF_UP) != 0};
     into.links[link.name] = link;
   }
@@ -163,16 +175,28 @@ void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std
   CachePtr routes(raw);
   for (nl_object* o = nl_cache_get_first(routes.get()); o; o = nl_cache_get_next(o)) {
     auto* r = reinterpret_cast<rtnl_route*>(o);
-    if (rtnl_route_get_protocol(r) != kRouteProtocol || rtnl_route_get_table(r) != RT_TABLE_MAIN)
-      continue;
+    if (rtnl_route_get_protocol(r) != kRouteProtocol) continue;
     nl_addr* dst = rtnl_route_get_dst(r);
-    Route route{Cidr{toIpv4(dst), dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0}, {}, ""};
+    Route route{.dst = Cidr{toIpv4(dst), dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0},
+                .table = rtnl_route_get_table(r)};
     if (rtnl_route_get_nnexthops(r) > 0) {
       rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
       route.gateway = toIpv4(rtnl_route_nh_get_gateway(nh));
       route.dev = nameOf(links.get(), rtnl_route_nh_get_ifindex(nh));
     }
     into.routes.insert(route);
+  }
+  check(rtnl_rule_alloc_cache(sock_, AF_INET, &raw), "dump rules", "all");
+  CachePtr rules(raw);
+  for (nl_object* o = nl_cache_get_first(rules.get()); o; o = nl_cache_get_next(o)) {
+    auto* r = reinterpret_cast<rtnl_rule*>(o);
+    uint8_t protocol = 0;
+    if (rtnl_rule_get_protocol(r, &protocol) < 0 || protocol != kRouteProtocol) continue;
+    nl_addr* src = rtnl_rule_get_src(r);
+    into.rules.insert(
+        {.priority = rtnl_rule_get_prio(r),
+         .src = Cidr{toIpv4(src), src ? static_cast<int>(nl_addr_get_prefixlen(src)) : 0},
+         .table = rtnl_rule_get_table(r)});
   }
 }
 
@@ -251,6 +275,12 @@ void RouteSocket::setLink(const Link& link) {
   LinkPtr change(rtnl_link_alloc());
   rtnl_link_set_ifalias(change.get(), link.alias.c_str());
   if (link.mtu) rtnl_link_set_mtu(change.get(), link.mtu);
+  if (!link.mac.empty()) {
+    nl_addr* raw = nullptr;
+    check(nl_addr_parse(link.mac.c_str(), AF_LLC, &raw), "parse mac", link.mac);
+    NlAddrPtr mac(raw);
+    rtnl_link_set_addr(change.get(), mac.get());
+  }
   if (link.kind != LinkKind::Loopback) {
     rtnl_link_set_master(change.get(), link.master.empty() ? 0 : ifindex(link.master, true));
   }
@@ -283,9 +313,9 @@ bool RouteSocket::address(const Address& a, bool add) {
 bool RouteSocket::route(const Route& r, bool add) {
   RoutePtr route(rtnl_route_alloc());
   rtnl_route_set_family(route.get(), AF_INET);
-  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_table(route.get(), r.table);
   rtnl_route_set_protocol(route.get(), kRouteProtocol);
-  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
+  rtnl_route_set_scope(route.get(), r.gateway.value ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
   NlAddrPtr dst = nlAddr(r.dst.addr, r.dst.prefix);
   rtnl_route_set_dst(route.get(), dst.get());
   int index = ifindex(r.dev, add);
@@ -293,10 +323,11 @@ bool RouteSocket::route(const Route& r, bool add) {
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
   rtnl_route_nh_set_ifindex(nh, index);
   NlAddrPtr gw = nlAddr(r.gateway, 32);
-  rtnl_route_nh_set_gateway(nh, gw.get());
+  if (r.gateway.value) rtnl_route_nh_set_gateway(nh, gw.get());
   rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh from here
-  std::string what =
-      (r.dst.prefix == 0 ? std::string("default") : r.dst.str()) + " via " + r.gateway.str();
+  std::string what = (r.dst.prefix == 0 ? std::string("default") : r.dst.str()) +
+                     (r.gateway.value ? " via " + r.gateway.str() : " dev " + r.dev) +
+                     (r.table == RT_TABLE_MAIN ? "" : " table " + std::to_string(r.table));
   // Replace: a same-destination route someone put in our namespace by hand
   // gives way to ours.
   int rc = add ? rtnl_route_add(sock_, route.get(), NLM_F_REPLACE)
@@ -306,6 +337,26 @@ bool RouteSocket::route(const Route& r, bool add) {
     return false;
   }
   check(rc, add ? "add route" : "delete route", what);
+  return true;
+}
+
+bool RouteSocket::rule(const Rule& r, bool add) {
+  RulePtr rule(rtnl_rule_alloc());
+  rtnl_rule_set_family(rule.get(), AF_INET);
+  rtnl_rule_set_prio(rule.get(), r.priority);
+  rtnl_rule_set_table(rule.get(), r.table);
+  rtnl_rule_set_action(rule.get(), FR_ACT_TO_TBL);
+  rtnl_rule_set_protocol(rule.get(), kRouteProtocol);
+  NlAddrPtr src = nlAddr(r.src.addr, r.src.prefix);
+  rtnl_rule_set_src(rule.get(), src.get());
+  std::string what = "from " + r.src.str() + " lookup " + std::to_string(r.table);
+  int rc = add ? rtnl_rule_add(sock_, rule.get(), NLM_F_CREATE | NLM_F_EXCL)
+               : rtnl_rule_delete(sock_, rule.get(), 0);
+  if ((add && rc == -NLE_EXIST) || (!add && rc == -NLE_OBJ_NOTFOUND)) {
+    lastExtAck_.clear();
+    return false;
+  }
+  check(rc, add ? "add rule" : "delete rule", what);
   return true;
 }
 

@@ -23,7 +23,7 @@ class RouteSocket {
 
   // Links carrying vpcd's alias (and the loopback when `withLoopback`, and
   // the links named in `adopt` whatever their alias), their IPv4 addresses,
-  // and IPv4 main-table routes with vpcd's protocol.
+  // and IPv4 routes (any table) and rules with vpcd's protocol.
   void observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt);
   std::string loopbackAlias();
   bool hasLink(const std::string& name) { return ifindex(name, false) != 0; }
@@ -35,6 +35,7 @@ class RouteSocket {
   void setLink(const Link& link);
   bool address(const Address& a, bool add);
   bool route(const Route& r, bool add);
+  bool rule(const Rule& r, bool add);
 
  private:
   int ifindex(const std::string& name, bool required);

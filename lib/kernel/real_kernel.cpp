@@ -96,6 +96,7 @@ Namespace RealKernel::observe(const std::string& ns, const Namespace* want) {
       out.links.clear();
       out.addresses.clear();
       out.routes.clear();
+      out.rules.clear();
       return out;
     }
   }
@@ -172,6 +173,12 @@ bool RealKernel::apply(const Action& a) {
       break;
     case Op::DeleteRoute:
       changed = route(a.ns).route(a.route, false);
+      break;
+    case Op::AddRule:
+      changed = route(a.ns).rule(a.rule, true);
+      break;
+    case Op::DeleteRule:
+      changed = route(a.ns).rule(a.rule, false);
       break;
     case Op::SetSysctl:
       writeSysctl(a.ns, a.key, a.value);

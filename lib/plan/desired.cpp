@@ -45,6 +45,7 @@ Namespace subnetSide(const Vpc& vpc, const Subnet& subnet) {
            .kind = LinkKind::Veth,
            .alias = std::string(kAliasPrefix) + "nic:" + vpc.name + "/" + subnet.name,
            .mtu = static_cast<uint32_t>(vpc.mtu),
+           .mac = subnetMac(vpc.name, subnet.name),
            .up = true,
            .isPeer = true};
   ns.addresses.insert({kSubnetNic, subnet.cidr.withAddr(subnet.address())});
@@ -52,8 +53,14 @@ Namespace subnetSide(const Vpc& vpc, const Subnet& subnet) {
   return ns;
 }
 
+// A NIC of an instance seen from its VPC's router: a port of br0.
+struct VmPort {
+  const Instance* instance;
+  const Nic* nic;
+};
+
 Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<PeerLink>& peers,
-                     const std::vector<Policy>& policies) {
+                     const std::vector<Policy>& policies, const std::vector<VmPort>& vmPorts) {
   auto mtu = static_cast<uint32_t>(vpc.mtu);
   Namespace ns = ownedNamespace(routerNamespace(vpc.name));
   ns.links[kBridge] = Link{.name = kBridge,
@@ -89,9 +96,34 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<P
       routerTable(kRouterUplink, publicSubnets, peers, subnetFilters(vpc.name, subnets, policies));
   ns.tables[table.key()] = table;
   std::vector<PortAddress> ports;
-  for (const auto& s : vpc.subnets) ports.push_back({subnetPortName(s.name), s.address()});
-  // One port per subnet so far: no two ports share a subnet.
-  NftTable bridge = bridgeTable(ports, {});
+  std::map<std::string, std::vector<std::string>> portsOf;  // subnet -> its ports
+  for (const auto& s : vpc.subnets) {
+    ports.push_back({subnetPortName(s.name), s.address(), subnetMac(vpc.name, s.name)});
+    portsOf[s.name].push_back(ports.back().port);
+  }
+  for (const auto& [instance, nic] : vmPorts) {
+    std::string port = instancePortName(instance->name, nic->name);
+    ns.links[port] =
+        Link{.name = port,
+             .kind = LinkKind::Veth,
+             .alias = std::string(kAliasPrefix) + "vmport:" + instance->name + "/" + nic->name,
+             .master = kBridge,
+             .mtu = mtu,
+             .peerNamespace = instanceNamespace(instance->name),
+             .peerName = nic->name};
+    ports.push_back({port, nic->ip, nic->mac});
+    portsOf[nic->subnet].push_back(port);
+  }
+  // Ports of one subnet may talk at layer 2; any other pair only through br0.
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& [subnet, list] : portsOf) {
+    for (const auto& a : list) {
+      for (const auto& b : list) {
+        if (a != b) pairs.emplace_back(a, b);
+      }
+    }
+  }
+  NftTable bridge = bridgeTable(ports, pairs);
   ns.tables[bridge.key()] = bridge;
   return ns;
 }
@@ -120,7 +152,39 @@ void addPeeringLinks(KernelState& state, const Peering& p, const Vpc& a, const V
   for (const auto& c : p.allowed.at(a.name)) rb.routes.insert({c, t.hostEnd.addr, inB});
 }
 
+// vm-<instance>: eth<k> per NIC with its address; the primary NIC holds the
+// default route, each other NIC a table of its own chosen by source address.
+Namespace instanceSide(const Instance& i, const std::map<std::string, const Vpc*>& vpcs) {
+  Namespace ns = ownedNamespace(instanceNamespace(i.name));
+  for (size_t k = 0; k < i.nics.size(); ++k) {
+    const Nic& nic = i.nics[k];
+    ns.links[nic.name] =
+        Link{.name = nic.name,
+             .kind = LinkKind::Veth,
+             .alias = std::string(kAliasPrefix) + "vmnic:" + i.name + "/" + nic.name,
+             .mtu = static_cast<uint32_t>(vpcs.at(nic.vpc)->mtu),
+             .mac = nic.mac,
+             .up = i.status != InstanceStatus::Stopped,
+             .isPeer = true};
+    ns.addresses.insert({nic.name, nic.subnetCidr.withAddr(nic.ip)});
+    if (k == 0) {
+      ns.routes.insert({Cidr{}, nic.gateway(), nic.name});
+      continue;
+    }
+    auto index = static_cast<uint32_t>(std::stoul(nic.name.substr(3)));
+    uint32_t table = kNicTableBase + index;
+    ns.rules.insert({kNicRulePriority + index, Cidr{nic.ip, 32}, table});
+    ns.routes.insert({nic.subnetCidr, Ipv4{}, nic.name, table});
+    ns.routes.insert({Cidr{}, nic.gateway(), nic.name, table});
+  }
+  return ns;
+}
+
 }  // namespace
+
+std::string subnetMac(const std::string& vpc, const std::string& subnet) {
+  return macFor("subnet:" + vpc + "/" + subnet);
+}
 
 std::string peerLinkName(const std::string& peerVpc) {
   return interfaceName("p-", peerVpc);
@@ -144,6 +208,8 @@ std::string peerNamespaceOf(const std::string& alias) {
     return a.substr(full.size());
   };
   if (auto vpc = after("transit:")) return routerNamespace(*vpc);
+  if (auto owner = after("vmport:"))
+    return instanceNamespace(std::string(owner->substr(0, owner->find('/'))));
   if (auto owner = after("port:")) {
     size_t slash = owner->find('/');
     if (slash == std::string_view::npos) return "";
@@ -169,10 +235,20 @@ KernelState desiredState(const Topology& topology) {
     peersOf[p.vpc].push_back({peerLinkName(p.peerVpc), p.name, a, b});
     peersOf[p.peerVpc].push_back({peerLinkName(p.vpc), p.name, b, a});
   }
+  std::map<std::string, std::vector<VmPort>> vmPortsOf;  // vpc -> NICs in it
+  for (const auto& i : topology.instances) {
+    bool placed = std::all_of(i.nics.begin(), i.nics.end(),
+                              [&](const Nic& n) { return byName.count(n.vpc) > 0; });
+    if (!placed) continue;  // the service never lets a VPC go with NICs in it
+    for (const auto& nic : i.nics) vmPortsOf[nic.vpc].push_back({&i, &nic});
+    Namespace vm = instanceSide(i, byName);
+    state[vm.name] = std::move(vm);
+  }
   for (const auto& vpc : topology.vpcs) {
     Transit transit = transitFor(topology.transitPool, vpc.transitIndex);
     addHostSide(host, vpc, transit);
-    Namespace router = routerSide(vpc, transit, peersOf[vpc.name], topology.policies);
+    Namespace router =
+        routerSide(vpc, transit, peersOf[vpc.name], topology.policies, vmPortsOf[vpc.name]);
     state[router.name] = std::move(router);
     for (const auto& s : vpc.subnets) {
       Namespace sub = subnetSide(vpc, s);

@@ -63,6 +63,9 @@ struct Builder {
     for (const auto& r : have.routes) {
       if (!want.routes.count(r)) add(deletes, {.op = Op::DeleteRoute, .ns = want.name, .route = r});
     }
+    for (const auto& r : have.rules) {
+      if (!want.rules.count(r)) add(deletes, {.op = Op::DeleteRule, .ns = want.name, .rule = r});
+    }
     for (const auto& a : have.addresses) {
       if (!want.addresses.count(a) && want.links.count(a.link)) {
         add(deletes, {.op = Op::DeleteAddress, .ns = want.name, .address = a});
@@ -151,6 +154,10 @@ struct Builder {
     for (const auto& r : want.routes) {
       if (!have || !have->routes.count(r) || fresh(want.name, r.dev))
         add(routes, {.op = Op::AddRoute, .ns = want.name, .route = r});
+    }
+    for (const auto& r : want.rules) {
+      if (!have || !have->rules.count(r))
+        add(routes, {.op = Op::AddRule, .ns = want.name, .rule = r});
     }
     for (const auto& [key, table] : want.tables) {
       auto it = have ? have->tables.find(key) : want.tables.end();

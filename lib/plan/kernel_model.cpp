@@ -6,6 +6,21 @@ std::string displayName(const std::string& ns) {
   return ns.empty() ? "host" : ns;
 }
 
+namespace {
+
+std::string routeText(const Route& r) {
+  std::string text = r.dst.prefix == 0 ? std::string("default") : r.dst.str();
+  text += r.gateway.value ? " via " + r.gateway.str() : " dev " + r.dev;
+  return r.table == kMainTable ? text : text + " table " + std::to_string(r.table);
+}
+
+std::string ruleText(const Rule& r) {
+  return "from " + r.src.str() + " lookup " + std::to_string(r.table) + " pref " +
+         std::to_string(r.priority);
+}
+
+}  // namespace
+
 std::string Action::describe() const {
   std::string where = " in " + displayName(ns);
   switch (op) {
@@ -27,11 +42,13 @@ std::string Action::describe() const {
     case Op::DeleteAddress:
       return "- address " + address.cidr.str() + " on " + address.link + where;
     case Op::AddRoute:
-      return "+ route " + (route.dst.prefix == 0 ? std::string("default") : route.dst.str()) +
-             " via " + route.gateway.str() + where;
+      return "+ route " + routeText(route) + where;
     case Op::DeleteRoute:
-      return "- route " + (route.dst.prefix == 0 ? std::string("default") : route.dst.str()) +
-             where;
+      return "- route " + routeText(route) + where;
+    case Op::AddRule:
+      return "+ rule " + ruleText(rule) + where;
+    case Op::DeleteRule:
+      return "- rule " + ruleText(rule) + where;
     case Op::SetSysctl:
       return "~ sysctl " + key + "=" + value + where;
     case Op::ReplaceTable:

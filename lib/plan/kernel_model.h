@@ -29,6 +29,7 @@ struct Link {
   std::string alias;   // always starts with kAliasPrefix
   std::string master;  // bridge this link is a port of, or empty
   uint32_t mtu = 0;    // 0: leave as the kernel chose (loopback)
+  std::string mac;     // "02:…"; empty: leave as the kernel chose
   bool up = true;
   // A veth pair is created from one end, in one call, with the other end born
   // directly in its namespace. That end names its peer here; the other end has
@@ -40,7 +41,8 @@ struct Link {
   // Whether two links agree on everything the kernel can be asked to change
   // without recreating the link.
   bool sameSettings(const Link& o) const {
-    return alias == o.alias && master == o.master && (mtu == 0 || mtu == o.mtu) && up == o.up;
+    return alias == o.alias && master == o.master && (mtu == 0 || mtu == o.mtu) &&
+           (mac.empty() || mac == o.mac) && up == o.up;
   }
   bool operator==(const Link&) const = default;
 };
@@ -51,12 +53,25 @@ struct Address {
   auto operator<=>(const Address&) const = default;
 };
 
-// Routes in the main table with protocol kRouteProtocol.
+inline constexpr uint32_t kMainTable = 254;  // RT_TABLE_MAIN
+
+// Routes with protocol kRouteProtocol. A gateway of 0.0.0.0 is a route to a
+// network on the link itself (scope link).
 struct Route {
   Cidr dst;
   Ipv4 gateway;
   std::string dev;
+  uint32_t table = kMainTable;
   auto operator<=>(const Route&) const = default;
+};
+
+// A policy-routing rule with protocol kRouteProtocol: packets from `src`
+// look up `table` (`ip rule add from <src> lookup <table> pref <priority>`).
+struct Rule {
+  uint32_t priority = 0;
+  Cidr src;
+  uint32_t table = kMainTable;
+  auto operator<=>(const Rule&) const = default;
 };
 
 struct Namespace {
@@ -66,6 +81,7 @@ struct Namespace {
   std::map<std::string, Link> links;
   std::set<Address> addresses;
   std::set<Route> routes;
+  std::set<Rule> rules;
   std::map<std::string, std::string> sysctls;  // e.g. net/ipv4/conf/all/forwarding -> 1
   std::map<std::string, NftTable> tables;      // by NftTable::key()
 };
@@ -85,6 +101,8 @@ struct Action {
     DeleteAddress,
     AddRoute,
     DeleteRoute,
+    AddRule,
+    DeleteRule,
     SetSysctl,
     ReplaceTable,
     DeleteTable,
@@ -95,6 +113,7 @@ struct Action {
   Link peer;  // CreateLink of a veth: the other end, in link.peerNamespace
   Address address;
   Route route;
+  Rule rule;          // AddRule, DeleteRule
   std::string key;    // SetSysctl
   std::string value;  // SetSysctl
   NftTable table;     // ReplaceTable; DeleteTable uses family and name

@@ -16,13 +16,16 @@
 namespace vpcd::nftb {
 
 inline constexpr uint32_t kReg = NFT_REG_1;
-inline constexpr uint32_t kIpv4AddrType = 7;  // nft's TYPE_IPADDR, for `nft list` display
-inline constexpr uint32_t kIfnameType = 41;   // nft's TYPE_IFNAME
-inline constexpr uint32_t kConcatBits = 6;    // nft's TYPE_BITS: concatenated types
+inline constexpr uint32_t kIpv4AddrType = 7;   // nft's TYPE_IPADDR, for `nft list` display
+inline constexpr uint32_t kIfnameType = 41;    // nft's TYPE_IFNAME
+inline constexpr uint32_t kEtherAddrType = 9;  // nft's TYPE_ETHERADDR
+inline constexpr uint32_t kConcatBits = 6;     // nft's TYPE_BITS: concatenated types
 inline constexpr int32_t kNatSrcPriority = 100;
 inline constexpr uint32_t kSaddrOffset = 12;  // in the IPv4 header
 inline constexpr uint32_t kDaddrOffset = 16;
-inline constexpr uint32_t kArpSpaOffset = 14;  // ARP sender protocol address
+inline constexpr uint32_t kArpShaOffset = 8;      // ARP sender hardware address
+inline constexpr uint32_t kArpSpaOffset = 14;     // ARP sender protocol address
+inline constexpr uint32_t kEtherSaddrOffset = 6;  // in the Ethernet header
 inline constexpr uint16_t kEtherTypeIp = 0x0800;
 inline constexpr uint16_t kEtherTypeArp = 0x0806;
 

@@ -51,6 +51,23 @@ NftRule spoofRule(const std::string& chain, uint16_t type, uint32_t offset) {
                        lookup("port_addrs", true), verdict(NF_DROP)}});
 }
 
+// `[match] iifname . <6-byte MAC at base + offset> != @port_macs drop`.
+NftRule macRule(const std::string& chain, const std::vector<NftExpr>& match, uint32_t base,
+                uint32_t offset) {
+  return rule(chain, {match,
+                      {meta(NFT_META_IIFNAME, NFT_REG_1), payload(base, offset, 6, NFT_REG_2),
+                       lookup("port_macs", true), verdict(NF_DROP)}});
+}
+
+// "02:ab:…" as set key bytes; a concatenated field fills whole registers.
+std::string macKey(const std::string& mac) {
+  std::string out;
+  for (size_t i = 0; i + 1 < mac.size(); i += 3)
+    out.push_back(static_cast<char>(std::stoi(mac.substr(i, 2), nullptr, 16)));
+  out.resize(8, '\0');
+  return out;
+}
+
 }  // namespace
 
 // Interval set elements as the kernel's rbtree keeps them: each range is a
@@ -109,16 +126,24 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
 NftTable bridgeTable(const std::vector<PortAddress>& ports,
                      const std::vector<std::pair<std::string, std::string>>& samePortPairs) {
   NftTable t{.family = NFPROTO_BRIDGE, .name = "vpcd"};
+  NftSet macs{
+      .name = "port_macs", .keyType = (kIfnameType << kConcatBits) | kEtherAddrType, .keyLen = 24};
   NftSet addrs{
       .name = "port_addrs", .keyType = (kIfnameType << kConcatBits) | kIpv4AddrType, .keyLen = 20};
-  for (const auto& p : ports) addrs.elems.push_back({.key = padded(p.port) + be32(p.addr.value)});
+  for (const auto& p : ports) {
+    macs.elems.push_back({.key = padded(p.port) + macKey(p.mac)});
+    addrs.elems.push_back({.key = padded(p.port) + be32(p.addr.value)});
+  }
   NftSet pairs{
       .name = "port_pairs", .keyType = (kIfnameType << kConcatBits) | kIfnameType, .keyLen = 32};
   for (const auto& [a, b] : samePortPairs) pairs.elems.push_back({.key = padded(a) + padded(b)});
-  t.sets = {addrs, pairs};
+  t.sets = {macs, addrs, pairs};
   t.chains.push_back({"input", "filter", NF_BR_LOCAL_IN, 0, NF_ACCEPT});
   t.chains.push_back({"forward", "filter", NF_BR_FORWARD, 0, NF_ACCEPT});
   for (const char* chain : {"input", "forward"}) {
+    t.rules.push_back(macRule(chain, {}, NFT_PAYLOAD_LL_HEADER, kEtherSaddrOffset));
+    t.rules.push_back(
+        macRule(chain, etherType(kEtherTypeArp), NFT_PAYLOAD_NETWORK_HEADER, kArpShaOffset));
     t.rules.push_back(spoofRule(chain, kEtherTypeIp, kSaddrOffset));
     t.rules.push_back(spoofRule(chain, kEtherTypeArp, kArpSpaOffset));
   }

@@ -42,21 +42,25 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
                      const std::vector<PeerLink>& peers = {},
                      const std::vector<SubnetFilter>& filters = {});
 
-// A port of the VPC bridge and the one IPv4 address it may send from.
+// A port of the VPC bridge and the one IPv4 address and MAC it may send from.
 struct PortAddress {
   std::string port;
   Ipv4 addr;
+  std::string mac;  // "02:…"
 };
 
 // `table bridge vpcd` in a VPC router namespace, on br0:
+//   set port_macs  { type ifname . ether_addr }  each port and its MAC
 //   set port_addrs { type ifname . ipv4_addr }   each port and its address
 //   set port_pairs { type ifname . ifname }      ports of one subnet (L2 peers)
-//   chain input:    ether type ip  iifname . ip saddr     != @port_addrs drop
-//                   ether type arp iifname . arp saddr ip != @port_addrs drop
-//   chain forward:  same anti-spoofing, and iifname . oifname != @port_pairs drop
-// So a port can neither send with an address it was not given (a private
-// subnet cannot borrow a public subnet's address to be NATed out) nor reach
-// another subnet at layer 2, past the router.
+//   chain input:    iifname . ether saddr                    != @port_macs  drop
+//                   ether type arp iifname . arp saddr ether != @port_macs  drop
+//                   ether type ip  iifname . ip saddr        != @port_addrs drop
+//                   ether type arp iifname . arp saddr ip    != @port_addrs drop
+//   chain forward:  the same, and iifname . oifname != @port_pairs drop
+// So a port can neither send with an address or MAC it was not given (a
+// private subnet cannot borrow a public subnet's address to be NATed out)
+// nor reach another subnet at layer 2, past the router.
 NftTable bridgeTable(const std::vector<PortAddress>& ports,
                      const std::vector<std::pair<std::string, std::string>>& samePortPairs);
 

@@ -63,17 +63,81 @@ TEST_CASE("the desired state of a VPC") {
   }
 }
 
-TEST_CASE("the bridge table pins each port to its address") {
+const NftSet& setNamed(const NftTable& t, const std::string& name) {
+  auto it =
+      std::find_if(t.sets.begin(), t.sets.end(), [&](const NftSet& s) { return s.name == name; });
+  REQUIRE(it != t.sets.end());
+  return *it;
+}
+
+bool hasKey(const NftSet& set, const std::string& key) {
+  return std::count_if(set.elems.begin(), set.elems.end(),
+                       [&](const NftSetElem& e) { return e.key == key; }) == 1;
+}
+
+std::string portKey(const std::string& port) {
+  return port + std::string(16 - port.size(), '\0');
+}
+
+TEST_CASE("the bridge table pins each port to its address and MAC") {
   KernelState want = desiredState(lab());
   const NftTable& table = want.at("vpc-prod").tables.at("bridge vpcd");
-  REQUIRE(table.sets.size() == 2);
-  const NftSet& addrs = table.sets[0].name == "port_addrs" ? table.sets[0] : table.sets[1];
+  REQUIRE(table.sets.size() == 3);
+  const NftSet& addrs = setNamed(table, "port_addrs");
   REQUIRE(addrs.elems.size() == 2);
-  std::string web =
-      std::string("s-web") + std::string(11, '\0') + std::string("\x0a\x0a\x01\x02", 4);
-  CHECK(std::count_if(addrs.elems.begin(), addrs.elems.end(),
-                      [&](const NftSetElem& e) { return e.key == web; }) == 1);
-  CHECK(table.rules.size() == 5);  // ip and arp in input and forward, and the port-pair rule
+  CHECK(hasKey(addrs, portKey("s-web") + std::string("\x0a\x0a\x01\x02", 4)));
+  const NftSet& macs = setNamed(table, "port_macs");
+  REQUIRE(macs.elems.size() == 2);
+  std::string mac = want.at("vpc-prod.web").links.at("eth0").mac;
+  CHECK(mac == subnetMac("prod", "web"));
+  CHECK(macs.elems[0].key.size() == 24);
+  CHECK(setNamed(table, "port_pairs").elems.empty());  // one port per subnet
+  // MAC, ARP sender MAC, IP and ARP sender address in input and forward, and
+  // the port-pair rule.
+  CHECK(table.rules.size() == 9);
+}
+
+TEST_CASE("an instance with two NICs: ports, addresses, policy routing, layer-2 pairs") {
+  Topology t = lab();
+  Instance i{.name = "router1", .status = InstanceStatus::Running};
+  i.nics.push_back({.name = "eth0",
+                    .vpc = "prod",
+                    .subnet = "web",
+                    .subnetCidr = *Cidr::parse("10.10.1.0/24"),
+                    .ip = *Ipv4::parse("10.10.1.3"),
+                    .mac = macFor("router1/eth0")});
+  i.nics.push_back({.name = "eth1",
+                    .vpc = "prod",
+                    .subnet = "db",
+                    .subnetCidr = *Cidr::parse("10.10.2.0/24"),
+                    .ip = *Ipv4::parse("10.10.2.50"),
+                    .mac = macFor("router1/eth1")});
+  t.instances.push_back(i);
+  KernelState want = desiredState(t);
+  const Namespace& vm = want.at("vm-router1");
+  CHECK(vm.links.at("eth1").mac == i.nics[1].mac);
+  CHECK(vm.links.at("eth1").up);
+  CHECK(vm.addresses.count({"eth1", *Cidr::parse("10.10.2.50/24")}));
+  CHECK(vm.routes.count({Cidr{}, *Ipv4::parse("10.10.1.1"), "eth0"}));
+  CHECK(vm.routes.count({Cidr{}, *Ipv4::parse("10.10.2.1"), "eth1", 101}));
+  CHECK(vm.routes.count({*Cidr::parse("10.10.2.0/24"), Ipv4{}, "eth1", 101}));
+  CHECK(vm.rules.count({1001, *Cidr::parse("10.10.2.50/32"), 101}));
+  CHECK(vm.rules.size() == 1);
+  const Namespace& router = want.at("vpc-prod");
+  const Link& port = router.links.at("n-router1-1");
+  CHECK(port.master == "br0");
+  CHECK(port.peerNamespace == "vm-router1");
+  CHECK(peerNamespaceOf(port.alias) == "vm-router1");
+  const NftTable& bridge = router.tables.at("bridge vpcd");
+  CHECK(hasKey(setNamed(bridge, "port_addrs"),
+               portKey("n-router1-1") + std::string("\x0a\x0a\x02\x32", 4)));
+  const NftSet& pairs = setNamed(bridge, "port_pairs");
+  CHECK(pairs.elems.size() == 4);  // s-web <-> n-router1-0, s-db <-> n-router1-1
+  CHECK(hasKey(pairs, portKey("s-db") + portKey("n-router1-1")));
+
+  i.status = InstanceStatus::Stopped;
+  t.instances = {i};
+  CHECK_FALSE(desiredState(t).at("vm-router1").links.at("eth0").up);
 }
 
 TEST_CASE("with no VPC, the host keeps no vpcd table") {

@@ -1,0 +1,255 @@
+#include "lib/model/instance.h"
+
+#include <cstdio>
+
+#include "lib/model/api_error.h"
+#include "lib/model/fields.h"
+#include "lib/model/names.h"
+#include "lib/model/timestamp.h"
+
+namespace vpcd {
+namespace {
+
+using nlohmann::json;
+
+std::string indexed(const std::string& field, size_t i) {
+  return field + "[" + std::to_string(i) + "]";
+}
+
+std::map<std::string, std::string> stringMap(const json& body, const std::string& field) {
+  std::map<std::string, std::string> out;
+  auto it = body.find(field);
+  if (it == body.end()) return out;
+  if (!it->is_object()) throw ApiError::invalid(field, "must be an object of strings");
+  for (const auto& [key, value] : it->items()) {
+    if (!value.is_string()) throw ApiError::invalid(field + "." + key, "must be a string");
+    if (key.empty() || key.find('=') != std::string::npos || key.find(',') != std::string::npos)
+      throw ApiError::invalid(field + "." + key, "keys must be non-empty, without '=' or ','");
+    out[key] = value.get<std::string>();
+  }
+  return out;
+}
+
+std::vector<std::string> stringList(const json& body, const std::string& field) {
+  std::vector<std::string> out;
+  auto it = body.find(field);
+  if (it == body.end()) return out;
+  if (!it->is_array()) throw ApiError::invalid(field, "must be a list of strings");
+  for (size_t i = 0; i < it->size(); ++i) {
+    if (!(*it)[i].is_string() || (*it)[i].get_ref<const std::string&>().empty())
+      throw ApiError::invalid(indexed(field, i), "must be a non-empty string");
+    out.push_back((*it)[i].get<std::string>());
+  }
+  return out;
+}
+
+std::string nicField(const std::string& path, const char* field) {
+  return path.empty() ? field : path + "." + field;
+}
+
+}  // namespace
+
+std::string toString(InstanceStatus s) {
+  switch (s) {
+    case InstanceStatus::Running:
+      return "RUNNING";
+    case InstanceStatus::Stopped:
+      return "STOPPED";
+    default:
+      return "PROVISIONING";
+  }
+}
+
+const Nic* Instance::findNic(const std::string& nic) const {
+  for (const auto& n : nics) {
+    if (n.name == nic) return &n;
+  }
+  return nullptr;
+}
+
+NicRequest parseNicRequest(const json& body, const std::string& path) {
+  if (!body.is_object()) throw ApiError::invalid(path, "must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (key != "subnet" && key != "ip")
+      throw ApiError::invalid(nicField(path, key.c_str()), "unknown field");
+  }
+  NicRequest r{.field = path};
+  auto subnet = body.find("subnet");
+  std::string field = nicField(path, "subnet");
+  if (subnet == body.end()) throw ApiError::invalid(field, "is required");
+  if (!subnet->is_string()) throw ApiError::invalid(field, "must be a string");
+  const std::string& target = subnet->get_ref<const std::string&>();
+  size_t slash = target.find('/');
+  if (slash == std::string::npos || !isLabel(target.substr(0, slash)) ||
+      !isLabel(target.substr(slash + 1)))
+    throw ApiError::invalid(field, "\"" + target + "\" is not of the form vpc/subnet");
+  r.vpc = target.substr(0, slash);
+  r.subnet = target.substr(slash + 1);
+  if (auto ip = body.find("ip"); ip != body.end()) {
+    std::string f = nicField(path, "ip");
+    if (!ip->is_string()) throw ApiError::invalid(f, "must be a string");
+    auto addr = Ipv4::parse(ip->get<std::string>());
+    if (!addr)
+      throw ApiError::invalid(f, "\"" + ip->get<std::string>() + "\" is not an IPv4 address");
+    r.ip = addr;
+  }
+  return r;
+}
+
+InstanceRequest parseInstanceRequest(const json& body) {
+  requireObject(body, {"name", "nics", "subnet", "ip", "labels", "metadata", "tags", "command"});
+  InstanceRequest req;
+  Instance& i = req.instance;
+  i.name = requireString(body, "name");
+  requireLabel("name", i.name);
+  bool single = body.contains("subnet") || body.contains("ip");
+  if (single && body.contains("nics"))
+    throw ApiError::invalid("nics", "give either nics or subnet/ip, not both");
+  if (single) {
+    json nic = json::object();
+    for (const char* f : {"subnet", "ip"}) {
+      if (body.contains(f)) nic[f] = body.at(f);
+    }
+    req.nics.push_back(parseNicRequest(nic, ""));
+  } else {
+    auto nics = body.find("nics");
+    if (nics == body.end()) throw ApiError::invalid("nics", "is required (at least one NIC)");
+    if (!nics->is_array() || nics->empty())
+      throw ApiError::invalid("nics", "must be a non-empty list of {\"subnet\": \"vpc/subnet\"}");
+    for (size_t n = 0; n < nics->size(); ++n)
+      req.nics.push_back(parseNicRequest((*nics)[n], indexed("nics", n)));
+  }
+  for (size_t a = 0; a < req.nics.size(); ++a) {
+    for (size_t b = 0; b < a; ++b) {
+      if (req.nics[a].vpc == req.nics[b].vpc && req.nics[a].subnet == req.nics[b].subnet)
+        throw ApiError::invalid(nicField(req.nics[a].field, "subnet"),
+                                "a second NIC in subnet " + req.nics[a].vpc + "/" +
+                                    req.nics[a].subnet + "; one NIC per subnet");
+    }
+  }
+  i.labels = stringMap(body, "labels");
+  i.metadata = stringMap(body, "metadata");
+  i.tags = stringList(body, "tags");
+  i.command = stringList(body, "command");
+  return req;
+}
+
+std::string instanceNamespace(const std::string& instance) {
+  return "vm-" + instance;
+}
+
+std::string instancePortName(const std::string& instance, const std::string& nic) {
+  // eth<k> -> n-<instance>-<k>
+  return interfaceName("n-", instance + "-" + nic.substr(3));
+}
+
+std::string macFor(const std::string& key) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "02:%02x:%02x:%02x:%02x:%02x", unsigned(h >> 32 & 0xff),
+                unsigned(h >> 24 & 0xff), unsigned(h >> 16 & 0xff), unsigned(h >> 8 & 0xff),
+                unsigned(h & 0xff));
+  return buf;
+}
+
+namespace {
+
+json nicsJson(const Instance& i) {
+  json nics = json::array();
+  for (size_t n = 0; n < i.nics.size(); ++n) {
+    const Nic& nic = i.nics[n];
+    nics.push_back({{"name", nic.name},
+                    {"subnet", nic.target()},
+                    {"ip", nic.ip.str()},
+                    {"prefix", nic.subnetCidr.prefix},
+                    {"mac", nic.mac},
+                    {"gateway", nic.gateway().str()},
+                    {"primary", n == 0}});
+  }
+  return nics;
+}
+
+std::string timeOrNull(int64_t t) {
+  return t ? isoTime(t) : "";
+}
+
+}  // namespace
+
+json toJson(const Instance& i, bool commandRunning) {
+  json out{{"name", i.name},
+           {"status", toString(i.status)},
+           {"namespace", instanceNamespace(i.name)},
+           {"nics", nicsJson(i)},
+           {"labels", i.labels},
+           {"metadata", i.metadata},
+           {"tags", i.tags},
+           {"command", i.command},
+           {"created_at", isoTime(i.createdAt)}};
+  out["last_start_at"] = i.lastStartAt ? json(timeOrNull(i.lastStartAt)) : json();
+  out["last_stop_at"] = i.lastStopAt ? json(timeOrNull(i.lastStopAt)) : json();
+  if (!i.command.empty()) {
+    out["command_state"] = commandRunning ? "running" : "exited";
+    out["command_pid"] = commandRunning ? json(i.pid) : json();
+  }
+  return out;
+}
+
+json toState(const Instance& i) {
+  json nics = json::array();
+  for (const auto& n : i.nics) {
+    nics.push_back({{"name", n.name},
+                    {"vpc", n.vpc},
+                    {"subnet", n.subnet},
+                    {"subnet_cidr", n.subnetCidr.str()},
+                    {"ip", n.ip.str()},
+                    {"mac", n.mac}});
+  }
+  return {{"name", i.name},
+          {"status", toString(i.status)},
+          {"nics", nics},
+          {"labels", i.labels},
+          {"metadata", i.metadata},
+          {"tags", i.tags},
+          {"command", i.command},
+          {"created_at", i.createdAt},
+          {"last_start_at", i.lastStartAt},
+          {"last_stop_at", i.lastStopAt},
+          {"pid", i.pid},
+          {"pid_start_time", i.pidStartTime}};
+}
+
+Instance instanceFromState(const json& s) {
+  Instance i;
+  i.name = s.at("name").get<std::string>();
+  std::string status = s.at("status").get<std::string>();
+  i.status = status == "RUNNING"   ? InstanceStatus::Running
+             : status == "STOPPED" ? InstanceStatus::Stopped
+                                   : InstanceStatus::Provisioning;
+  for (const auto& n : s.at("nics")) {
+    auto cidr = Cidr::parse(n.at("subnet_cidr").get<std::string>());
+    auto ip = Ipv4::parse(n.at("ip").get<std::string>());
+    if (!cidr || !ip) throw std::runtime_error("bad address in nic " + n.dump());
+    i.nics.push_back({.name = n.at("name").get<std::string>(),
+                      .vpc = n.at("vpc").get<std::string>(),
+                      .subnet = n.at("subnet").get<std::string>(),
+                      .subnetCidr = *cidr,
+                      .ip = *ip,
+                      .mac = n.at("mac").get<std::string>()});
+  }
+  i.labels = s.value("labels", std::map<std::string, std::string>{});
+  i.metadata = s.value("metadata", std::map<std::string, std::string>{});
+  i.tags = s.value("tags", std::vector<std::string>{});
+  i.command = s.value("command", std::vector<std::string>{});
+  i.createdAt = s.value("created_at", int64_t{0});
+  i.lastStartAt = s.value("last_start_at", int64_t{0});
+  i.lastStopAt = s.value("last_stop_at", int64_t{0});
+  i.pid = s.value("pid", 0);
+  i.pidStartTime = s.value("pid_start_time", uint64_t{0});
+  return i;
+}
+
+}  // namespace vpcd
