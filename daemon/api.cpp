@@ -23,6 +23,36 @@ std::vector<std::string> segments(const std::string& target) {
   return out;
 }
 
+// "?label=env%3Dlab&vpc=prod" -> {label: env=lab, vpc: prod}.
+VpcService::Query queryOf(const std::string& target) {
+  VpcService::Query out;
+  size_t q = target.find('?');
+  if (q == std::string::npos) return out;
+  auto decode = [](const std::string& s) {
+    std::string text;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(s[i + 1]) && std::isxdigit(s[i + 2])) {
+        text.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+        i += 2;
+      } else {
+        text.push_back(s[i] == '+' ? ' ' : s[i]);
+      }
+    }
+    return text;
+  };
+  std::string rest = target.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t amp = std::min(rest.find('&', pos), rest.size());
+    std::string pair = rest.substr(pos, amp - pos);
+    size_t eq = pair.find('=');
+    if (!pair.empty())
+      out[decode(pair.substr(0, eq))] = eq == std::string::npos ? "" : decode(pair.substr(eq + 1));
+    pos = amp + 1;
+  }
+  return out;
+}
+
 json parseBody(const std::string& body) {
   try {
     return json::parse(body.empty() ? "{}" : body);
@@ -77,6 +107,30 @@ Reply Api::routePolicies(const HttpRequest& r, const std::vector<std::string>& s
   throw methodNotAllowed(m, r.target);
 }
 
+Reply Api::routeInstances(const HttpRequest& r, const std::vector<std::string>& seg) {
+  const std::string& m = r.method;
+  if (seg.size() == 1) {
+    if (m == "GET") return service_.listInstances(queryOf(r.target));
+    if (m == "POST") return service_.createInstance(parseBody(r.body));
+  } else if (seg.size() == 2) {
+    if (m == "GET") return service_.getInstance(seg[1]);
+    if (m == "DELETE") return service_.deleteInstance(seg[1]);
+  } else if (seg.size() == 3 && (seg[2] == "stop" || seg[2] == "start" || seg[2] == "reset")) {
+    if (m != "POST") throw methodNotAllowed(m, r.target);
+    if (seg[2] == "stop") return service_.stopInstance(seg[1]);
+    return seg[2] == "start" ? service_.startInstance(seg[1]) : service_.resetInstance(seg[1]);
+  } else if (seg.size() == 3 && seg[2] == "serial-output") {
+    if (m == "GET") return service_.serialOutput(seg[1]);
+  } else if (seg.size() == 3 && seg[2] == "nics") {
+    if (m == "POST") return service_.addNic(seg[1], parseBody(r.body));
+  } else if (seg.size() == 4 && seg[2] == "nics") {
+    if (m == "DELETE") return service_.removeNic(seg[1], seg[3]);
+  } else {
+    throw ApiError::notFound("no such resource: " + r.target);
+  }
+  throw methodNotAllowed(m, r.target);
+}
+
 Reply Api::route(const HttpRequest& r) {
   auto seg = segments(r.target);
   const std::string& m = r.method;
@@ -99,6 +153,7 @@ Reply Api::route(const HttpRequest& r) {
   }
   if (!seg.empty() && seg[0] == "peerings") return routePeerings(r, seg);
   if (!seg.empty() && seg[0] == "policies") return routePolicies(r, seg);
+  if (!seg.empty() && seg[0] == "instances") return routeInstances(r, seg);
   if (seg.empty() || seg[0] != "vpcs") throw ApiError::notFound("no such resource: " + r.target);
   switch (seg.size()) {
     case 1:
@@ -113,6 +168,10 @@ Reply Api::route(const HttpRequest& r) {
       if (seg[2] != "subnets") break;
       if (m == "GET") return service_.listSubnets(seg[1]);
       if (m == "POST") return service_.createSubnet(seg[1], parseBody(r.body));
+      throw methodNotAllowed(m, r.target);
+    case 5:
+      if (seg[2] != "subnets" || seg[4] != "available-ips") break;
+      if (m == "GET") return service_.availableIps(seg[1], seg[3], queryOf(r.target));
       throw methodNotAllowed(m, r.target);
     case 4:
       if (seg[2] != "subnets") break;
@@ -130,7 +189,8 @@ HttpResponse Api::handle(const HttpRequest& request) {
   try {
     Reply reply = route(request);
     status = reply.status;
-    body = reply.body.dump();
+    // Serial output is whatever bytes a command wrote: not always UTF-8.
+    body = reply.body.dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (const ApiError& e) {
     status = e.code();
     body = errorBody(e.code(), e.status(), e.what(), e.field()).dump();

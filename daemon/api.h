@@ -31,6 +31,7 @@ class Api {
   Reply route(const HttpRequest& request);
   Reply routePolicies(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
+  Reply routeInstances(const HttpRequest& r, const std::vector<std::string>& seg);
   VpcService& service_;
 };
 

@@ -59,6 +59,11 @@ int run(vpcd::DaemonConfig config) {
     kernel->setAbortAfter(std::strtoull(n, nullptr, 10));
   }
   vpcd::VpcService service(config, store, *kernel, reconciler);
+  std::unique_ptr<vpcd::CommandRunner> runner;
+  if (real) {
+    runner = std::make_unique<vpcd::CommandRunner>(config.netnsDir, config.etcNetnsDir);
+    service.setCommandRunner(runner.get());
+  }
 
   boost::asio::io_context io(1);
   std::unique_ptr<vpcd::DriftWatcher> watcher;
@@ -111,6 +116,9 @@ int main(int argc, char** argv) {
   app.add_option("--uplink", config.uplink,
                  "host device toward the outside (default: the default route's)");
   app.add_option("--transit-pool", pool, "pool of /30 links between the host and VPC routers")
+      ->capture_default_str();
+  app.add_option("--etc-netns-dir", config.etcNetnsDir,
+                 "per-namespace /etc files (instance hosts files), as ip-netns reads them")
       ->capture_default_str();
   app.add_option("--netns-dir", config.netnsDir, "directory of named network namespaces")
       ->capture_default_str();

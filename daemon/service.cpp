@@ -26,7 +26,10 @@ ReconcileReport VpcService::start() {
   for (auto& vpc : store_.loadVpcs()) vpcs_[vpc.name] = std::move(vpc);
   for (auto& p : store_.loadPeerings()) peerings_[p.name] = std::move(p);
   for (auto& p : store_.loadPolicies()) policies_[p.name] = std::move(p);
+  for (auto& i : store_.loadInstances()) instances_[i.name] = std::move(i);
   startReport_ = reconcile(Scope::all());
+  writeHostsFiles();
+  if (startReport_.error.empty()) resumeCommands();
   for (const auto& [name, vpc] : vpcs_) record(name, startReport_, false);
   return startReport_;
 }
@@ -72,16 +75,26 @@ std::string VpcService::vpcOfNamespace(const std::string& ns) const {
 
 bool VpcService::repairDrift(const std::set<std::string>& changed) {
   std::set<std::string> vpcs;
+  std::set<std::string> scope;
   bool host = false;
   for (const auto& ns : changed) {
     if (ns == kHostNamespace) host = true;
     if (auto vpc = vpcOfNamespace(ns); !vpc.empty()) vpcs.insert(vpc);
+    // An instance's namespace is repaired with the routers its NICs are in.
+    if (ns.rfind("vm-", 0) == 0 && instances_.count(ns.substr(3))) {
+      auto of = vpcsOf(instances_.at(ns.substr(3)));
+      vpcs.insert(of.begin(), of.end());
+    }
   }
   if (vpcs.empty() && !host) return true;  // someone else's namespace
-  std::set<std::string> scope;
   for (const auto& vpc : vpcs) {
     auto names = namespacesOf(vpcs_.at(vpc));
     scope.insert(names.begin(), names.end());
+  }
+  for (const auto& [name, i] : instances_) {
+    for (const auto& n : i.nics) {
+      if (vpcs.count(n.vpc)) scope.insert(instanceNamespace(name));
+    }
   }
   ReconcileReport report = reconcile(Scope::of(scope));
   for (const auto& vpc : vpcs) record(vpc, report, true);
@@ -102,6 +115,7 @@ Topology VpcService::topology() const {
   for (const auto& [name, vpc] : vpcs_) t.vpcs.push_back(vpc);
   for (const auto& [name, p] : peerings_) t.peerings.push_back(p);
   for (const auto& [name, p] : policies_) t.policies.push_back(p);
+  for (const auto& [name, i] : instances_) t.instances.push_back(i);
   return t;
 }
 
@@ -191,6 +205,7 @@ Reply VpcService::createVpc(const json& body) {
 Reply VpcService::deleteVpc(const std::string& name) {
   Vpc vpc = requireVpc(name);
   requireNoPolicies(name, "");
+  requireNoInstances(name, "");
   expirePeerings();
   for (const auto& [pname, p] : peerings_) {
     if (p.live() && (p.vpc == name || p.peerVpc == name)) {
@@ -256,6 +271,7 @@ Reply VpcService::deleteSubnet(const std::string& vpcName, const std::string& su
     throw ApiError::notFound("subnet " + subnetName + " not found in vpc " + vpcName);
   }
   requireNoPolicies(vpcName, subnetName);
+  requireNoInstances(vpcName, subnetName);
   json removed = toJson(*it, updated);
   updated.subnets.erase(it);
   store_.saveVpc(updated);

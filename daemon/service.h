@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "daemon/commands.h"
 #include "daemon/config.h"
 #include "lib/kernel/kernel.h"
 #include "lib/model/policy.h"
@@ -63,6 +64,21 @@ class VpcService {
   Reply deletePolicy(const std::string& name);
   Reply policyStats(const std::string& name);
 
+  using Query = std::map<std::string, std::string>;
+  Reply listInstances(const Query& q) const;
+  Reply getInstance(const std::string& name) const;
+  Reply createInstance(const nlohmann::json& body);
+  Reply deleteInstance(const std::string& name);
+  Reply stopInstance(const std::string& name);
+  Reply startInstance(const std::string& name);
+  Reply resetInstance(const std::string& name);
+  Reply addNic(const std::string& name, const nlohmann::json& body);
+  Reply removeNic(const std::string& name, const std::string& nic);
+  Reply serialOutput(const std::string& name) const;
+  Reply availableIps(const std::string& vpc, const std::string& subnet, const Query& q) const;
+  // Commands run only when a runner is set (not in a dry run or unit tests).
+  void setCommandRunner(CommandRunner* runner) { runner_ = runner; }
+
   Reply plan();
   Reply status();
 
@@ -95,6 +111,22 @@ class VpcService {
   std::vector<std::string> policiesOn(const std::string& vpc, const std::string& subnet) const;
   void requireNoPolicies(const std::string& vpc, const std::string& subnet) const;
   static Scope routersOf(const std::set<std::string>& vpcs);
+  Instance& requireInstance(const std::string& name);
+  const Instance& requireInstance(const std::string& name) const;
+  // The NICs in a subnet (or in any subnet of the VPC when empty), by instance.
+  std::vector<std::string> instancesIn(const std::string& vpc, const std::string& subnet) const;
+  void requireNoInstances(const std::string& vpc, const std::string& subnet) const;
+  Nic allocateNic(const NicRequest& r, const std::string& instance,
+                  const std::string& nicName) const;
+  // Saves `i` and brings its namespace and the routers of its VPCs to it.
+  void applyInstance(const Instance& i, const std::set<std::string>& extraVpcs = {});
+  static std::set<std::string> vpcsOf(const Instance& i);
+  void writeHostsFiles() const;
+  void startCommand(Instance& i);
+  void stopCommand(Instance& i);
+  bool commandRunning(const Instance& i) const;
+  // At start: adopt a RUNNING instance's command still alive, or start it again.
+  void resumeCommands();
 
   DaemonConfig config_;
   StateStore& store_;
@@ -103,6 +135,8 @@ class VpcService {
   std::map<std::string, Vpc> vpcs_;
   std::map<std::string, Peering> peerings_;
   std::map<std::string, Policy> policies_;
+  std::map<std::string, Instance> instances_;
+  CommandRunner* runner_ = nullptr;
 
   struct VpcStatus {
     std::chrono::system_clock::time_point lastReconcile{};

@@ -26,4 +26,6 @@ class Server(http.server.ThreadingHTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 
 
-Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+server = Server((sys.argv[1], int(sys.argv[2])), Handler)
+print(f"echo server listening on {sys.argv[1]}:{sys.argv[2]}", flush=True)
+server.serve_forever()

@@ -29,10 +29,30 @@ DAEMON_PID=""
 CHILD_PIDS=()
 ON_EXIT=()  # extra commands to run first at exit
 
+# Instance commands outlive the daemon by design (a restart adopts them); a
+# sandbox ends those it caused to be started, each by the pid and start time
+# the daemon recorded, with their process group.
+end_instance_commands() {
+  [[ -d "$STATE/instances" ]] || return 0
+  python3 - "$STATE/instances" <<'PY'
+import glob, json, os, signal, sys
+for path in glob.glob(sys.argv[1] + "/*.json"):
+    inst = json.load(open(path))["instance"]
+    pid, start = inst.get("pid", 0), inst.get("pid_start_time", 0)
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    if pid > 0 and int(stat[stat.rindex(")") + 2:].split()[19]) == start:
+        os.killpg(pid, signal.SIGKILL)
+PY
+}
+
 sandbox_cleanup() {
   local rc=$?
   for hook in "${ON_EXIT[@]}"; do $hook "$rc" || true; done
   stop_daemon || true
+  end_instance_commands || true
   for pid in "${CHILD_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
   return "$rc"

@@ -160,16 +160,7 @@ namespace {
 
 json nicsJson(const Instance& i) {
   json nics = json::array();
-  for (size_t n = 0; n < i.nics.size(); ++n) {
-    const Nic& nic = i.nics[n];
-    nics.push_back({{"name", nic.name},
-                    {"subnet", nic.target()},
-                    {"ip", nic.ip.str()},
-                    {"prefix", nic.subnetCidr.prefix},
-                    {"mac", nic.mac},
-                    {"gateway", nic.gateway().str()},
-                    {"primary", n == 0}});
-  }
+  for (size_t n = 0; n < i.nics.size(); ++n) nics.push_back(toJson(i.nics[n], n == 0));
   return nics;
 }
 
@@ -178,6 +169,13 @@ std::string timeOrNull(int64_t t) {
 }
 
 }  // namespace
+
+json toJson(const Nic& nic, bool primary) {
+  return {{"name", nic.name},   {"subnet", nic.target()},
+          {"ip", nic.ip.str()}, {"prefix", nic.subnetCidr.prefix},
+          {"mac", nic.mac},     {"gateway", nic.gateway().str()},
+          {"primary", primary}};
+}
 
 json toJson(const Instance& i, bool commandRunning) {
   json out{{"name", i.name},

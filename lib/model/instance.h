@@ -74,6 +74,7 @@ std::string instancePortName(const std::string& instance, const std::string& nic
 // A stable, locally administered unicast MAC for `key` (02:xx:…).
 std::string macFor(const std::string& key);
 
+nlohmann::json toJson(const Nic& nic, bool primary);
 // The API object; `commandRunning` tells whether the command is alive now.
 nlohmann::json toJson(const Instance& i, bool commandRunning);
 nlohmann::json toState(const Instance& i);

@@ -153,7 +153,9 @@ void addPeeringLinks(KernelState& state, const Peering& p, const Vpc& a, const V
 }
 
 // vm-<instance>: eth<k> per NIC with its address; the primary NIC holds the
-// default route, each other NIC a table of its own chosen by source address.
+// default route. Every NIC also has a table of its own chosen by source
+// address, so that a reply leaves by the NIC its request came in on (the
+// bridge drops a packet whose source is not its port's address).
 Namespace instanceSide(const Instance& i, const std::map<std::string, const Vpc*>& vpcs) {
   Namespace ns = ownedNamespace(instanceNamespace(i.name));
   for (size_t k = 0; k < i.nics.size(); ++k) {
@@ -167,10 +169,7 @@ Namespace instanceSide(const Instance& i, const std::map<std::string, const Vpc*
              .up = i.status != InstanceStatus::Stopped,
              .isPeer = true};
     ns.addresses.insert({nic.name, nic.subnetCidr.withAddr(nic.ip)});
-    if (k == 0) {
-      ns.routes.insert({Cidr{}, nic.gateway(), nic.name});
-      continue;
-    }
+    if (k == 0) ns.routes.insert({Cidr{}, nic.gateway(), nic.name});
     auto index = static_cast<uint32_t>(std::stoul(nic.name.substr(3)));
     uint32_t table = kNicTableBase + index;
     ns.rules.insert({kNicRulePriority + index, Cidr{nic.ip, 32}, table});

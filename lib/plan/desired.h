@@ -31,8 +31,8 @@ std::string peerLinkName(const std::string& peerVpc);     // p-<peer>, in a rout
 std::string forwardingSysctl(const std::string& device);  // net/ipv4/conf/<dev>/forwarding
 std::string subnetMac(const std::string& vpc, const std::string& subnet);  // of its eth0
 
-// Policy routing of an instance's secondary NIC eth<k>: a rule from its
-// address to a table of its own, so replies leave by the NIC they came in on.
+// Policy routing of an instance's NIC eth<k>: a rule from its address to a
+// table of its own, so replies leave by the NIC they came in on.
 inline constexpr uint32_t kNicTableBase = 100;      // table 100 + k
 inline constexpr uint32_t kNicRulePriority = 1000;  // pref 1000 + k
 

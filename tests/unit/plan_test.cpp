@@ -122,7 +122,8 @@ TEST_CASE("an instance with two NICs: ports, addresses, policy routing, layer-2 
   CHECK(vm.routes.count({Cidr{}, *Ipv4::parse("10.10.2.1"), "eth1", 101}));
   CHECK(vm.routes.count({*Cidr::parse("10.10.2.0/24"), Ipv4{}, "eth1", 101}));
   CHECK(vm.rules.count({1001, *Cidr::parse("10.10.2.50/32"), 101}));
-  CHECK(vm.rules.size() == 1);
+  CHECK(vm.rules.count({1000, *Cidr::parse("10.10.1.3/32"), 100}));
+  CHECK(vm.rules.size() == 2);
   const Namespace& router = want.at("vpc-prod");
   const Link& port = router.links.at("n-router1-1");
   CHECK(port.master == "br0");
