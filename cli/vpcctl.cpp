@@ -5,13 +5,16 @@
 #include <functional>
 #include <iostream>
 
-#include "cli/client.h"
+#include "cli/command.h"
 #include "cli/output.h"
 
 namespace {
 
 using nlohmann::json;
+using vpcctl::action;
 using vpcctl::Column;
+using vpcctl::Options;
+using vpcctl::text;
 
 const std::vector<Column> kVpcColumns{{"NAME", "name"},
                                       {"CIDR", "cidr"},
@@ -21,28 +24,6 @@ const std::vector<Column> kVpcColumns{{"NAME", "name"},
 const std::vector<Column> kSubnetColumns{{"NAME", "name"},       {"CIDR", "cidr"},
                                          {"TYPE", "type"},       {"GATEWAY", "gateway"},
                                          {"ADDRESS", "address"}, {"NAMESPACE", "namespace"}};
-
-struct Options {
-  std::string socket = "/run/vpcd/vpcd.sock";
-  std::string output = "table";
-};
-
-// Calls the API; prints the error and returns false on a non-2xx answer.
-bool request(const Options& o, const std::string& method, const std::string& target,
-             const json* body, json& result) {
-  vpcctl::Response r = vpcctl::call(o.socket, method, target, body);
-  if (r.status >= 200 && r.status < 300) {
-    result = r.body;
-    return true;
-  }
-  const json& err =
-      r.body.is_object() && r.body.contains("error") ? r.body["error"] : json::object();
-  std::cerr << "error: "
-            << (err.contains("message") ? err["message"].get<std::string>() : r.body.dump()) << " ("
-            << r.status << (err.contains("status") ? " " + err["status"].get<std::string>() : "")
-            << ")\n";
-  return false;
-}
 
 void printVpc(const json& v) {
   vpcctl::printFields(std::cout, v,
@@ -81,29 +62,6 @@ void printStatus(const json& s) {
                       {"MS", "last_duration_ms"},
                       {"CHANGES", "last_changes"},
                       {"ERROR", "last_error"}});
-}
-
-// Runs one API call and prints its result as JSON or with `pretty`.
-std::function<void()> action(const Options& o, int& rc, std::function<std::string()> method,
-                             std::function<std::string()> target, std::function<json()> body,
-                             std::function<void(const json&)> pretty) {
-  return [&o, &rc, method, target, body, pretty] {
-    json payload = body ? body() : json();
-    json result;
-    if (!request(o, method(), target(), body ? &payload : nullptr, result)) {
-      rc = 1;
-      return;
-    }
-    if (o.output == "json") {
-      std::cout << result.dump(2) << "\n";
-    } else {
-      pretty(result);
-    }
-  };
-}
-
-std::function<std::string()> text(std::string s) {
-  return [s] { return s; };
 }
 
 // The values the commands' arguments are parsed into.
@@ -400,7 +358,8 @@ int main(int argc, char** argv) {
   Args args;
   int rc = 0;
   CLI::App app{
-      "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies) through its API socket"};
+      "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies, instances) through its API "
+      "socket"};
   app.require_subcommand(1);
   // `vpcctl vpc show prod -o json`: global options may follow the subcommand.
   app.fallthrough();
@@ -412,6 +371,7 @@ int main(int argc, char** argv) {
   addSubnetCommands(app, o, rc, args);
   addPeeringCommands(app, o, rc, args);
   addPolicyCommands(app, o, rc, args);
+  vpcctl::addInstanceCommands(app, o, rc);
   addDaemonCommands(app, o, rc);
   try {
     app.parse(argc, argv);

@@ -121,7 +121,8 @@ EventSource::Sockets EventSource::open(const std::string& ns) {
   Fd nsFd = dir_.open(ns);
   NetnsGuard in(ns.empty() ? -1 : nsFd.get());
   return Sockets{
-      netlinkSocket(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, 0),
+      netlinkSocket(NETLINK_ROUTE,
+                    RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE, 0),
       netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES), isRouter(ns) ? tryNflog() : Fd()};
 }
 

@@ -1,0 +1,33 @@
+#pragma once
+// What every vpcctl command is made of: the global options, one API call,
+// and how its answer is printed.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/client.h"
+
+namespace vpcctl {
+
+struct Options {
+  std::string socket = "/run/vpcd/vpcd.sock";
+  std::string output = "table";
+};
+
+// Calls the API; prints the error and returns false on a non-2xx answer.
+bool request(const Options& o, const std::string& method, const std::string& target,
+             const nlohmann::json* body, nlohmann::json& result);
+
+// Runs one API call and prints its result as JSON or with `pretty`.
+std::function<void()> action(const Options& o, int& rc, std::function<std::string()> method,
+                             std::function<std::string()> target,
+                             std::function<nlohmann::json()> body,
+                             std::function<void(const nlohmann::json&)> pretty);
+
+std::function<std::string()> text(std::string s);
+
+// vpcctl instance …
+void addInstanceCommands(CLI::App& app, Options& o, int& rc);
+
+}  // namespace vpcctl
