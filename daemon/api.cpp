@@ -120,7 +120,7 @@ Reply Api::routeInstances(const HttpRequest& r, const std::vector<std::string>& 
     if (seg[2] == "stop") return service_.stopInstance(seg[1]);
     return seg[2] == "start" ? service_.startInstance(seg[1]) : service_.resetInstance(seg[1]);
   } else if (seg.size() == 3 && seg[2] == "serial-output") {
-    if (m == "GET") return service_.serialOutput(seg[1]);
+    if (m == "GET") return service_.serialOutput(seg[1], queryOf(r.target));
   } else if (seg.size() == 3 && seg[2] == "nics") {
     if (m == "POST") return service_.addNic(seg[1], parseBody(r.body));
   } else if (seg.size() == 4 && seg[2] == "nics") {
@@ -188,6 +188,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
   std::string detail;
   try {
     Reply reply = route(request);
+    if (reply.follow) return {reply.status, "", std::move(reply.follow)};
     status = reply.status;
     // Serial output is whatever bytes a command wrote: not always UTF-8.
     body = reply.body.dump(-1, ' ', false, json::error_handler_t::replace);

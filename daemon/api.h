@@ -20,6 +20,7 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 200;
   std::string body;
+  std::optional<Follow> follow;  // stream this file instead of `body`
 };
 
 class Api {

@@ -142,6 +142,18 @@ std::pair<std::string, uint64_t> readTail(const std::string& path, uint64_t max)
   return {out, from};
 }
 
+std::string readFrom(const std::string& path, uint64_t& offset, uint64_t max) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) return "";
+  auto size = static_cast<uint64_t>(f.tellg());
+  if (size < offset) offset = 0;  // rotated
+  std::string out(std::min(max, size - offset), '\0');
+  f.seekg(static_cast<std::streamoff>(offset));
+  f.read(out.data(), static_cast<std::streamsize>(out.size()));
+  offset += out.size();
+  return out;
+}
+
 void appendLog(const std::string& path, const std::string& line) {
   std::ofstream(path, std::ios::app) << line << "\n";
 }

@@ -36,6 +36,8 @@ class CommandRunner {
 
 // The last `max` bytes of a serial log, and the offset they start at.
 std::pair<std::string, uint64_t> readTail(const std::string& path, uint64_t max);
+// Up to `max` bytes of a file from `offset` (the start again if it shrank).
+std::string readFrom(const std::string& path, uint64_t& offset, uint64_t max);
 // Appends one line from vpcd itself to a serial log.
 void appendLog(const std::string& path, const std::string& line);
 

@@ -1,9 +1,11 @@
 #include "daemon/http_server.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -65,6 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request{std::string(req.method_string()), std::string(req.target()), req.body(),
                         uid_, pid_};
     HttpResponse result = api_.handle(request);
+    if (result.follow) return startFollow(std::move(*result.follow), req.version());
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(result.status), req.version());
     res->set(http::field::server, "vpcd");
@@ -83,7 +86,47 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  // A chunked text/plain answer that grows with the file.
+  void startFollow(Follow f, unsigned version) {
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, version);
+    res->set(http::field::server, "vpcd");
+    res->set(http::field::content_type, "text/plain; charset=utf-8");
+    res->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    http::async_write_header(socket_, *sr,
+                             [self = shared_from_this(), res, sr, f](beast::error_code ec, size_t) {
+                               if (!ec) self->pump(f);
+                             });
+  }
+
+  void pump(Follow f) {
+    auto self = shared_from_this();
+    auto data = std::make_shared<std::string>(readFrom(f.path, f.offset, 64 << 10));
+    if (!data->empty()) {
+      boost::asio::async_write(socket_, http::make_chunk(boost::asio::buffer(*data)),
+                               [self, data, f](beast::error_code ec, size_t) {
+                                 if (!ec) self->pump(f);
+                               });
+      return;
+    }
+    pollfd p{.fd = socket_.native_handle(), .events = POLLRDHUP, .revents = 0};
+    bool gone = ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    if (gone) return;  // the client left
+    if (!f.active()) {
+      boost::asio::async_write(socket_, http::make_chunk_last(), [self](beast::error_code, size_t) {
+        beast::error_code ignored;
+        self->socket_.shutdown(Stream::shutdown_both, ignored);
+      });
+      return;
+    }
+    timer_.expires_after(std::chrono::milliseconds(200));
+    timer_.async_wait([self, f](beast::error_code ec) {
+      if (!ec) self->pump(f);
+    });
+  }
+
   Stream socket_;
+  boost::asio::steady_timer timer_{socket_.get_executor()};
   Api& api_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

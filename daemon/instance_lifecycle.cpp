@@ -80,9 +80,15 @@ Reply VpcService::resetInstance(const std::string& name) {
   return {200, toJson(i, commandRunning(i))};
 }
 
-Reply VpcService::serialOutput(const std::string& name) const {
+Reply VpcService::serialOutput(const std::string& name, const Query& q) const {
   requireInstance(name);
   auto [contents, start] = readTail(store_.serialPath(name), kSerialTail);
+  if (q.count("follow") && q.at("follow") != "0" && q.at("follow") != "false") {
+    // The tail, then whatever the command writes, until the instance goes.
+    return {200, {}, Follow{store_.serialPath(name), start, [this, name] {
+                              return instances_.count(name) > 0;
+                            }}};
+  }
   return {200, json{{"contents", contents}, {"start", start}, {"next", start + contents.size()}}};
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "daemon/commands.h"
@@ -18,10 +19,19 @@
 
 namespace vpcd {
 
-// A result for the API: the HTTP status and the JSON body.
+// A file the HTTP layer streams as it grows (serial output with ?follow=1),
+// from `offset`, until `active` says the writer is gone.
+struct Follow {
+  std::string path;
+  uint64_t offset = 0;
+  std::function<bool()> active;
+};
+
+// A result for the API: the HTTP status and the JSON body, or a stream.
 struct Reply {
   int status = 200;
   nlohmann::json body;
+  std::optional<Follow> follow;
 };
 
 class VpcService {
@@ -74,7 +84,7 @@ class VpcService {
   Reply resetInstance(const std::string& name);
   Reply addNic(const std::string& name, const nlohmann::json& body);
   Reply removeNic(const std::string& name, const std::string& nic);
-  Reply serialOutput(const std::string& name) const;
+  Reply serialOutput(const std::string& name, const Query& q) const;
   Reply availableIps(const std::string& vpc, const std::string& subnet, const Query& q) const;
   // Commands run only when a runner is set (not in a dry run or unit tests).
   void setCommandRunner(CommandRunner* runner) { runner_ = runner; }

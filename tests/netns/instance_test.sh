@@ -162,6 +162,19 @@ FRAMES
 )
 assert_eq "" "$counts" "frames from web straight to a db port are dropped at layer 2"
 
+echo "== NICs in two VPCs"
+vpcctl vpc create lab --cidr 10.20.0.0/16 >/dev/null
+vpcctl subnet create lab app --cidr 10.20.1.0/24 >/dev/null
+out=$(api POST /v1/instances '{"name":"edge","nics":[{"subnet":"prod/web"},{"subnet":"lab/app"}],"command":["python3","'"$ECHO"'","0.0.0.0","8080"]}')
+assert_eq "201 10.10.1.6 10.20.1.3" "${out%% *} $(field 'd["nics"][0]["ip"] + " " + d["nics"][1]["ip"]')" "an instance in prod and lab"
+wait_until 15 serving edge 10.20.1.3 || fail "edge's command did not start"
+assert_eq 10.20.1.2 "$(fetch vpc-lab.app http://10.20.1.3:8080/)" "reached from lab"
+assert_eq 10.10.1.2 "$(fetch vpc-prod.web http://10.10.1.6:8080/)" "reached from prod"
+assert_contains "$(ip -n vpc-lab -br link)" "n-edge-1" "its lab NIC is a port of lab's bridge"
+api DELETE /v1/instances/edge >/dev/null
+vpcctl subnet delete lab app >/dev/null
+vpcctl vpc delete lab >/dev/null
+
 echo "== names"
 # IPv4 lookups only: every name is in the hosts file, so no DNS query leaves.
 api POST /v1/instances '{"name":"names","subnet":"prod/db","command":["getent","ahostsv4","router1","web2-eth0","db.prod"]}' >/dev/null
@@ -202,8 +215,20 @@ assert_contains "$(vpcctl instance show cli1)" "STOPPED" "vpcctl instance stop"
 assert_contains "$(vpcctl instance stop cli1 2>&1 || true)" "is STOPPED; cannot stop it (409" "vpcctl shows the 409"
 assert_eq "deleted instance cli1" "$(vpcctl instance delete cli1)" "vpcctl instance delete"
 
+echo "== serial output, followed"
+curl -sN --max-time 60 --unix-socket "$SOCK" \
+  "http://vpcd/v1/instances/router1/serial-output?follow=1" >"$WORK/follow" &
+follower=$!
+wait_until 5 grep -q "echo server listening" "$WORK/follow" || fail "the stream starts with the tail"
+before=$(grep -c "echo server listening" "$WORK/follow")
+api POST /v1/instances/router1/reset >/dev/null
+wait_until 10 bash -c "(( \$(grep -c 'echo server listening' '$WORK/follow') > $before ))" &&
+  pass "?follow=1 streams new output as the command writes it" || fail "no new output in the stream: $(cat "$WORK/follow")"
+pid=$(instance router1 'd["command_pid"]')
+
 echo "== delete leaves nothing"
 api DELETE /v1/instances/router1 >/dev/null
+wait "$follower" && pass "the stream ends when the instance goes" || fail "the stream did not end"
 wait_until 5 gone "$pid" && pass "the command ended" || fail "the command survived delete"
 assert_eq "" "$(ip netns list | grep -w vm-router1 || true)" "namespace gone"
 assert_eq "" "$(ip -n vpc-prod -br link | grep n-router1 || true)" "router ports gone"
