@@ -34,6 +34,12 @@ check "create a subnet" vpcctl subnet create dry web --cidr 10.90.1.0/24 --publi
 check "plan is converged against the fake kernel" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' plan | grep -q converged"
 check "status says dry run" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' status -o json | grep -q '\"dry_run\": true'"
 check "state file written" test -f "$WORK/state/vpcs/dry.json"
+check "a second subnet" vpcctl subnet create dry web2 --cidr 10.90.2.0/24
+check "an instance with two NICs" vpcctl instance create box --nic dry/web --nic dry/web2=10.90.2.9 -- sleep 100
+check "its lifecycle" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' instance stop box >/dev/null && '$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' instance start box | grep -q RUNNING"
+check "no command runs in a dry run" bash -c "! pgrep -f 'slee[p] 100' >/dev/null"
+check "no hosts file is written in a dry run" test ! -e /etc/netns/vm-box
+check "instance delete" vpcctl instance delete box
 check "the fake kernel did the work" bash -c "'$VPCD_BIN_DIR/vpcctl' --socket '$SOCK' status -o json | grep -q '\"kernel_mutations\": [1-9]'"
 # The policy examples: valid against the schema, and accepted by vpcd.
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
