@@ -85,9 +85,9 @@ Nic VpcService::allocateNic(const NicRequest& r, const std::string& instance,
   std::string ipField = r.field.empty() ? "ip" : r.field + ".ip";
   if (r.ip) {
     if (!subnet->cidr.contains(*r.ip))
-      throw ApiError::unprocessable(r.ip->str() + " is outside subnet " + r.vpc + "/" + r.subnet +
-                                        " (" + subnet->cidr.str() + ")",
-                                    ipField);
+      throw ApiError::conflict(r.ip->str() + " is outside subnet " + r.vpc + "/" + r.subnet + " (" +
+                                   subnet->cidr.str() + ")",
+                               ipField);
     if (ipam.isReserved(*r.ip))
       throw ApiError::conflict(r.ip->str() + " is reserved in " + subnet->cidr.str() +
                                    " (network, gateway .1, subnet host .2, broadcast)",

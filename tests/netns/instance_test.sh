@@ -58,7 +58,7 @@ assert_eq "nics[0].ip 10.10.2.50 is in use by router1/eth1" "$(field 'd["error"]
 out=$(api POST /v1/instances '{"name":"dup","nics":[{"subnet":"prod/db","ip":"10.10.2.1"}]}')
 assert_eq 409 "${out%% *}" "the gateway address is reserved"
 out=$(api POST /v1/instances '{"name":"dup","nics":[{"subnet":"prod/db","ip":"10.20.0.5"}]}')
-assert_eq 422 "${out%% *}" "an address outside the subnet"
+assert_eq 409 "${out%% *}" "an address outside the subnet"
 out=$(api POST /v1/instances '{"name":"dup","nics":[{"subnet":"prod/db"},{"subnet":"prod/db"}]}')
 assert_eq "400 nics[1].subnet" "${out%% *} $(field 'd["error"]["field"]')" "two NICs in one subnet"
 out=$(api POST /v1/instances '{"name":"dup","nics":[{"subnet":"prod/nope"}]}')

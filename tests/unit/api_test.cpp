@@ -136,3 +136,51 @@ TEST_CASE("a policy too large to compile is a 422 that changes nothing, even as 
   again.start();
   CHECK(Api(again).handle({"GET", "/v1/policies/db", ""}).body == stored);
 }
+
+TEST_CASE("instances through the API on the fake kernel: addresses, refusals, lifecycle, guards") {
+  Daemon d;
+  Api& api = d.api;
+  auto call = [&](const std::string& m, const std::string& path, const std::string& body = "") {
+    return api.handle({m, path, body});
+  };
+  REQUIRE(call("POST", "/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16"})").status == 201);
+  REQUIRE(call("POST", "/v1/vpcs/prod/subnets", R"({"name":"web","cidr":"10.10.1.0/24"})").status ==
+          201);
+  auto a = call("POST", "/v1/instances", R"({"name":"a","subnet":"prod/web"})");
+  REQUIRE(a.status == 201);
+  CHECK(nlohmann::json::parse(a.body)["nics"][0]["ip"] == "10.10.1.3");
+  CHECK(d.kernel.state().count("vm-a"));
+  CHECK(d.kernel.state().at("vm-a").rules.size() == 1);
+
+  // Refusals change nothing: no state file, no namespace.
+  auto taken =
+      call("POST", "/v1/instances", R"({"name":"b","subnet":"prod/web","ip":"10.10.1.3"})");
+  CHECK(taken.status == 409);
+  CHECK(taken.body.find("in use by a/eth0") != std::string::npos);
+  CHECK(call("POST", "/v1/instances", R"({"name":"b","subnet":"prod/web","ip":"10.10.1.2"})")
+            .status == 409);
+  CHECK(
+      call("POST", "/v1/instances", R"({"name":"b","subnet":"prod/web","ip":"10.9.0.1"})").status ==
+      409);
+  CHECK(call("POST", "/v1/instances", R"({"name":"a","subnet":"prod/web"})").status == 409);
+  CHECK_FALSE(d.kernel.state().count("vm-b"));
+  CHECK_FALSE(std::filesystem::exists(d.dir / "instances" / "b.json"));
+
+  auto ips = call("GET", "/v1/vpcs/prod/subnets/web/available-ips?limit=2");
+  CHECK(nlohmann::json::parse(ips.body)["items"] == nlohmann::json{"10.10.1.4", "10.10.1.5"});
+  CHECK(call("GET", "/v1/vpcs/prod/subnets/web/available-ips?limit=0").status == 400);
+
+  CHECK(call("POST", "/v1/instances/a/start").status == 409);
+  CHECK(call("POST", "/v1/instances/a/stop").status == 200);
+  CHECK_FALSE(d.kernel.state().at("vm-a").links.at("eth0").up);
+  CHECK(call("POST", "/v1/instances/a/reset").body.find("is STOPPED; cannot reset it") !=
+        std::string::npos);
+  CHECK(call("POST", "/v1/instances/a/start").status == 200);
+
+  auto guard = call("DELETE", "/v1/vpcs/prod/subnets/web");
+  CHECK(guard.status == 409);
+  CHECK(guard.body.find("a/eth0") != std::string::npos);
+  CHECK(call("DELETE", "/v1/instances/a").status == 200);
+  CHECK_FALSE(d.kernel.state().count("vm-a"));
+  CHECK(call("DELETE", "/v1/vpcs/prod/subnets/web").status == 200);
+}
