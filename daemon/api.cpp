@@ -31,7 +31,8 @@ VpcService::Query queryOf(const std::string& target) {
   auto decode = [](const std::string& s) {
     std::string text;
     for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(s[i + 1]) && std::isxdigit(s[i + 2])) {
+      auto hex = [&](size_t k) { return std::isxdigit(static_cast<unsigned char>(s[k])) != 0; };
+      if (s[i] == '%' && i + 2 < s.size() && hex(i + 1) && hex(i + 2)) {
         text.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
         i += 2;
       } else {

@@ -1,4 +1,6 @@
 // Instance lifecycle: stop, start, reset, and the command each runs.
+#include <iostream>
+
 #include "daemon/service.h"
 #include "lib/model/api_error.h"
 
@@ -39,12 +41,18 @@ void VpcService::resumeCommands() {
     if (i.status == InstanceStatus::Provisioning) i.status = InstanceStatus::Running;
     bool running = i.status == InstanceStatus::Running;
     if (commandRunning(i) == running) continue;  // adopted, or rightly not running
-    if (running) {
-      startCommand(i);
-    } else {
-      stopCommand(i);  // a stop that a crash interrupted
+    try {
+      if (running) {
+        startCommand(i);
+      } else {
+        stopCommand(i);  // a stop that a crash interrupted
+      }
+      store_.saveInstance(i);
+    } catch (const std::exception& e) {
+      // Its namespace may be missing after a failed start-up reconcile;
+      // `reset` starts the command once the instance is whole again.
+      std::cerr << "<3>instance " << name << ": command not started: " << e.what() << std::endl;
     }
-    store_.saveInstance(i);
   }
 }
 

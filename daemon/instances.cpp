@@ -142,11 +142,10 @@ Reply VpcService::createInstance(const json& body) {
                                    "instance " + name + "; choose another name",
                                "name");
   }
-  for (size_t k = 0; k < req.nics.size(); ++k) {
+  // The request has at most one NIC per subnet (checked when parsed), so
+  // no NIC of it competes with another for an address.
+  for (size_t k = 0; k < req.nics.size(); ++k)
     i.nics.push_back(allocateNic(req.nics[k], i.name, "eth" + std::to_string(k)));
-    instances_[i.name] = i;  // so the next NIC of the same request sees this address
-  }
-  instances_.erase(i.name);
   requireFreeNamespace(instanceNamespace(i.name));
   i.createdAt = now();
   i.status = InstanceStatus::Provisioning;

@@ -29,7 +29,7 @@ ReconcileReport VpcService::start() {
   for (auto& i : store_.loadInstances()) instances_[i.name] = std::move(i);
   startReport_ = reconcile(Scope::all());
   writeHostsFiles();
-  if (startReport_.error.empty()) resumeCommands();
+  resumeCommands();
   for (const auto& [name, vpc] : vpcs_) record(name, startReport_, false);
   return startReport_;
 }

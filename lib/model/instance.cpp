@@ -60,13 +60,6 @@ std::string toString(InstanceStatus s) {
   }
 }
 
-const Nic* Instance::findNic(const std::string& nic) const {
-  for (const auto& n : nics) {
-    if (n.name == nic) return &n;
-  }
-  return nullptr;
-}
-
 NicRequest parseNicRequest(const json& body, const std::string& path) {
   if (!body.is_object()) throw ApiError::invalid(path, "must be a JSON object");
   for (const auto& [key, value] : body.items()) {

@@ -46,7 +46,6 @@ struct Instance {
   int pid = 0;
   uint64_t pidStartTime = 0;
 
-  const Nic* findNic(const std::string& nic) const;
   bool operator==(const Instance&) const = default;
 };
 

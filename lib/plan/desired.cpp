@@ -59,6 +59,41 @@ struct VmPort {
   const Nic* nic;
 };
 
+// The instance NICs' ports on br0, and the bridge table pinning every port
+// (subnet hosts and instance NICs) to its address and MAC.
+void addBridgePorts(Namespace& ns, const Vpc& vpc, const std::vector<VmPort>& vmPorts) {
+  std::vector<PortAddress> ports;
+  std::map<std::string, std::vector<std::string>> portsOf;  // subnet -> its ports
+  for (const auto& s : vpc.subnets) {
+    ports.push_back({subnetPortName(s.name), s.address(), subnetMac(vpc.name, s.name)});
+    portsOf[s.name].push_back(ports.back().port);
+  }
+  for (const auto& [instance, nic] : vmPorts) {
+    std::string port = instancePortName(instance->name, nic->name);
+    ns.links[port] =
+        Link{.name = port,
+             .kind = LinkKind::Veth,
+             .alias = std::string(kAliasPrefix) + "vmport:" + instance->name + "/" + nic->name,
+             .master = kBridge,
+             .mtu = static_cast<uint32_t>(vpc.mtu),
+             .peerNamespace = instanceNamespace(instance->name),
+             .peerName = nic->name};
+    ports.push_back({port, nic->ip, nic->mac});
+    portsOf[nic->subnet].push_back(port);
+  }
+  // Ports of one subnet may talk at layer 2; any other pair only through br0.
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& [subnet, list] : portsOf) {
+    for (const auto& a : list) {
+      for (const auto& b : list) {
+        if (a != b) pairs.emplace_back(a, b);
+      }
+    }
+  }
+  NftTable bridge = bridgeTable(ports, pairs);
+  ns.tables[bridge.key()] = bridge;
+}
+
 Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<PeerLink>& peers,
                      const std::vector<Policy>& policies, const std::vector<VmPort>& vmPorts) {
   auto mtu = static_cast<uint32_t>(vpc.mtu);
@@ -95,36 +130,7 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<P
   NftTable table =
       routerTable(kRouterUplink, publicSubnets, peers, subnetFilters(vpc.name, subnets, policies));
   ns.tables[table.key()] = table;
-  std::vector<PortAddress> ports;
-  std::map<std::string, std::vector<std::string>> portsOf;  // subnet -> its ports
-  for (const auto& s : vpc.subnets) {
-    ports.push_back({subnetPortName(s.name), s.address(), subnetMac(vpc.name, s.name)});
-    portsOf[s.name].push_back(ports.back().port);
-  }
-  for (const auto& [instance, nic] : vmPorts) {
-    std::string port = instancePortName(instance->name, nic->name);
-    ns.links[port] =
-        Link{.name = port,
-             .kind = LinkKind::Veth,
-             .alias = std::string(kAliasPrefix) + "vmport:" + instance->name + "/" + nic->name,
-             .master = kBridge,
-             .mtu = mtu,
-             .peerNamespace = instanceNamespace(instance->name),
-             .peerName = nic->name};
-    ports.push_back({port, nic->ip, nic->mac});
-    portsOf[nic->subnet].push_back(port);
-  }
-  // Ports of one subnet may talk at layer 2; any other pair only through br0.
-  std::vector<std::pair<std::string, std::string>> pairs;
-  for (const auto& [subnet, list] : portsOf) {
-    for (const auto& a : list) {
-      for (const auto& b : list) {
-        if (a != b) pairs.emplace_back(a, b);
-      }
-    }
-  }
-  NftTable bridge = bridgeTable(ports, pairs);
-  ns.tables[bridge.key()] = bridge;
+  addBridgePorts(ns, vpc, vmPorts);
   return ns;
 }
 
