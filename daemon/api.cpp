@@ -1,8 +1,8 @@
 #include "daemon/api.h"
 
-#include <iostream>
 #include <vector>
 
+#include "daemon/log.h"
 #include "lib/model/api_error.h"
 
 namespace vpcd {
@@ -207,9 +207,9 @@ HttpResponse Api::handle(const HttpRequest& request) {
   if (request.method != "GET") {
     // One line per mutation: who asked, what, and how it ended.
     int priority = status >= 500 ? 3 : status >= 400 ? 5 : 6;
-    std::cerr << "<" << priority << ">" << request.method << " " << request.target
-              << " uid=" << request.uid << " pid=" << request.pid << " -> " << status
-              << (detail.empty() ? "" : ": " + detail) << std::endl;
+    logLine(priority, request.method + " " + request.target + " uid=" +
+                          std::to_string(request.uid) + " pid=" + std::to_string(request.pid) +
+                          " -> " + std::to_string(status) + (detail.empty() ? "" : ": " + detail));
   }
   return {status, body + "\n"};
 }

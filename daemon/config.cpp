@@ -1,8 +1,44 @@
 #include "daemon/config.h"
 
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace vpcd {
+
+void applyConfigFile(DaemonConfig& config, const std::string& path, bool required) {
+  std::ifstream in(path);
+  if (!in) {
+    if (required) throw std::invalid_argument("config " + path + ": cannot be read");
+    return;
+  }
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::invalid_argument("config " + path + ": not valid JSON: " + e.what());
+  }
+  if (!doc.is_object()) throw std::invalid_argument("config " + path + ": must be a JSON object");
+  std::map<std::string, std::string*> strings{
+      {"socket", &config.socketPath},  {"state_dir", &config.stateDir},
+      {"uplink", &config.uplink},      {"transit_pool", &config.transitPoolText},
+      {"netns_dir", &config.netnsDir}, {"etc_netns_dir", &config.etcNetnsDir},
+      {"log_level", &config.logLevel}};
+  for (const auto& [key, value] : doc.items()) {
+    std::string where = "config " + path + ": \"" + key + "\"";
+    if (key == "dry_run") {
+      if (!value.is_boolean()) throw std::invalid_argument(where + " must be true or false");
+      config.dryRun = value.get<bool>();
+    } else if (auto it = strings.find(key); it != strings.end()) {
+      if (!value.is_string()) throw std::invalid_argument(where + " must be a string");
+      *it->second = value.get<std::string>();
+    } else {
+      throw std::invalid_argument(where + " is not a setting");
+    }
+  }
+}
 
 Cidr parseTransitPool(const std::string& text) {
   auto pool = Cidr::parse(text);

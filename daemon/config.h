@@ -5,6 +5,8 @@
 
 namespace vpcd {
 
+inline constexpr const char* kDefaultConfigFile = "/etc/vpcd/vpcd.json";
+
 struct DaemonConfig {
   std::string socketPath = "/run/vpcd/vpcd.sock";
   std::string stateDir = "/var/lib/vpcd";
@@ -13,7 +15,15 @@ struct DaemonConfig {
   std::string uplink;                       // empty: the device of the default route at start
   Cidr transitPool{Ipv4{0xa9fe4000u}, 18};  // 169.254.64.0/18
   bool dryRun = false;
+  std::string transitPoolText = "169.254.64.0/18";  // parsed into transitPool at start
+  std::string logLevel = "info";
 };
+
+// Settings from a JSON config file ({"socket", "state_dir", "uplink",
+// "transit_pool", "netns_dir", "etc_netns_dir", "log_level", "dry_run"}) on
+// top of `config`. A missing file is fine unless `required`; an unknown key
+// or a value of the wrong type throws std::invalid_argument naming it.
+void applyConfigFile(DaemonConfig& config, const std::string& path, bool required);
 
 // Parses and checks --transit-pool; throws std::invalid_argument with a message.
 Cidr parseTransitPool(const std::string& text);

@@ -2,8 +2,7 @@
 
 #include <sys/stat.h>
 
-#include <iostream>
-
+#include "daemon/log.h"
 #include "lib/plan/kernel_model.h"
 
 namespace vpcd {
@@ -88,7 +87,7 @@ std::set<std::string> DriftWatcher::drain(const EventSource::Watched& w) {
   if (w.log) {
     // Packets matched by policy rules with "log": true, one line each.
     for (const auto& line : events_.readLog(w))
-      std::cerr << "<6>firewall " << displayName(w.ns) << ": " << line << std::endl;
+      logLine(6, "firewall " + displayName(w.ns) + ": " + line);
     return {};
   }
   std::set<std::string> changed = events_.drain(w);

@@ -164,10 +164,16 @@ HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string&
   accept();
 }
 
+HttpServer::HttpServer(boost::asio::io_context& io, Api& api, int listenFd)
+    : io_(io), api_(api), acceptor_(io) {
+  acceptor_.assign(boost::asio::local::stream_protocol(), listenFd);
+  accept();
+}
+
 HttpServer::~HttpServer() {
   boost::system::error_code ec;
   acceptor_.close(ec);
-  ::unlink(path_.c_str());
+  if (!path_.empty()) ::unlink(path_.c_str());
 }
 
 void HttpServer::accept() {

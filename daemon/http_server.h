@@ -15,6 +15,9 @@ class HttpServer {
   // Binds `path` (mode 0660), replacing a stale socket file but refusing to
   // take over one that a live daemon answers on.
   HttpServer(boost::asio::io_context& io, Api& api, const std::string& path);
+  // Serves a listening socket made by someone else (systemd socket
+  // activation), which keeps its file: it is not removed at exit.
+  HttpServer(boost::asio::io_context& io, Api& api, int listenFd);
   ~HttpServer();
 
  private:

@@ -1,6 +1,6 @@
 // Instance lifecycle: stop, start, reset, and the command each runs.
-#include <iostream>
 
+#include "daemon/log.h"
 #include "daemon/service.h"
 #include "lib/model/api_error.h"
 
@@ -51,7 +51,7 @@ void VpcService::resumeCommands() {
     } catch (const std::exception& e) {
       // Its namespace may be missing after a failed start-up reconcile;
       // `reset` starts the command once the instance is whole again.
-      std::cerr << "<3>instance " << name << ": command not started: " << e.what() << std::endl;
+      logLine(3, "instance " + name + ": command not started: " + e.what());
     }
   }
 }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -12,7 +13,9 @@
 #include "daemon/config.h"
 #include "daemon/drift_watcher.h"
 #include "daemon/http_server.h"
+#include "daemon/log.h"
 #include "daemon/service.h"
+#include "daemon/systemd.h"
 #include "lib/kernel/fake_kernel.h"
 #include "lib/kernel/real_kernel.h"
 #include "lib/reconcile/reconciler.h"
@@ -20,9 +23,7 @@
 
 namespace {
 
-void logLine(int priority, const std::string& text) {
-  std::cerr << "<" << priority << ">" << text << std::endl;
-}
+using vpcd::logLine;
 
 // A full reconcile holds a namespace fd and two sockets per namespace at
 // once; a thousand subnets need more than the usual soft limit of 1024.
@@ -81,6 +82,7 @@ int run(vpcd::DaemonConfig config) {
   }
 
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
+  vpcd::sdNotify("STATUS=reconciling " + std::to_string(store.loadVpcs().size()) + " VPCs");
   vpcd::ReconcileReport report = service.start();
   for (const auto& change : report.applied) logLine(5, "start-up repair: " + change);
   for (const auto& ns : report.conflicts)
@@ -91,14 +93,29 @@ int run(vpcd::DaemonConfig config) {
                  std::to_string(report.duration.count() / 1000) + " ms");
 
   vpcd::Api api(service);
-  vpcd::HttpServer server(io, api, config.socketPath);
+  int passed = vpcd::takeListenFd();
+  auto server = passed >= 0 ? std::make_unique<vpcd::HttpServer>(io, api, passed)
+                            : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     // The network stays up: only explicit deletes tear anything down.
+    vpcd::sdNotify("STOPPING=1");
     logLine(6, "signal " + std::to_string(sig) + ": stopping, leaving the network in place");
     io.stop();
   });
-  logLine(6, "ready: listening on " + config.socketPath);
+  boost::asio::steady_timer watchdog(io);
+  std::function<void()> pet = [&] {
+    vpcd::sdNotify("WATCHDOG=1");
+    watchdog.expires_after(*vpcd::watchdogInterval());
+    watchdog.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) pet();
+    });
+  };
+  if (vpcd::watchdogInterval()) pet();
+  logLine(6,
+          "ready: listening on " + (passed >= 0 ? "the socket systemd passed" : config.socketPath));
+  // Ready only now: the first reconcile is done and the socket accepts.
+  vpcd::sdNotify("READY=1\nSTATUS=" + service.summary());
   io.run();
   return 0;
 }
@@ -106,26 +123,45 @@ int run(vpcd::DaemonConfig config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  vpcd::DaemonConfig config;
-  std::string pool = "169.254.64.0/18";
-  CLI::App app{"vpcd: VPCs, subnets and NAT on one Linux host, over netlink"};
+  // Flags are parsed into their own copy; the config file goes on the
+  // defaults first, then every flag given on the command line on top.
+  vpcd::DaemonConfig flags, config;
+  std::string configPath = vpcd::kDefaultConfigFile;
+  CLI::App app{"vpcd: VPCs, subnets, NAT, peerings, policies and instances on one Linux host"};
   app.set_version_flag("--version", std::string("vpcd ") + VPCD_VERSION);
-  app.add_option("--socket", config.socketPath, "API socket path")->capture_default_str();
-  app.add_option("--state-dir", config.stateDir, "directory of the state files")
-      ->capture_default_str();
-  app.add_option("--uplink", config.uplink,
-                 "host device toward the outside (default: the default route's)");
-  app.add_option("--transit-pool", pool, "pool of /30 links between the host and VPC routers")
-      ->capture_default_str();
-  app.add_option("--etc-netns-dir", config.etcNetnsDir,
-                 "per-namespace /etc files (instance hosts files), as ip-netns reads them")
-      ->capture_default_str();
-  app.add_option("--netns-dir", config.netnsDir, "directory of named network namespaces")
-      ->capture_default_str();
-  app.add_flag("--dry-run", config.dryRun, "use an in-memory kernel: nothing on the host changes");
+  auto* configOpt = app.add_option("--config", configPath, "JSON config file; flags override it")
+                        ->capture_default_str();
+  std::vector<std::pair<CLI::Option*, std::function<void()>>> given;
+  auto option = [&](const char* name, std::string vpcd::DaemonConfig::*field, const char* help) {
+    auto* o = app.add_option(name, flags.*field, help);
+    o->default_str(config.*field);
+    given.emplace_back(o, [&config, &flags, field] { config.*field = flags.*field; });
+  };
+  option("--socket", &vpcd::DaemonConfig::socketPath, "API socket path");
+  option("--state-dir", &vpcd::DaemonConfig::stateDir, "directory of the state files");
+  option("--uplink", &vpcd::DaemonConfig::uplink,
+         "host device toward the outside (default: the default route's)");
+  option("--transit-pool", &vpcd::DaemonConfig::transitPoolText,
+         "pool of /30 links between the host and VPC routers");
+  option("--etc-netns-dir", &vpcd::DaemonConfig::etcNetnsDir,
+         "per-namespace /etc files (instance hosts files), as ip-netns reads them");
+  option("--netns-dir", &vpcd::DaemonConfig::netnsDir, "directory of named network namespaces");
+  option("--log-level", &vpcd::DaemonConfig::logLevel, "error, warning, notice, info or debug");
+  auto* dry = app.add_flag("--dry-run", flags.dryRun,
+                           "use an in-memory kernel: nothing on the host changes");
+  given.emplace_back(dry, [&] { config.dryRun = flags.dryRun; });
   CLI11_PARSE(app, argc, argv);
   try {
-    config.transitPool = vpcd::parseTransitPool(pool);
+    vpcd::applyConfigFile(config, configPath, configOpt->count() > 0);
+    for (auto& [opt, apply] : given) {
+      if (opt->count() > 0) apply();
+    }
+    int level = vpcd::logLevelOf(config.logLevel);
+    if (level < 0)
+      throw std::invalid_argument("log level \"" + config.logLevel +
+                                  "\" is not error, warning, notice, info or debug");
+    vpcd::setLogLevel(level);
+    config.transitPool = vpcd::parseTransitPool(config.transitPoolText);
     return run(config);
   } catch (const std::exception& e) {
     logLine(3, std::string("vpcd: ") + e.what());

@@ -1,7 +1,6 @@
 #include "daemon/service.h"
 
-#include <iostream>
-
+#include "daemon/log.h"
 #include "lib/ipam/ipam.h"
 #include "lib/model/api_error.h"
 #include "lib/model/names.h"
@@ -101,11 +100,10 @@ bool VpcService::repairDrift(const std::set<std::string>& changed) {
   std::string what;
   for (const auto& ns : changed) what += (what.empty() ? "" : ", ") + displayName(ns);
   for (const auto& change : report.applied) {
-    std::cerr << "<5>drift in " << what << " repaired: " << change << std::endl;
+    logLine(5, "drift in " + what + " repaired: " + change);
   }
   if (!report.error.empty()) {
-    std::cerr << "<3>drift repair in " << what << " failed, will retry: " << report.error
-              << std::endl;
+    logLine(3, "drift repair in " + what + " failed, will retry: " + report.error);
   }
   return report.error.empty();
 }
@@ -278,6 +276,13 @@ Reply VpcService::deleteSubnet(const std::string& vpcName, const std::string& su
   vpcs_[vpcName] = updated;
   converge(vpcName, Scope::of({routerNamespace(vpcName), subnetNamespace(vpcName, subnetName)}));
   return {200, removed};
+}
+
+std::string VpcService::summary() const {
+  size_t subnets = 0;
+  for (const auto& [name, vpc] : vpcs_) subnets += vpc.subnets.size();
+  return "ready: " + std::to_string(vpcs_.size()) + " VPCs, " + std::to_string(subnets) +
+         " subnets, " + std::to_string(instances_.size()) + " instances";
 }
 
 Reply VpcService::plan() {

@@ -94,6 +94,8 @@ class VpcService {
 
   const DaemonConfig& config() const { return config_; }
   size_t vpcCount() const { return vpcs_.size(); }
+  // "ready: 3 VPCs, 12 subnets, 2 instances", for systemd's STATUS=.
+  std::string summary() const;
 
  private:
   const Vpc& requireVpc(const std::string& name) const;
