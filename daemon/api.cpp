@@ -188,6 +188,11 @@ HttpResponse Api::handle(const HttpRequest& request) {
   std::string body;
   std::string detail;
   try {
+    if (authz_) {
+      std::string why = authz_->check({request.uid, request.gid, request.pid},
+                                      Authorizer::permissionFor(request.method, request.target));
+      if (!why.empty()) throw ApiError(403, "PERMISSION_DENIED", why);
+    }
     Reply reply = route(request);
     if (reply.follow) return {reply.status, "", std::move(reply.follow)};
     status = reply.status;

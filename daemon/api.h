@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/authz.h"
 #include "daemon/service.h"
 
 namespace vpcd {
@@ -15,6 +16,7 @@ struct HttpRequest {
   std::string body;
   uid_t uid = static_cast<uid_t>(-1);  // the caller, from SO_PEERCRED
   pid_t pid = 0;
+  gid_t gid = static_cast<gid_t>(-1);
 };
 
 struct HttpResponse {
@@ -25,7 +27,10 @@ struct HttpResponse {
 
 class Api {
  public:
-  explicit Api(VpcService& service) : service_(service) {}
+  // Without an authorizer every request is allowed (unit tests); vpcd
+  // always has one.
+  explicit Api(VpcService& service, const Authorizer* authz = nullptr)
+      : service_(service), authz_(authz) {}
   HttpResponse handle(const HttpRequest& request);
 
  private:
@@ -34,6 +39,7 @@ class Api {
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
   Reply routeInstances(const HttpRequest& r, const std::vector<std::string>& seg);
   VpcService& service_;
+  const Authorizer* authz_;
 };
 
 // {"error": {"code", "status", "message", "field"}}, in that order.

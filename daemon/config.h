@@ -17,10 +17,14 @@ struct DaemonConfig {
   bool dryRun = false;
   std::string transitPoolText = "169.254.64.0/18";  // parsed into transitPool at start
   std::string logLevel = "info";
+  std::string apiGroup = "vpcd";                   // members may change things through the API
+  std::string rolesFile = "/etc/vpcd/roles.json";  // optional grants (docs/permissions.md)
+  bool rolesFileGiven = false;                     // then it must exist
 };
 
 // Settings from a JSON config file ({"socket", "state_dir", "uplink",
-// "transit_pool", "netns_dir", "etc_netns_dir", "log_level", "dry_run"}) on
+// "transit_pool", "netns_dir", "etc_netns_dir", "log_level", "api_group",
+// "roles_file", "dry_run"}) on
 // top of `config`. A missing file is fine unless `required`; an unknown key
 // or a value of the wrong type throws std::invalid_argument naming it.
 void applyConfigFile(DaemonConfig& config, const std::string& path, bool required);

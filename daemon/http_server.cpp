@@ -30,6 +30,7 @@ class Session : public std::enable_shared_from_this<Session> {
     socklen_t len = sizeof cred;
     if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
       uid_ = cred.uid;
+      gid_ = cred.gid;
       pid_ = cred.pid;
     }
     read();
@@ -64,8 +65,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void onRead(beast::error_code ec) {
     if (ec) return;  // closed, or not HTTP: drop the connection
     auto req = parser_->release();
-    HttpRequest request{std::string(req.method_string()), std::string(req.target()), req.body(),
-                        uid_, pid_};
+    HttpRequest request{
+        std::string(req.method_string()), std::string(req.target()), req.body(), uid_, pid_, gid_};
     HttpResponse result = api_.handle(request);
     if (result.follow) return startFollow(std::move(*result.follow), req.version());
     auto res = std::make_shared<http::response<http::string_body>>(
@@ -132,6 +133,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   uid_t uid_ = static_cast<uid_t>(-1);
   pid_t pid_ = 0;
+  gid_t gid_ = static_cast<gid_t>(-1);
 };
 
 void removeStaleSocket(boost::asio::io_context& io, const std::string& path) {

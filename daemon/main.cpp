@@ -36,6 +36,8 @@ void raiseFileLimit() {
 }
 
 int run(vpcd::DaemonConfig config) {
+  // A bad roles file stops vpcd before it does anything.
+  vpcd::Authorizer authz(config.apiGroup, config.rolesFile, config.rolesFileGiven);
   raiseFileLimit();
   vpcd::StateStore store(config.stateDir);
   store.lock();
@@ -92,7 +94,7 @@ int run(vpcd::DaemonConfig config) {
                  std::to_string(report.applied.size()) + " changes in " +
                  std::to_string(report.duration.count() / 1000) + " ms");
 
-  vpcd::Api api(service);
+  vpcd::Api api(service, &authz);
   int passed = vpcd::takeListenFd();
   auto server = passed >= 0 ? std::make_unique<vpcd::HttpServer>(io, api, passed)
                             : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath);
@@ -147,6 +149,10 @@ int main(int argc, char** argv) {
          "per-namespace /etc files (instance hosts files), as ip-netns reads them");
   option("--netns-dir", &vpcd::DaemonConfig::netnsDir, "directory of named network namespaces");
   option("--log-level", &vpcd::DaemonConfig::logLevel, "error, warning, notice, info or debug");
+  option("--api-group", &vpcd::DaemonConfig::apiGroup,
+         "group whose members may change things through the API");
+  option("--roles-file", &vpcd::DaemonConfig::rolesFile,
+         "JSON grants of resource:verb permissions to users and groups");
   auto* dry = app.add_flag("--dry-run", flags.dryRun,
                            "use an in-memory kernel: nothing on the host changes");
   given.emplace_back(dry, [&] { config.dryRun = flags.dryRun; });
@@ -156,6 +162,7 @@ int main(int argc, char** argv) {
     for (auto& [opt, apply] : given) {
       if (opt->count() > 0) apply();
     }
+    if (app.get_option("--roles-file")->count() > 0) config.rolesFileGiven = true;
     int level = vpcd::logLevelOf(config.logLevel);
     if (level < 0)
       throw std::invalid_argument("log level \"" + config.logLevel +

@@ -1,0 +1,158 @@
+#include "daemon/authz.h"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+namespace vpcd {
+namespace {
+
+// Every permission the API asks for, by resource.
+const std::map<std::string, std::vector<std::string>> kVerbs{
+    {"vpc", {"create", "delete"}},
+    {"subnet", {"create", "delete"}},
+    {"peering", {"create", "accept", "reject", "delete"}},
+    {"policy", {"write", "delete"}},
+    {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach"}}};
+
+std::vector<std::string> segmentsOf(const std::string& target) {
+  std::stringstream path(target.substr(0, target.find('?')));
+  std::vector<std::string> out;
+  for (std::string seg; std::getline(path, seg, '/');) {
+    if (!seg.empty()) out.push_back(seg);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// A permission as written in the roles file: resource:verb, either part `*`.
+void checkPermission(const std::string& perm, const std::string& where) {
+  if (perm == "*") return;
+  size_t colon = perm.find(':');
+  std::string resource = perm.substr(0, colon);
+  std::string verb = colon == std::string::npos ? "" : perm.substr(colon + 1);
+  auto it = kVerbs.find(resource);
+  if (resource != "*" && it == kVerbs.end())
+    throw std::invalid_argument(where + ": \"" + perm +
+                                "\" is not a permission (resources: vpc, subnet, peering, "
+                                "policy, instance, or *)");
+  if (verb == "*") return;
+  std::vector<std::string> verbs;
+  if (it != kVerbs.end()) {
+    verbs = it->second;
+  } else {
+    for (const auto& [r, vs] : kVerbs) verbs.insert(verbs.end(), vs.begin(), vs.end());
+  }
+  if (std::find(verbs.begin(), verbs.end(), verb) == verbs.end())
+    throw std::invalid_argument(where + ": \"" + perm + "\" is not a permission (" + resource +
+                                ": " + join(verbs) + ", or *)");
+}
+
+// The groups of the calling process, as the kernel has them now.
+std::vector<gid_t> groupsOf(const Caller& c) {
+  std::vector<gid_t> out{c.gid};
+  std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Groups:", 0) != 0) continue;
+    std::stringstream ids(line.substr(7));
+    for (gid_t g; ids >> g;) out.push_back(g);
+  }
+  return out;
+}
+
+}  // namespace
+
+Authorizer::Authorizer(const std::string& group, const std::string& rolesFile, bool required)
+    : group_(group) {
+  if (struct group* g = ::getgrnam(group.c_str())) groupId_ = g->gr_gid;
+  if (rolesFile.empty()) return;
+  std::ifstream in(rolesFile);
+  if (!in) {
+    if (required) throw std::invalid_argument("roles file " + rolesFile + ": cannot be read");
+    return;
+  }
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::invalid_argument("roles file " + rolesFile + ": not valid JSON: " + e.what());
+  }
+  if (!doc.is_object()) throw std::invalid_argument("roles file " + rolesFile + ": not an object");
+  for (const auto& [kind, entries] : doc.items()) {
+    if (kind != "users" && kind != "groups")
+      throw std::invalid_argument("roles file " + rolesFile + ": \"" + kind +
+                                  "\" is not users or groups");
+    auto& into = kind == "users" ? users_ : groups_;
+    for (const auto& [name, perms] : entries.items()) {
+      std::string where = "roles file " + rolesFile + ": " + kind + "." + name;
+      if (!perms.is_array()) throw std::invalid_argument(where + ": must be a list");
+      for (const auto& p : perms) {
+        if (!p.is_string()) throw std::invalid_argument(where + ": permissions are strings");
+        checkPermission(p.get<std::string>(), where);
+        into[name].push_back(p.get<std::string>());
+      }
+    }
+  }
+}
+
+std::string Authorizer::permissionFor(const std::string& method, const std::string& target) {
+  if (method == "GET" || method == "HEAD") return "";
+  auto seg = segmentsOf(target);
+  if (seg.size() < 2) return "api:" + method;
+  const std::string& kind = seg[1];
+  std::string verb = method == "DELETE" ? "delete" : method == "PUT" ? "write" : "create";
+  if (kind == "vpcs") return (seg.size() >= 4 ? "subnet:" : "vpc:") + verb;
+  if (kind == "peerings") return "peering:" + (seg.size() == 4 ? seg[3] : verb);
+  if (kind == "policies") return "policy:" + verb;
+  if (kind == "instances") {
+    if (seg.size() == 4 && seg[3] != "nics") return "instance:" + seg[3];  // stop, start, reset
+    if (seg.size() >= 4) return std::string("instance:") + (verb == "delete" ? "detach" : "attach");
+    return "instance:" + verb;
+  }
+  return kind + ":" + verb;
+}
+
+bool Authorizer::granted(const std::vector<std::string>& perms,
+                         const std::string& permission) const {
+  size_t colon = permission.find(':');
+  for (const auto& p : perms) {
+    if (p == "*" || p == permission) return true;
+    size_t c = p.find(':');
+    bool resource = p.compare(0, c, "*") == 0 || p.compare(0, c, permission, 0, colon) == 0;
+    bool verb = p.compare(c + 1, std::string::npos, "*") == 0 ||
+                p.compare(c + 1, std::string::npos, permission, colon + 1) == 0;
+    if (resource && verb) return true;
+  }
+  return false;
+}
+
+std::string Authorizer::check(const Caller& c, const std::string& permission) const {
+  if (permission.empty() || c.uid == 0) return "";
+  std::vector<gid_t> groups = groupsOf(c);
+  if (groupId_ != static_cast<gid_t>(-1) &&
+      std::find(groups.begin(), groups.end(), groupId_) != groups.end())
+    return "";
+  passwd* pw = ::getpwuid(c.uid);
+  std::string user = pw ? pw->pw_name : std::to_string(c.uid);
+  if (auto it = users_.find(user); it != users_.end() && granted(it->second, permission)) return "";
+  for (gid_t g : groups) {
+    struct group* gr = ::getgrgid(g);
+    auto it = gr ? groups_.find(gr->gr_name) : groups_.end();
+    if (it != groups_.end() && granted(it->second, permission)) return "";
+  }
+  return "uid " + std::to_string(c.uid) + " (" + user + ") may not " + permission +
+         ": it needs root, group " + group_ + ", or a grant in the roles file";
+}
+
+}  // namespace vpcd

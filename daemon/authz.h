@@ -1,0 +1,42 @@
+#pragma once
+// Who may change what through the API. The caller is known from SO_PEERCRED.
+// Reads (GET) are open to whoever can connect (the socket's mode decides who
+// can); a change needs root, membership in the API group (`vpcd`), or a
+// grant in the roles file: permissions named resource:verb (vpc:create,
+// subnet:delete, peering:accept, policy:write, instance:stop, …), with `*`
+// for any resource or verb ("peering:*", "*:*").
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vpcd {
+
+struct Caller {
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  pid_t pid = 0;
+};
+
+class Authorizer {
+ public:
+  // `group`: the API group's name (no such group: only root and grants).
+  // `rolesFile`: JSON {"users": {name: [perm…]}, "groups": {name: [perm…]}};
+  // empty or missing (unless `required`) for none. Throws
+  // std::invalid_argument naming a bad entry.
+  Authorizer(const std::string& group, const std::string& rolesFile, bool required);
+
+  // The permission a request needs ("" for a read), e.g. POST /v1/vpcs -> vpc:create.
+  static std::string permissionFor(const std::string& method, const std::string& target);
+  // Empty when allowed; otherwise why not, for a 403.
+  std::string check(const Caller& c, const std::string& permission) const;
+
+ private:
+  bool granted(const std::vector<std::string>& perms, const std::string& permission) const;
+  gid_t groupId_ = static_cast<gid_t>(-1);
+  std::string group_;
+  std::map<std::string, std::vector<std::string>> users_, groups_;
+};
+
+}  // namespace vpcd

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# API permissions (issue 7), on a dry-run vpcd (no kernel involved): reads for
+# anyone who can connect, changes for root, the API group and roles-file
+# grants; a denied call is a 403 naming the permission and changes nothing;
+# every call is logged with the caller's uid and pid. Needs root to act as
+# other users (setpriv).
+set -euo pipefail
+: "${VPCD_BIN_DIR:?}"
+if [[ $EUID -ne 0 ]]; then
+  echo "SKIP: this needs root (it calls the API as other users)"
+  exit 77
+fi
+source "$(dirname "$0")/../scripts/poll.sh"
+WORK=$(mktemp -d /tmp/vpcd-perms.XXXXXX)
+chmod 755 "$WORK"
+SOCK="$WORK/vpcd.sock"
+PID=""
+cleanup() {
+  [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+FAILURES=0
+pass() { echo "ok: $*"; }
+fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
+assert_eq() { if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: expected [$1], got [$2]"; fi; }
+
+# as USER GROUPS METHOD PATH [BODY]: "<code> <body>" of the call made as USER
+# (primary group nogroup, supplementary GROUPS: a gid list or "none").
+as() {
+  local groups=(--clear-groups)
+  [[ $2 != none ]] && groups=(--groups "$2")
+  local args=(-s -w '\n%{http_code}' --unix-socket "$SOCK" -X "$3" "http://vpcd$4")
+  [[ $# -ge 5 ]] && args+=(-H 'Content-Type: application/json' --data-binary "$5")
+  local out
+  out=$(setpriv --reuid="$1" --regid=nogroup "${groups[@]}" curl "${args[@]}")
+  echo "${out##*$'\n'} ${out%$'\n'*}"
+}
+start() {
+  "$VPCD_BIN_DIR/vpcd" --dry-run --socket "$SOCK" --state-dir "$WORK/state" \
+    --netns-dir "$WORK/netns" --api-group users --roles-file "$WORK/roles.json" "$@" >>"$WORK/log" 2>&1 &
+  PID=$!
+  wait_until 10 test -S "$SOCK" || { cat "$WORK/log"; exit 1; }
+  chmod 0666 "$SOCK"  # as a SocketMode that lets everyone connect would
+}
+stop() { kill "$PID"; wait "$PID" || true; PID=""; }
+
+cat >"$WORK/roles.json" <<'JSON'
+{"users": {"nobody": ["vpc:create"]}, "groups": {"nogroup": ["subnet:*"]}}
+JSON
+start
+users_gid=$(getent group users | cut -d: -f3)
+
+out=$(as nobody none GET /v1/vpcs)
+assert_eq 200 "${out%% *}" "anyone who can connect may read"
+out=$(as daemon none POST /v1/vpcs '{"name":"prod","cidr":"10.10.0.0/16"}')
+assert_eq "403" "${out%% *}" "a user without a grant may not create"
+assert_eq '{"error":{"code":403,"status":"PERMISSION_DENIED","message":"uid 1 (daemon) may not vpc:create: it needs root, group users, or a grant in the roles file"}}' \
+  "${out#* }" "the 403 names the permission"
+[[ ! -e $WORK/state/vpcs/prod.json ]] && pass "a denied call changes nothing" || fail "state written"
+out=$(as nobody none POST /v1/vpcs '{"name":"prod","cidr":"10.10.0.0/16"}')
+assert_eq 201 "${out%% *}" "a user grant: nobody may vpc:create"
+out=$(as nobody none DELETE /v1/vpcs/prod)
+assert_eq 403 "${out%% *}" "... but not vpc:delete"
+out=$(as nobody none POST /v1/vpcs/prod/subnets '{"name":"web","cidr":"10.10.1.0/24"}')
+assert_eq 201 "${out%% *}" "a group grant with a wildcard: nogroup may subnet:*"
+out=$(as daemon none POST /v1/instances '{"name":"x","subnet":"prod/web"}')
+assert_eq 403 "${out%% *}" "instance:create denied"
+out=$(as daemon "$users_gid" POST /v1/instances '{"name":"x","subnet":"prod/web"}')
+assert_eq 201 "${out%% *}" "members of the API group may do everything"
+out=$(as daemon "$users_gid" POST /v1/instances/x/stop)
+assert_eq 200 "${out%% *}" "... including instance:stop"
+out=$(as root none DELETE /v1/instances/x)
+assert_eq 200 "${out%% *}" "root may do everything"
+log=$(cat "$WORK/log")
+[[ $log == *"<5>POST /v1/vpcs uid=1 pid="*" -> 403: uid 1 (daemon) may not vpc:create"* ]] &&
+  pass "denials are logged with uid and pid" || fail "no audit line for the denial"
+[[ $log == *"<6>POST /v1/vpcs uid=65534 pid="*" -> 201"* ]] &&
+  pass "changes are logged with uid and pid" || fail "no audit line for the change"
+stop
+
+echo '{"users": {"nobody": ["vpc:fly", "dns:create"]}}' >"$WORK/roles.json"
+out=$("$VPCD_BIN_DIR/vpcd" --dry-run --socket "$SOCK" --state-dir "$WORK/state" --roles-file "$WORK/roles.json" 2>&1 || true)
+assert_eq '<3>vpcd: roles file '"$WORK"'/roles.json: users.nobody: "vpc:fly" is not a permission (vpc: create, delete, or *)' \
+  "$out" "a bad roles file keeps vpcd from starting, naming the entry"
+
+((FAILURES == 0)) || { echo "$FAILURES check(s) failed"; exit 1; }
+echo "all checks passed"
