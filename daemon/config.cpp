@@ -29,9 +29,9 @@ void applyConfigFile(DaemonConfig& config, const std::string& path, bool require
       {"roles_file", &config.rolesFile}};
   for (const auto& [key, value] : doc.items()) {
     std::string where = "config " + path + ": \"" + key + "\"";
-    if (key == "dry_run") {
+    if (key == "dry_run" || key == "docker_compat") {
       if (!value.is_boolean()) throw std::invalid_argument(where + " must be true or false");
-      config.dryRun = value.get<bool>();
+      (key == "dry_run" ? config.dryRun : config.dockerCompat) = value.get<bool>();
     } else if (auto it = strings.find(key); it != strings.end()) {
       if (!value.is_string()) throw std::invalid_argument(where + " must be a string");
       *it->second = value.get<std::string>();

@@ -156,6 +156,9 @@ int main(int argc, char** argv) {
   auto* dry = app.add_flag("--dry-run", flags.dryRun,
                            "use an in-memory kernel: nothing on the host changes");
   given.emplace_back(dry, [&] { config.dryRun = flags.dryRun; });
+  auto* compat = app.add_flag("--docker-compat", flags.dockerCompat,
+                              "let VPC traffic past Docker's FORWARD drop (DOCKER-USER accepts)");
+  given.emplace_back(compat, [&] { config.dockerCompat = flags.dockerCompat; });
   CLI11_PARSE(app, argc, argv);
   try {
     vpcd::applyConfigFile(config, configPath, configOpt->count() > 0);

@@ -27,6 +27,7 @@ ReconcileReport VpcService::start() {
   for (auto& p : store_.loadPolicies()) policies_[p.name] = std::move(p);
   for (auto& i : store_.loadInstances()) instances_[i.name] = std::move(i);
   startReport_ = reconcile(Scope::all());
+  updateCoexistence();
   writeHostsFiles();
   resumeCommands();
   for (const auto& [name, vpc] : vpcs_) record(name, startReport_, false);
@@ -97,6 +98,7 @@ bool VpcService::repairDrift(const std::set<std::string>& changed) {
   }
   ReconcileReport report = reconcile(Scope::of(scope));
   for (const auto& vpc : vpcs) record(vpc, report, true);
+  if (host) updateCoexistence();  // another firewall may have changed too
   std::string what;
   for (const auto& ns : changed) what += (what.empty() ? "" : ", ") + displayName(ns);
   for (const auto& change : report.applied) {
@@ -197,6 +199,7 @@ Reply VpcService::createVpc(const json& body) {
   store_.saveVpc(vpc);
   vpcs_[vpc.name] = vpc;
   converge(vpc.name, Scope::of({routerNamespace(vpc.name)}));
+  updateCoexistence();
   return {201, toJson(vpc, config_.transitPool)};
 }
 
@@ -215,6 +218,7 @@ Reply VpcService::deleteVpc(const std::string& name) {
   vpcs_.erase(name);
   converge(name, Scope::of(namespacesOf(vpc)));
   status_.erase(name);
+  updateCoexistence();
   return {200, toJson(vpc, config_.transitPool)};
 }
 
@@ -278,6 +282,33 @@ Reply VpcService::deleteSubnet(const std::string& vpcName, const std::string& su
   return {200, removed};
 }
 
+void VpcService::updateCoexistence() {
+  std::vector<std::string> blockers;
+  try {
+    blockers = kernel_.forwardBlockers();
+    if (config_.dockerCompat) {
+      std::vector<std::string> transit;
+      for (const auto& [name, vpc] : vpcs_) transit.push_back(transitLinkName(name));
+      dockerUser_ = kernel_.syncDockerUser(transit) ? std::to_string(2 * transit.size()) + " rules"
+                                                    : "no DOCKER-USER chain in table ip filter";
+    }
+  } catch (const KernelError& e) {
+    blockers = {std::string("(cannot read the host's nftables: ") + e.what() + ")"};
+  }
+  if (!vpcs_.empty() && blockers != warned_) {
+    warned_ = blockers;
+    for (const auto& b : blockers) {
+      logLine(config_.dockerCompat ? 5 : 4,
+              "forwarded traffic is dropped by " + b +
+                  (config_.dockerCompat
+                       ? "; transit links accepted in DOCKER-USER (" + dockerUser_ + ")"
+                       : "; VPCs cannot reach the uplink: allow the t-* links "
+                         "there, or run vpcd with --docker-compat"));
+    }
+  }
+  forwardBlockers_ = blockers;
+}
+
 std::string VpcService::summary() const {
   size_t subnets = 0;
   for (const auto& [name, vpc] : vpcs_) subnets += vpc.subnets.size();
@@ -314,16 +345,19 @@ Reply VpcService::status() {
                     {"repairs", st.repairs},
                     {"last_repair", isoTime(st.lastRepair)}});
   }
-  return {200, json{{"vpcs", vpcs},
-                    {"uplink", config_.uplink},
-                    {"transit_pool", config_.transitPool.str()},
-                    {"dry_run", config_.dryRun},
-                    {"kernel_mutations", kernel_.mutatingCalls()},
-                    {"startup",
-                     {{"changes", startReport_.applied.size()},
-                      {"duration_ms", millis(startReport_.duration)},
-                      {"conflicts", startReport_.conflicts},
-                      {"error", startReport_.error}}}}};
+  return {200,
+          json{{"vpcs", vpcs},
+               {"uplink", config_.uplink},
+               {"transit_pool", config_.transitPool.str()},
+               {"dry_run", config_.dryRun},
+               {"kernel_mutations", kernel_.mutatingCalls()},
+               {"forward_blockers", forwardBlockers_},
+               {"docker_compat", {{"enabled", config_.dockerCompat}, {"docker_user", dockerUser_}}},
+               {"startup",
+                {{"changes", startReport_.applied.size()},
+                 {"duration_ms", millis(startReport_.duration)},
+                 {"conflicts", startReport_.conflicts},
+                 {"error", startReport_.error}}}}};
 }
 
 }  // namespace vpcd

@@ -139,6 +139,9 @@ class VpcService {
   bool commandRunning(const Instance& i) const;
   // At start: adopt a RUNNING instance's command still alive, or start it again.
   void resumeCommands();
+  // Other firewalls in the host: what drops forwarded traffic, and (with
+  // docker_compat) vpcd's accepts in DOCKER-USER for the transit links.
+  void updateCoexistence();
 
   DaemonConfig config_;
   StateStore& store_;
@@ -149,6 +152,9 @@ class VpcService {
   std::map<std::string, Policy> policies_;
   std::map<std::string, Instance> instances_;
   CommandRunner* runner_ = nullptr;
+  std::vector<std::string> forwardBlockers_;
+  std::vector<std::string> warned_;  // blockers already logged
+  std::string dockerUser_ = "off";   // off, "N rules", "no DOCKER-USER chain"
 
   struct VpcStatus {
     std::chrono::system_clock::time_point lastReconcile{};

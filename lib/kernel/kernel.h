@@ -73,6 +73,17 @@ class Kernel {
   // holds no reference to any namespace.
   virtual void releaseHandles() {}
 
+  // Coexistence with other firewalls in the host namespace (docs/service.md).
+  // Base chains of other tables on the forward hook that drop by policy.
+  virtual std::vector<std::string> forwardBlockers() { return {}; }
+  // Accepts for `ifaces` (in and out) at the start of Docker's DOCKER-USER
+  // chain in table ip filter, marked with the comment "vpcd"; an empty list
+  // removes them. False when there is no such chain.
+  virtual bool syncDockerUser(const std::vector<std::string>& ifaces) {
+    (void)ifaces;
+    return false;
+  }
+
   // Mutating requests sent to the kernel since start (netlink messages that
   // create, change or delete, nftables batches, sysctl writes, mounts).
   uint64_t mutatingCalls() const { return mutatingCalls_; }

@@ -127,24 +127,6 @@ std::string elemBytes(nftnl_set_elem* e, uint16_t attr) {
   return p ? std::string(p, len) : std::string();
 }
 
-// Element comments travel as nft's user data: one TLV, type 0
-// (NFTNL_UDATA_SET_ELEM_COMMENT), length including the terminating NUL.
-std::string commentTlv(const std::string& comment) {
-  std::string tlv{'\0', static_cast<char>(comment.size() + 1)};
-  return tlv + comment + '\0';
-}
-
-std::string commentOf(const std::string& tlv) {
-  size_t at = 0;
-  while (at + 2 <= tlv.size()) {
-    auto type = static_cast<uint8_t>(tlv[at]), len = static_cast<uint8_t>(tlv[at + 1]);
-    if (at + 2 + len > tlv.size()) break;
-    if (type == 0 && len > 0) return std::string(tlv.data() + at + 2, len - 1);
-    at += 2 + len;
-  }
-  return "";
-}
-
 nftnl_set_elem* encodeElem(const NftSet& s, const NftSetElem& el) {
   nftnl_set_elem* e = nftnl_set_elem_alloc();
   nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el.key.data(), static_cast<uint32_t>(el.key.size()));
@@ -316,6 +298,22 @@ NftRule decodeRule(nftnl_rule* r) {
   while (nftnl_expr* e = nftnl_expr_iter_next(it)) out.exprs.push_back(decodeExpr(e));
   nftnl_expr_iter_destroy(it);
   return out;
+}
+
+std::string commentTlv(const std::string& comment) {
+  std::string tlv{'\0', static_cast<char>(comment.size() + 1)};
+  return tlv + comment + '\0';
+}
+
+std::string commentOf(const std::string& tlv) {
+  size_t at = 0;
+  while (at + 2 <= tlv.size()) {
+    auto type = static_cast<uint8_t>(tlv[at]), len = static_cast<uint8_t>(tlv[at + 1]);
+    if (at + 2 + len > tlv.size()) break;
+    if (type == 0 && len > 0) return std::string(tlv.data() + at + 2, len - 1);
+    at += 2 + len;
+  }
+  return "";
 }
 
 }  // namespace vpcd

@@ -34,4 +34,9 @@ NftSet decodeSet(nftnl_set* s);  // without elements
 std::vector<NftSetElem> decodeElems(nftnl_set* s);
 NftRule decodeRule(nftnl_rule* r);
 
+// Comments travel as nft's user data: one TLV of type 0 (the element's and
+// the rule's comment type), its length counting the terminating NUL.
+std::string commentTlv(const std::string& comment);
+std::string commentOf(const std::string& tlv);
+
 }  // namespace vpcd

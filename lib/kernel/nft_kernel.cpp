@@ -7,6 +7,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
@@ -327,6 +328,85 @@ bool NftSocket::remove(uint32_t family, const std::string& name) {
     throw;
   }
   return true;
+}
+
+std::vector<std::string> NftSocket::forwardDropChains() {
+  std::vector<std::string> out;
+  int err = dumpRequest(
+      sock_, portId_, seq_, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, [](nlmsghdr*) {},
+      [&](const nlmsghdr* h) {
+        NftnlPtr<nftnl_chain> c(nftnl_chain_alloc());
+        if (nftnl_chain_nlmsg_parse(h, c.get()) != 0) return;
+        uint32_t family = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY);
+        std::string table = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
+        if (table == kTableName || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) return;
+        if (family != NFPROTO_IPV4 && family != NFPROTO_INET) return;
+        if (nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM) != NF_INET_FORWARD ||
+            nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) != NF_DROP)
+          return;
+        out.push_back(std::string("table ") + (family == NFPROTO_INET ? "inet " : "ip ") + table +
+                      " chain " + nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME) +
+                      " (policy drop)");
+      });
+  if (err)
+    throw KernelError("dump nftables chains", "all in " + displayName(ns_), std::strerror(err));
+  return out;
+}
+
+NftSocket::Sync NftSocket::syncMarkedRules(uint32_t family, const std::string& table,
+                                           const std::string& chain, const std::string& comment,
+                                           const std::vector<NftRule>& rules) {
+  std::vector<uint64_t> ours;
+  std::vector<NftRule> current;
+  int err = dumpRequest(
+      sock_, portId_, seq_, NFT_MSG_GETRULE, family, NLM_F_DUMP,
+      [&](nlmsghdr* h) {
+        NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+        nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+        nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+        nftnl_rule_nlmsg_build_payload(h, r.get());
+      },
+      [&](const nlmsghdr* h) {
+        NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+        if (nftnl_rule_nlmsg_parse(h, r.get()) != 0 ||
+            chain != nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN) ||
+            !nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA))
+          return;
+        uint32_t len = 0;
+        auto* data =
+            static_cast<const char*>(nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &len));
+        if (commentOf(std::string(data, len)) == comment) {
+          ours.push_back(nftnl_rule_get_u64(r.get(), NFTNL_RULE_HANDLE));
+          current.push_back(decodeRule(r.get()));
+        }
+      });
+  if (err == ENOENT) return Sync::NoChain;
+  if (err)
+    throw KernelError("dump nftables rules", table + " " + chain + " in " + displayName(ns_),
+                      std::strerror(err));
+  // Already so: nothing is sent, so no change event comes back to the drift watch.
+  if (current == rules) return Sync::Unchanged;
+  NftTable t{.family = family, .name = table};
+  Batch batch(seq_);
+  for (uint64_t handle : ours) {
+    NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+    nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, handle);
+    nftnl_rule_nlmsg_build_payload(batch.header(NFT_MSG_DELRULE, family, 0), r.get());
+    batch.next();
+  }
+  // Without NLM_F_APPEND a new rule goes first; in reverse, they keep their order.
+  for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
+    auto rule = encodeRule(t, *it, setIdOf);
+    std::string tlv = commentTlv(comment);
+    nftnl_rule_set_data(rule.get(), NFTNL_RULE_USERDATA, tlv.data(),
+                        static_cast<uint32_t>(tlv.size()));
+    nftnl_rule_nlmsg_build_payload(batch.header(NFT_MSG_NEWRULE, family, NLM_F_CREATE), rule.get());
+    batch.next();
+  }
+  send(batch, "update rules marked " + comment + " in " + table + " " + chain);
+  return Sync::Changed;
 }
 
 }  // namespace vpcd

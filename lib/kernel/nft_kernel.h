@@ -27,6 +27,16 @@ class NftSocket {
   void replace(const std::vector<NftTable>& tables);
   bool remove(uint32_t family, const std::string& name);
 
+  // Base chains of other tables on the forward hook whose policy drops:
+  // "table ip filter chain FORWARD (policy drop)".
+  std::vector<std::string> forwardDropChains();
+  // In someone else's chain, the rules marked with `comment` become `rules`
+  // (inserted at the chain's start; none removes them), in one transaction,
+  // or nothing is sent when they already are.
+  enum class Sync { NoChain, Unchanged, Changed };
+  Sync syncMarkedRules(uint32_t family, const std::string& table, const std::string& chain,
+                       const std::string& comment, const std::vector<NftRule>& rules);
+
  private:
   struct Batch;
   void send(Batch& batch, const std::string& what);

@@ -1,12 +1,16 @@
 #include "lib/kernel/real_kernel.h"
 
+#include <arpa/inet.h>  // before the linux/ headers, which must not define in_addr first
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <set>
+
+#include "lib/plan/nft_build.h"
 
 namespace vpcd {
 namespace {
@@ -206,6 +210,26 @@ bool RealKernel::linkExists(const std::string& ns, const std::string& name) {
 
 std::string RealKernel::defaultRouteDevice() {
   return route(kHostNamespace).defaultRouteDevice();
+}
+
+std::vector<std::string> RealKernel::forwardBlockers() {
+  return nft(kHostNamespace).forwardDropChains();
+}
+
+bool RealKernel::syncDockerUser(const std::vector<std::string>& ifaces) {
+  // One accept per interface and direction: exact names, so nothing but
+  // vpcd's transit links gets past the other firewall.
+  std::vector<NftRule> rules;
+  for (const auto& name : ifaces) {
+    for (uint32_t key : {NFT_META_IIFNAME, NFT_META_OIFNAME}) {
+      rules.push_back(
+          nftb::rule("DOCKER-USER", {nftb::ifname(key, name), {nftb::verdict(NF_ACCEPT)}}));
+    }
+  }
+  auto result =
+      nft(kHostNamespace).syncMarkedRules(NFPROTO_IPV4, "filter", "DOCKER-USER", "vpcd", rules);
+  if (result == NftSocket::Sync::Changed) countMutation();
+  return result != NftSocket::Sync::NoChain;
 }
 
 }  // namespace vpcd
