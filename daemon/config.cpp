@@ -22,11 +22,11 @@ void applyConfigFile(DaemonConfig& config, const std::string& path, bool require
   }
   if (!doc.is_object()) throw std::invalid_argument("config " + path + ": must be a JSON object");
   std::map<std::string, std::string*> strings{
-      {"socket", &config.socketPath},   {"state_dir", &config.stateDir},
-      {"uplink", &config.uplink},       {"transit_pool", &config.transitPoolText},
-      {"netns_dir", &config.netnsDir},  {"etc_netns_dir", &config.etcNetnsDir},
-      {"log_level", &config.logLevel},  {"api_group", &config.apiGroup},
-      {"roles_file", &config.rolesFile}};
+      {"socket", &config.socketPath},    {"state_dir", &config.stateDir},
+      {"uplink", &config.uplink},        {"transit_pool", &config.transitPoolText},
+      {"netns_dir", &config.netnsDir},   {"etc_netns_dir", &config.etcNetnsDir},
+      {"log_level", &config.logLevel},   {"api_group", &config.apiGroup},
+      {"roles_file", &config.rolesFile}, {"mount_namespace", &config.mountNamespace}};
   for (const auto& [key, value] : doc.items()) {
     std::string where = "config " + path + ": \"" + key + "\"";
     if (key == "dry_run" || key == "docker_compat") {

@@ -20,12 +20,15 @@ struct DaemonConfig {
   std::string apiGroup = "vpcd";                   // members may change things through the API
   std::string rolesFile = "/etc/vpcd/roles.json";  // optional grants (docs/permissions.md)
   bool rolesFileGiven = false;                     // then it must exist
-  bool dockerCompat = false;  // accept transit links in Docker's DOCKER-USER chain
+  bool dockerCompat = false;
+  // Where namespace names are mounted: empty for vpcd's own mount namespace;
+  // /proc/1/ns/mnt under a systemd unit with a mount namespace of its own.
+  std::string mountNamespace;  // accept transit links in Docker's DOCKER-USER chain
 };
 
 // Settings from a JSON config file ({"socket", "state_dir", "uplink",
 // "transit_pool", "netns_dir", "etc_netns_dir", "log_level", "api_group",
-// "roles_file", "docker_compat", "dry_run"}) on
+// "roles_file", "mount_namespace", "docker_compat", "dry_run"}) on
 // top of `config`. A missing file is fine unless `required`; an unknown key
 // or a value of the wrong type throws std::invalid_argument naming it.
 void applyConfigFile(DaemonConfig& config, const std::string& path, bool required);

@@ -49,6 +49,7 @@ int run(vpcd::DaemonConfig config) {
   } else {
     kernel = std::make_unique<vpcd::RealKernel>(config.netnsDir);
     real = static_cast<vpcd::RealKernel*>(kernel.get());
+    real->setMountNamespace(config.mountNamespace);
   }
   if (config.uplink.empty()) {
     config.uplink = kernel->defaultRouteDevice();
@@ -153,6 +154,8 @@ int main(int argc, char** argv) {
          "group whose members may change things through the API");
   option("--roles-file", &vpcd::DaemonConfig::rolesFile,
          "JSON grants of resource:verb permissions to users and groups");
+  option("--mount-ns", &vpcd::DaemonConfig::mountNamespace,
+         "mount namespace for namespace names (/proc/1/ns/mnt under a hardened unit)");
   auto* dry = app.add_flag("--dry-run", flags.dryRun,
                            "use an in-memory kernel: nothing on the host changes");
   given.emplace_back(dry, [&] { config.dryRun = flags.dryRun; });

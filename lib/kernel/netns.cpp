@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "lib/kernel/kernel.h"
 
@@ -20,6 +21,31 @@ namespace {
 std::string errnoText() {
   return std::strerror(errno);
 }
+
+// Runs the caller's mounts in another mount namespace for its lifetime. The
+// process must be single-threaded (setns(CLONE_NEWNS) refuses otherwise),
+// which vpcd is.
+class MountNsGuard {
+ public:
+  MountNsGuard(const std::string& path, const std::string& what) {
+    if (path.empty()) return;
+    Fd target(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    home_ = Fd(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+    if (!target || !home_ || ::setns(target.get(), CLONE_NEWNS) != 0) {
+      std::string err = errnoText();
+      home_ = Fd();
+      throw KernelError(what, "mount namespace " + path, err);
+    }
+  }
+  ~MountNsGuard() {
+    if (home_ && ::setns(home_.get(), CLONE_NEWNS) != 0) std::abort();
+  }
+  MountNsGuard(const MountNsGuard&) = delete;
+  MountNsGuard& operator=(const MountNsGuard&) = delete;
+
+ private:
+  Fd home_;
+};
 
 }  // namespace
 
@@ -56,6 +82,7 @@ bool NetnsDir::exists(const std::string& name) const {
 
 void NetnsDir::ensureMountPoint() {
   if (mounted_) return;
+  MountNsGuard in(mountNs_, "mount --make-shared");
   if (::mkdir(path_.c_str(), 0755) != 0 && errno != EEXIST) {
     throw KernelError("mkdir", path_, errnoText());
   }
@@ -89,6 +116,8 @@ void NetnsDir::create(const std::string& name, const std::function<void()>& insi
   try {
     if (inside) inside();
     Fd f(::open(file.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
+    std::optional<MountNsGuard> host;
+    if (f) host.emplace(mountNs_, "create netns");
     if (!f) {
       failure = errnoText();
     } else if (::mount("/proc/thread-self/ns/net", file.c_str(), "none", MS_BIND, nullptr) != 0) {
@@ -108,8 +137,11 @@ void NetnsDir::create(const std::string& name, const std::function<void()>& insi
 bool NetnsDir::remove(const std::string& name) {
   std::string file = pathOf(name);
   if (!exists(name)) return false;
-  if (::umount2(file.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
-    throw KernelError("delete netns", name, "umount: " + errnoText());
+  {
+    MountNsGuard in(mountNs_, "delete netns");
+    if (::umount2(file.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+      throw KernelError("delete netns", name, "umount: " + errnoText());
+    }
   }
   if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
     throw KernelError("delete netns", name, "unlink: " + errnoText());

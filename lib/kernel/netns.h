@@ -34,6 +34,12 @@ class Fd {
 class NetnsDir {
  public:
   explicit NetnsDir(std::string path);
+  // Makes the namespace mounts (and unmounts) in the mount namespace of
+  // `mountNs` (e.g. /proc/1/ns/mnt) instead of our own. A hardened systemd
+  // service runs in a mount namespace of its own whose mounts never reach
+  // the host, so `ip netns exec` would find empty files; mounts made in the
+  // host's namespace come back into the service's (a slave of it).
+  void setMountNamespace(std::string mountNs) { mountNs_ = std::move(mountNs); }
 
   const std::string& path() const { return path_; }
   std::string pathOf(const std::string& name) const { return path_ + "/" + name; }
@@ -54,6 +60,7 @@ class NetnsDir {
   void ensureMountPoint();
 
   std::string path_;
+  std::string mountNs_;  // empty: our own
   bool mounted_ = false;
 };
 

@@ -23,6 +23,8 @@ class RealKernel : public Kernel {
     return nft(ns).dump(family, kTableName);
   }
   void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) override;
+  // See NetnsDir::setMountNamespace.
+  void setMountNamespace(std::string mountNs) { dir_.setMountNamespace(std::move(mountNs)); }
   std::vector<std::string> forwardBlockers() override;
   bool syncDockerUser(const std::vector<std::string>& ifaces) override;
   void releaseHandles() override { handles_.clear(); }

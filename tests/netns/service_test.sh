@@ -61,4 +61,21 @@ assert_contains "$out" '"name":"prod"' "served on the passed descriptor"
 stop_daemon
 [[ -S $WORK/activated.sock ]] && pass "the passed socket's file stays (systemd owns it)" || fail "socket file removed"
 
+echo "== in a mount namespace of its own, as under the hardened unit"
+# systemd gives the unit a mount namespace that is a slave of the host's:
+# mounts made inside never reach the host. With --mount-ns naming the host's
+# namespace, the names vpcd mounts are the host's, and come back inside.
+mount --make-shared /run/netns
+unshare --mount --propagation slave -- "$VPCD" --socket "$SOCK" --state-dir "$WORK/state2" \
+  --mount-ns "/proc/$$/ns/mnt" >>"$WORK/vpcd.log" 2>&1 &
+DAEMON_PID=$!
+wait_until 10 vpcctl health || fail "vpcd in its own mount namespace did not come up"
+vpcctl vpc create lab --cidr 10.30.0.0/16 >/dev/null
+vpcctl subnet create lab app --cidr 10.30.1.0/24 --public >/dev/null
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-lab.app "http://$SERVER_ADDR/")" \
+  "ip netns exec outside vpcd's mount namespace enters the subnet, and traffic flows"
+vpcctl vpc delete lab >/dev/null 2>&1 || { vpcctl subnet delete lab app >/dev/null; vpcctl vpc delete lab >/dev/null; }
+assert_eq "" "$(ip netns list | grep lab || true)" "deletes unmount the names outside too"
+stop_daemon
+
 finish
