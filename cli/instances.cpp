@@ -64,14 +64,15 @@ void printInstance(const json& i) {
               {"PRIMARY", "primary"}});
 }
 
-}  // namespace
+// The arguments, alive as long as the callbacks that read them.
+InstanceArgs a;
 
-void addInstanceCommands(CLI::App& app, Options& o, int& rc) {
-  static InstanceArgs a;
-  auto* cmd = app.add_subcommand("instance", "instances: namespaces with NICs and a command")
-                  ->require_subcommand(1)
-                  ->fallthrough();
-  auto one = [] { return "/v1/instances/" + a.name; };
+std::string one() {
+  return "/v1/instances/" + a.name;
+}
+
+// create, list, show, delete, stop, start, reset
+void addLifecycle(CLI::App* cmd, Options& o, int& rc) {
   auto* create = cmd->add_subcommand("create", "create and start an instance");
   create->add_option("name", a.name)->required();
   create->add_option("--nic", a.nics, "vpc/subnet[=ip], once per NIC; the first is primary")
@@ -129,13 +130,17 @@ void addInstanceCommands(CLI::App& app, Options& o, int& rc) {
     sub->add_option("name", a.name)->required();
     std::string v = verb;
     sub->callback(action(
-        o, rc, text("POST"), [one, v] { return one() + "/" + v; }, [] { return json::object(); },
+        o, rc, text("POST"), [v] { return one() + "/" + v; }, [] { return json::object(); },
         printInstance));
   }
+}
+
+// serial output, NICs, free addresses
+void addExtras(CLI::App* cmd, Options& o, int& rc) {
   auto* serial = cmd->add_subcommand("serial", "the command's output (last 64 KiB)");
   serial->add_option("name", a.name)->required();
   serial->callback(action(
-      o, rc, text("GET"), [one] { return one() + "/serial-output"; }, nullptr,
+      o, rc, text("GET"), [] { return one() + "/serial-output"; }, nullptr,
       [](const json& r) { std::cout << r["contents"].get<std::string>(); }));
   auto* nic = cmd->add_subcommand("nic", "add or remove a NIC")->require_subcommand(1);
   auto* add = nic->add_subcommand("add", "hot-plug a NIC");
@@ -143,7 +148,7 @@ void addInstanceCommands(CLI::App& app, Options& o, int& rc) {
   add->add_option("--subnet", a.subnet, "vpc/subnet")->required();
   add->add_option("--ip", a.ip, "a static address (default: the lowest free)");
   add->callback(action(
-      o, rc, text("POST"), [one] { return one() + "/nics"; },
+      o, rc, text("POST"), [] { return one() + "/nics"; },
       [] { return nicRequest(a.subnet + (a.ip.empty() ? "" : "=" + a.ip)); },
       [](const json& n) {
         printFields(std::cout, n,
@@ -153,7 +158,7 @@ void addInstanceCommands(CLI::App& app, Options& o, int& rc) {
   remove->add_option("name", a.name)->required();
   remove->add_option("nic", a.nic)->required();
   remove->callback(action(
-      o, rc, text("DELETE"), [one] { return one() + "/nics/" + a.nic; }, nullptr,
+      o, rc, text("DELETE"), [] { return one() + "/nics/" + a.nic; }, nullptr,
       [](const json& n) { std::cout << "removed " << n["name"].get<std::string>() << "\n"; }));
   auto* ips = cmd->add_subcommand("available-ips", "free addresses of a subnet");
   ips->add_option("subnet", a.subnet, "vpc/subnet")->required();
@@ -169,6 +174,16 @@ void addInstanceCommands(CLI::App& app, Options& o, int& rc) {
       [](const json& r) {
         for (const auto& ip : r["items"]) std::cout << ip.get<std::string>() << "\n";
       }));
+}
+
+}  // namespace
+
+void addInstanceCommands(CLI::App& app, Options& o, int& rc) {
+  auto* cmd = app.add_subcommand("instance", "instances: namespaces with NICs and a command")
+                  ->require_subcommand(1)
+                  ->fallthrough();
+  addLifecycle(cmd, o, rc);
+  addExtras(cmd, o, rc);
 }
 
 }  // namespace vpcctl

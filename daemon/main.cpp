@@ -35,22 +35,47 @@ void raiseFileLimit() {
   }
 }
 
+std::unique_ptr<vpcd::Kernel> makeKernel(const vpcd::DaemonConfig& config,
+                                         vpcd::RealKernel*& real) {
+  if (config.dryRun) {
+    logLine(5, "dry run: the in-memory kernel is used, the real one is never touched");
+    return std::make_unique<vpcd::FakeKernel>();
+  }
+  auto kernel = std::make_unique<vpcd::RealKernel>(config.netnsDir);
+  kernel->setMountNamespace(config.mountNamespace);
+  real = kernel.get();
+  return kernel;
+}
+
+void logStart(const vpcd::ReconcileReport& report, size_t vpcs) {
+  for (const auto& change : report.applied) logLine(5, "start-up repair: " + change);
+  for (const auto& ns : report.conflicts)
+    logLine(4, "namespace " + ns + " exists and is not ours, ignoring");
+  if (!report.error.empty()) logLine(3, "start-up reconcile failed: " + report.error);
+  logLine(6, "reconciled " + std::to_string(vpcs) + " VPCs with " +
+                 std::to_string(report.applied.size()) + " changes in " +
+                 std::to_string(report.duration.count() / 1000) + " ms");
+}
+
+// WATCHDOG=1 every half WATCHDOG_USEC, when systemd asks for it.
+void petWatchdog(boost::asio::steady_timer& timer) {
+  auto interval = vpcd::watchdogInterval();
+  if (!interval) return;
+  vpcd::sdNotify("WATCHDOG=1");
+  timer.expires_after(*interval);
+  timer.async_wait([&timer](const boost::system::error_code& ec) {
+    if (!ec) petWatchdog(timer);
+  });
+}
+
 int run(vpcd::DaemonConfig config) {
   // A bad roles file stops vpcd before it does anything.
   vpcd::Authorizer authz(config.apiGroup, config.rolesFile, config.rolesFileGiven);
   raiseFileLimit();
   vpcd::StateStore store(config.stateDir);
   store.lock();
-  std::unique_ptr<vpcd::Kernel> kernel;
   vpcd::RealKernel* real = nullptr;
-  if (config.dryRun) {
-    kernel = std::make_unique<vpcd::FakeKernel>();
-    logLine(5, "dry run: the in-memory kernel is used, the real one is never touched");
-  } else {
-    kernel = std::make_unique<vpcd::RealKernel>(config.netnsDir);
-    real = static_cast<vpcd::RealKernel*>(kernel.get());
-    real->setMountNamespace(config.mountNamespace);
-  }
+  std::unique_ptr<vpcd::Kernel> kernel = makeKernel(config, real);
   if (config.uplink.empty()) {
     config.uplink = kernel->defaultRouteDevice();
     if (config.uplink.empty()) {
@@ -86,14 +111,7 @@ int run(vpcd::DaemonConfig config) {
 
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
   vpcd::sdNotify("STATUS=reconciling " + std::to_string(store.loadVpcs().size()) + " VPCs");
-  vpcd::ReconcileReport report = service.start();
-  for (const auto& change : report.applied) logLine(5, "start-up repair: " + change);
-  for (const auto& ns : report.conflicts)
-    logLine(4, "namespace " + ns + " exists and is not ours, ignoring");
-  if (!report.error.empty()) logLine(3, "start-up reconcile failed: " + report.error);
-  logLine(6, "reconciled " + std::to_string(service.vpcCount()) + " VPCs with " +
-                 std::to_string(report.applied.size()) + " changes in " +
-                 std::to_string(report.duration.count() / 1000) + " ms");
+  logStart(service.start(), service.vpcCount());
 
   vpcd::Api api(service, &authz);
   int passed = vpcd::takeListenFd();
@@ -107,14 +125,7 @@ int run(vpcd::DaemonConfig config) {
     io.stop();
   });
   boost::asio::steady_timer watchdog(io);
-  std::function<void()> pet = [&] {
-    vpcd::sdNotify("WATCHDOG=1");
-    watchdog.expires_after(*vpcd::watchdogInterval());
-    watchdog.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) pet();
-    });
-  };
-  if (vpcd::watchdogInterval()) pet();
+  petWatchdog(watchdog);
   logLine(6,
           "ready: listening on " + (passed >= 0 ? "the socket systemd passed" : config.socketPath));
   // Ready only now: the first reconcile is done and the socket accepts.
