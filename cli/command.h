@@ -27,7 +27,7 @@ std::function<void()> action(const Options& o, int& rc, std::function<std::strin
 
 std::function<std::string()> text(std::string s);
 
-// vpcctl instance …
-void addInstanceCommands(CLI::App& app, Options& o, int& rc);
+// vpcctl instance …; `command` is what followed `--` on the command line.
+void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command);
 
 }  // namespace vpcctl

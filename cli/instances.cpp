@@ -73,14 +73,14 @@ std::string one() {
 
 // create, list, show, delete, stop, start, reset
 void addLifecycle(CLI::App* cmd, Options& o, int& rc) {
-  auto* create = cmd->add_subcommand("create", "create and start an instance");
+  auto* create =
+      cmd->add_subcommand("create", "create and start an instance; its command after --");
   create->add_option("name", a.name)->required();
   create->add_option("--nic", a.nics, "vpc/subnet[=ip], once per NIC; the first is primary")
       ->required();
   create->add_option("--label", a.labels, "KEY=VALUE");
   create->add_option("--metadata", a.metadata, "KEY=VALUE");
   create->add_option("--tag", a.tags, "tag");
-  create->add_option("command", a.command, "the command to run in it, after --");
   create->callback(action(
       o, rc, text("POST"), text("/v1/instances"),
       [] {
@@ -178,7 +178,8 @@ void addExtras(CLI::App* cmd, Options& o, int& rc) {
 
 }  // namespace
 
-void addInstanceCommands(CLI::App& app, Options& o, int& rc) {
+void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command) {
+  a.command = std::move(command);
   auto* cmd = app.add_subcommand("instance", "instances: namespaces with NICs and a command")
                   ->require_subcommand(1)
                   ->fallthrough();

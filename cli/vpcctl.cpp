@@ -1,5 +1,6 @@
 // vpcctl: the command line for vpcd's API.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -371,10 +372,19 @@ int main(int argc, char** argv) {
   addSubnetCommands(app, o, rc, args);
   addPeeringCommands(app, o, rc, args);
   addPolicyCommands(app, o, rc, args);
-  vpcctl::addInstanceCommands(app, o, rc);
+  // Everything after the first `--` is an instance's command, taken as it
+  // stands: CLI11 would still read its `-x` words as vpcctl's own options.
+  int ours = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      ours = i;
+      break;
+    }
+  }
+  vpcctl::addInstanceCommands(app, o, rc, {argv + std::min(ours + 1, argc), argv + argc});
   addDaemonCommands(app, o, rc);
   try {
-    app.parse(argc, argv);
+    app.parse(ours, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
