@@ -4,8 +4,6 @@
 # the Debian runtime libraries, which installs with dpkg on this machine,
 # runs, and purges without a trace. Root (dpkg); skipped if a vpcd is
 # already installed here, which this test must not replace.
-set -euo pipefail
-: "${VPCD_BIN_DIR:?}"
 if [[ $EUID -ne 0 ]]; then
   echo "SKIP: this needs root (dpkg -i)"
   exit 77
@@ -14,20 +12,11 @@ if dpkg -s vpcd >/dev/null 2>&1 || [[ -e /usr/sbin/vpcd ]]; then
   echo "SKIP: a vpcd is already installed on this machine; not touching it"
   exit 77
 fi
+source "$(dirname "$0")/checks.sh" package
 BIN="$(cd "$VPCD_BIN_DIR" && pwd)"
-WORK=$(mktemp -d /tmp/vpcd-package.XXXXXX)
 installed=""
-cleanup() {
-  [[ -n $installed ]] && dpkg --purge vpcd >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-FAILURES=0
-check() {  # description command...
-  local what=$1
-  shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; FAILURES=$((FAILURES + 1)); fi
-}
+purge_if_installed() { if [[ -n $installed ]]; then dpkg --purge vpcd >/dev/null 2>&1; fi; }
+ON_EXIT+=(purge_if_installed)
 
 DESTDIR="$WORK/root" cmake --install "$BIN" --prefix /usr >/dev/null
 for f in usr/sbin/vpcd usr/bin/vpcctl usr/lib/systemd/system/vpcd.service \
@@ -55,5 +44,4 @@ check "dpkg --purge" dpkg --purge vpcd
 installed=""
 check "nothing left" bash -c "[[ ! -e /usr/sbin/vpcd && ! -e /usr/bin/vpcctl && ! -e /etc/vpcd && ! -e /usr/lib/systemd/system/vpcd.service ]]"
 check "dpkg knows it is gone" bash -c "! dpkg -s vpcd >/dev/null 2>&1"
-((FAILURES == 0)) || { echo "$FAILURES check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

@@ -4,26 +4,13 @@
 # grants; a denied call is a 403 naming the permission and changes nothing;
 # every call is logged with the caller's uid and pid. Needs root to act as
 # other users (setpriv).
-set -euo pipefail
-: "${VPCD_BIN_DIR:?}"
 if [[ $EUID -ne 0 ]]; then
   echo "SKIP: this needs root (it calls the API as other users)"
   exit 77
 fi
-source "$(dirname "$0")/../scripts/poll.sh"
-WORK=$(mktemp -d /tmp/vpcd-perms.XXXXXX)
+source "$(dirname "$0")/checks.sh" perms
 chmod 755 "$WORK"
 SOCK="$WORK/vpcd.sock"
-PID=""
-cleanup() {
-  [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-FAILURES=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-assert_eq() { if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: expected [$1], got [$2]"; fi; }
 
 # as USER GROUPS METHOD PATH [BODY]: "<code> <body>" of the call made as USER
 # (primary group nogroup, supplementary GROUPS: a gid list or "none").
@@ -84,5 +71,4 @@ out=$("$VPCD_BIN_DIR/vpcd" --dry-run --socket "$SOCK" --state-dir "$WORK/state" 
 assert_eq '<3>vpcd: roles file '"$WORK"'/roles.json: users.nobody: "vpc:fly" is not a permission (vpc: create, delete, or *)' \
   "$out" "a bad roles file keeps vpcd from starting, naming the entry"
 
-((FAILURES == 0)) || { echo "$FAILURES check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

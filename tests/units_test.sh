@@ -2,19 +2,9 @@
 # The systemd files in systemd/: the units pass `systemd-analyze verify`
 # (with ExecStart pointed at the built binary, which must exist for it), and
 # sysusers.d/tmpfiles.d entries do what they say, applied to a scratch root.
-set -euo pipefail
-: "${VPCD_BIN_DIR:?}"
+source "$(dirname "$0")/checks.sh" units
 SRC="$(cd "$(dirname "$0")/../systemd" && pwd)"
 BIN="$(cd "$VPCD_BIN_DIR" && pwd)"
-source "$(dirname "$0")/../scripts/poll.sh"
-WORK=$(mktemp -d /tmp/vpcd-units.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-FAILURES=0
-check() {  # description command...
-  local what=$1
-  shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; FAILURES=$((FAILURES + 1)); fi
-}
 
 cp "$SRC/vpcd.service" "$SRC/vpcd.socket" "$WORK/"
 sed -i "s|/usr/sbin/vpcd|$BIN/vpcd|" "$WORK/vpcd.service"
@@ -36,9 +26,6 @@ check "tmpfiles makes the state dir 0700 and the socket dir" \
 # The example config, pointed at scratch paths, brings a (dry-run) vpcd up.
 sed "s|/var/lib/vpcd|$WORK/state|; s|/run/vpcd/vpcd.sock|$WORK/v.sock|" "$SRC/vpcd.json" >"$WORK/vpcd.json"
 "$BIN/vpcd" --config "$WORK/vpcd.json" --dry-run >"$WORK/log" 2>&1 &
-pid=$!
+PID=$!
 check "the example config is accepted by vpcd" wait_until 10 curl -sf --unix-socket "$WORK/v.sock" http://vpcd/v1/health
-kill "$pid"
-wait "$pid" || true
-((FAILURES == 0)) || { echo "$FAILURES check(s) failed"; exit 1; }
-echo "all checks passed"
+finish
