@@ -189,8 +189,9 @@ HttpResponse Api::handle(const HttpRequest& request) {
   std::string detail;
   try {
     if (authz_) {
-      std::string why = authz_->check({request.uid, request.gid, request.pid},
-                                      Authorizer::permissionFor(request.method, request.target));
+      std::string why =
+          authz_->check({request.uid, request.gid, request.pid},
+                        Authorizer::permissionFor(request.method, segments(request.target)));
       if (!why.empty()) throw ApiError(403, "PERMISSION_DENIED", why);
     }
     Reply reply = route(request);

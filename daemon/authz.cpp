@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "daemon/config.h"
+
 namespace vpcd {
 namespace {
 
@@ -20,15 +22,6 @@ const std::map<std::string, std::vector<std::string>> kVerbs{
     {"peering", {"create", "accept", "reject", "delete"}},
     {"policy", {"write", "delete"}},
     {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach"}}};
-
-std::vector<std::string> segmentsOf(const std::string& target) {
-  std::stringstream path(target.substr(0, target.find('?')));
-  std::vector<std::string> out;
-  for (std::string seg; std::getline(path, seg, '/');) {
-    if (!seg.empty()) out.push_back(seg);
-  }
-  return out;
-}
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -77,19 +70,9 @@ Authorizer::Authorizer(const std::string& group, const std::string& rolesFile, b
     : group_(group) {
   if (struct group* g = ::getgrnam(group.c_str())) groupId_ = g->gr_gid;
   if (rolesFile.empty()) return;
-  std::ifstream in(rolesFile);
-  if (!in) {
-    if (required) throw std::invalid_argument("roles file " + rolesFile + ": cannot be read");
-    return;
-  }
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument("roles file " + rolesFile + ": not valid JSON: " + e.what());
-  }
-  if (!doc.is_object()) throw std::invalid_argument("roles file " + rolesFile + ": not an object");
-  for (const auto& [kind, entries] : doc.items()) {
+  auto doc = readJsonObject(rolesFile, "roles file", required);
+  if (!doc) return;
+  for (const auto& [kind, entries] : doc->items()) {
     if (kind != "users" && kind != "groups")
       throw std::invalid_argument("roles file " + rolesFile + ": \"" + kind +
                                   "\" is not users or groups");
@@ -106,9 +89,9 @@ Authorizer::Authorizer(const std::string& group, const std::string& rolesFile, b
   }
 }
 
-std::string Authorizer::permissionFor(const std::string& method, const std::string& target) {
+std::string Authorizer::permissionFor(const std::string& method,
+                                      const std::vector<std::string>& seg) {
   if (method == "GET" || method == "HEAD") return "";
-  auto seg = segmentsOf(target);
   if (seg.size() < 2) return "api:" + method;
   const std::string& kind = seg[1];
   std::string verb = method == "DELETE" ? "delete" : method == "PUT" ? "write" : "create";

@@ -27,8 +27,10 @@ class Authorizer {
   // std::invalid_argument naming a bad entry.
   Authorizer(const std::string& group, const std::string& rolesFile, bool required);
 
-  // The permission a request needs ("" for a read), e.g. POST /v1/vpcs -> vpc:create.
-  static std::string permissionFor(const std::string& method, const std::string& target);
+  // The permission a request needs ("" for a read), from its method and path
+  // segments: POST {v1, vpcs} -> vpc:create.
+  static std::string permissionFor(const std::string& method,
+                                   const std::vector<std::string>& segments);
   // Empty when allowed; otherwise why not, for a 403.
   std::string check(const Caller& c, const std::string& permission) const;
 

@@ -132,14 +132,11 @@ bool CommandRunner::alive(int pid, uint64_t startTime) {
 }
 
 std::pair<std::string, uint64_t> readTail(const std::string& path, uint64_t max) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return {"", 0};
-  auto size = static_cast<uint64_t>(f.tellg());
-  uint64_t from = size > max ? size - max : 0;
-  f.seekg(static_cast<std::streamoff>(from));
-  std::string out(size - from, '\0');
-  f.read(out.data(), static_cast<std::streamsize>(out.size()));
-  return {out, from};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {"", 0};
+  auto size = static_cast<uint64_t>(st.st_size);
+  uint64_t from = size > max ? size - max : 0, offset = from;
+  return {readFrom(path, offset, max), from};
 }
 
 std::string readFrom(const std::string& path, uint64_t& offset, uint64_t max) {

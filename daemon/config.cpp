@@ -8,19 +8,27 @@
 
 namespace vpcd {
 
-void applyConfigFile(DaemonConfig& config, const std::string& path, bool required) {
+std::optional<nlohmann::json> readJsonObject(const std::string& path, const std::string& what,
+                                             bool required) {
   std::ifstream in(path);
   if (!in) {
-    if (required) throw std::invalid_argument("config " + path + ": cannot be read");
-    return;
+    if (required) throw std::invalid_argument(what + " " + path + ": cannot be read");
+    return std::nullopt;
   }
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument("config " + path + ": not valid JSON: " + e.what());
+    throw std::invalid_argument(what + " " + path + ": not valid JSON: " + e.what());
   }
-  if (!doc.is_object()) throw std::invalid_argument("config " + path + ": must be a JSON object");
+  if (!doc.is_object()) throw std::invalid_argument(what + " " + path + ": must be a JSON object");
+  return doc;
+}
+
+void applyConfigFile(DaemonConfig& config, const std::string& path, bool required) {
+  auto file = readJsonObject(path, "config", required);
+  if (!file) return;
+  const nlohmann::json& doc = *file;
   std::map<std::string, std::string*> strings{
       {"socket", &config.socketPath},    {"state_dir", &config.stateDir},
       {"uplink", &config.uplink},        {"transit_pool", &config.transitPoolText},

@@ -1,4 +1,6 @@
 #pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "lib/model/cidr.h"
@@ -25,6 +27,11 @@ struct DaemonConfig {
   // /proc/1/ns/mnt under a systemd unit with a mount namespace of its own.
   std::string mountNamespace;  // accept transit links in Docker's DOCKER-USER chain
 };
+
+// A JSON object from a file; nullopt when the file is missing and not
+// `required`. Errors (std::invalid_argument) start "<what> <path>: ".
+std::optional<nlohmann::json> readJsonObject(const std::string& path, const std::string& what,
+                                             bool required);
 
 // Settings from a JSON config file ({"socket", "state_dir", "uplink",
 // "transit_pool", "netns_dir", "etc_netns_dir", "log_level", "api_group",

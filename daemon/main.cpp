@@ -110,7 +110,8 @@ int run(vpcd::DaemonConfig config) {
   }
 
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
-  vpcd::sdNotify("STATUS=reconciling " + std::to_string(store.loadVpcs().size()) + " VPCs");
+  service.load();
+  vpcd::sdNotify("STATUS=reconciling " + std::to_string(service.vpcCount()) + " VPCs");
   logStart(service.start(), service.vpcCount());
 
   vpcd::Api api(service, &authz);
@@ -167,12 +168,14 @@ int main(int argc, char** argv) {
          "JSON grants of resource:verb permissions to users and groups");
   option("--mount-ns", &vpcd::DaemonConfig::mountNamespace,
          "mount namespace for namespace names (/proc/1/ns/mnt under a hardened unit)");
-  auto* dry = app.add_flag("--dry-run", flags.dryRun,
-                           "use an in-memory kernel: nothing on the host changes");
-  given.emplace_back(dry, [&] { config.dryRun = flags.dryRun; });
-  auto* compat = app.add_flag("--docker-compat", flags.dockerCompat,
-                              "let VPC traffic past Docker's FORWARD drop (DOCKER-USER accepts)");
-  given.emplace_back(compat, [&] { config.dockerCompat = flags.dockerCompat; });
+  auto flag = [&](const char* name, bool vpcd::DaemonConfig::*field, const char* help) {
+    given.emplace_back(app.add_flag(name, flags.*field, help),
+                       [&config, &flags, field] { config.*field = flags.*field; });
+  };
+  flag("--dry-run", &vpcd::DaemonConfig::dryRun,
+       "use an in-memory kernel: nothing on the host changes");
+  flag("--docker-compat", &vpcd::DaemonConfig::dockerCompat,
+       "let VPC traffic past Docker's FORWARD drop (DOCKER-USER accepts)");
   CLI11_PARSE(app, argc, argv);
   try {
     vpcd::applyConfigFile(config, configPath, configOpt->count() > 0);

@@ -5,6 +5,7 @@
 #include "lib/model/api_error.h"
 #include "lib/model/names.h"
 #include "lib/model/timestamp.h"
+#include "lib/plan/nft_rules.h"
 
 namespace vpcd {
 namespace {
@@ -21,11 +22,16 @@ VpcService::VpcService(DaemonConfig config, StateStore& store, Kernel& kernel,
                        Reconciler& reconciler)
     : config_(std::move(config)), store_(store), kernel_(kernel), reconciler_(reconciler) {}
 
-ReconcileReport VpcService::start() {
+void VpcService::load() {
   for (auto& vpc : store_.loadVpcs()) vpcs_[vpc.name] = std::move(vpc);
   for (auto& p : store_.loadPeerings()) peerings_[p.name] = std::move(p);
   for (auto& p : store_.loadPolicies()) policies_[p.name] = std::move(p);
   for (auto& i : store_.loadInstances()) instances_[i.name] = std::move(i);
+  loaded_ = true;
+}
+
+ReconcileReport VpcService::start() {
+  if (!loaded_) load();
   startReport_ = reconcile(Scope::all());
   updateCoexistence();
   writeHostsFiles();
@@ -289,8 +295,10 @@ void VpcService::updateCoexistence() {
     if (config_.dockerCompat) {
       std::vector<std::string> transit;
       for (const auto& [name, vpc] : vpcs_) transit.push_back(transitLinkName(name));
-      dockerUser_ = kernel_.syncDockerUser(transit) ? std::to_string(2 * transit.size()) + " rules"
-                                                    : "no DOCKER-USER chain in table ip filter";
+      auto rules = transitAccepts(transit);
+      dockerUser_ = kernel_.syncMarkedRules(kDockerUserChain, "vpcd", rules)
+                        ? std::to_string(rules.size()) + " rules"
+                        : "no DOCKER-USER chain in table ip filter";
     }
   } catch (const KernelError& e) {
     blockers = {std::string("(cannot read the host's nftables: ") + e.what() + ")"};

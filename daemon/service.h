@@ -38,7 +38,9 @@ class VpcService {
  public:
   VpcService(DaemonConfig config, StateStore& store, Kernel& kernel, Reconciler& reconciler);
 
-  // Loads the state files and brings the kernel to them. Returns the report.
+  // Reads the state files (start() does if nobody did).
+  void load();
+  // Brings the kernel to the state. Returns the report.
   ReconcileReport start();
 
   // Called after every reconcile with the namespaces that should exist, so a
@@ -152,6 +154,7 @@ class VpcService {
   std::map<std::string, Policy> policies_;
   std::map<std::string, Instance> instances_;
   CommandRunner* runner_ = nullptr;
+  bool loaded_ = false;
   std::vector<std::string> forwardBlockers_;
   std::vector<std::string> warned_;  // blockers already logged
   std::string dockerUser_ = "off";   // off, "N rules", "no DOCKER-USER chain"

@@ -76,11 +76,12 @@ class Kernel {
   // Coexistence with other firewalls in the host namespace (docs/service.md).
   // Base chains of other tables on the forward hook that drop by policy.
   virtual std::vector<std::string> forwardBlockers() { return {}; }
-  // Accepts for `ifaces` (in and out) at the start of Docker's DOCKER-USER
-  // chain in table ip filter, marked with the comment "vpcd"; an empty list
-  // removes them. False when there is no such chain.
-  virtual bool syncDockerUser(const std::vector<std::string>& ifaces) {
-    (void)ifaces;
+  // In another tool's chain (host namespace), the rules marked with
+  // `comment` become `rules`, at the chain's start; none removes them.
+  // False when there is no such chain.
+  virtual bool syncMarkedRules(const NftChainRef& chain, const std::string& comment,
+                               const std::vector<NftRule>& rules) {
+    (void)chain, (void)comment, (void)rules;
     return false;
   }
 

@@ -1,16 +1,12 @@
 #include "lib/kernel/real_kernel.h"
 
-#include <arpa/inet.h>  // before the linux/ headers, which must not define in_addr first
 #include <fcntl.h>
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_tables.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <set>
-
-#include "lib/plan/nft_build.h"
 
 namespace vpcd {
 namespace {
@@ -216,18 +212,10 @@ std::vector<std::string> RealKernel::forwardBlockers() {
   return nft(kHostNamespace).forwardDropChains();
 }
 
-bool RealKernel::syncDockerUser(const std::vector<std::string>& ifaces) {
-  // One accept per interface and direction: exact names, so nothing but
-  // vpcd's transit links gets past the other firewall.
-  std::vector<NftRule> rules;
-  for (const auto& name : ifaces) {
-    for (uint32_t key : {NFT_META_IIFNAME, NFT_META_OIFNAME}) {
-      rules.push_back(
-          nftb::rule("DOCKER-USER", {nftb::ifname(key, name), {nftb::verdict(NF_ACCEPT)}}));
-    }
-  }
+bool RealKernel::syncMarkedRules(const NftChainRef& chain, const std::string& comment,
+                                 const std::vector<NftRule>& rules) {
   auto result =
-      nft(kHostNamespace).syncMarkedRules(NFPROTO_IPV4, "filter", "DOCKER-USER", "vpcd", rules);
+      nft(kHostNamespace).syncMarkedRules(chain.family, chain.table, chain.chain, comment, rules);
   if (result == NftSocket::Sync::Changed) countMutation();
   return result != NftSocket::Sync::NoChain;
 }

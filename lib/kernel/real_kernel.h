@@ -26,7 +26,8 @@ class RealKernel : public Kernel {
   // See NetnsDir::setMountNamespace.
   void setMountNamespace(std::string mountNs) { dir_.setMountNamespace(std::move(mountNs)); }
   std::vector<std::string> forwardBlockers() override;
-  bool syncDockerUser(const std::vector<std::string>& ifaces) override;
+  bool syncMarkedRules(const NftChainRef& chain, const std::string& comment,
+                       const std::vector<NftRule>& rules) override;
   void releaseHandles() override { handles_.clear(); }
 
   // Called before vpcd deletes a namespace, so whoever holds a socket in it

@@ -40,6 +40,13 @@ struct NftRule {
   bool operator==(const NftRule&) const = default;
 };
 
+// A chain of a table vpcd does not own, by family, table and name.
+struct NftChainRef {
+  uint32_t family = 0;
+  std::string table;
+  std::string chain;
+};
+
 struct NftChain {
   std::string name;
   std::string type;  // filter, nat; empty for a regular chain

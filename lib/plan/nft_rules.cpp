@@ -154,6 +154,17 @@ NftTable bridgeTable(const std::vector<PortAddress>& ports,
   return t;
 }
 
+const NftChainRef kDockerUserChain{NFPROTO_IPV4, "filter", "DOCKER-USER"};
+
+std::vector<NftRule> transitAccepts(const std::vector<std::string>& transitLinks) {
+  std::vector<NftRule> rules;
+  for (const auto& link : transitLinks) {
+    for (uint32_t key : {NFT_META_IIFNAME, NFT_META_OIFNAME})
+      rules.push_back(rule(kDockerUserChain.chain, {ifname(key, link), {verdict(NF_ACCEPT)}}));
+  }
+  return rules;
+}
+
 NftTable hostTable(const Cidr& transitPool, const std::string& uplink) {
   NftTable t{.family = NFPROTO_IPV4, .name = "vpcd"};
   t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});

@@ -69,4 +69,11 @@ NftTable bridgeTable(const std::vector<PortAddress>& ports,
 //   chain forward (filter):   ip saddr <transit pool> ip daddr <transit pool> drop
 NftTable hostTable(const Cidr& transitPool, const std::string& uplink);
 
+// Docker's DOCKER-USER chain (table ip filter), which its FORWARD chain jumps
+// to before its drop policy: vpcd's accepts for its transit links there,
+// `iifname <link> accept` and `oifname <link> accept` each, exact names so
+// nothing else gets past (--docker-compat).
+extern const NftChainRef kDockerUserChain;  // ip filter DOCKER-USER
+std::vector<NftRule> transitAccepts(const std::vector<std::string>& transitLinks);
+
 }  // namespace vpcd

@@ -186,20 +186,22 @@ TEST_CASE("instances through the API on the fake kernel: addresses, refusals, li
 }
 
 TEST_CASE("every change the API offers has a resource:verb permission; reads need none") {
-  CHECK(Authorizer::permissionFor("GET", "/v1/vpcs/prod").empty());
-  CHECK(Authorizer::permissionFor("POST", "/v1/vpcs") == "vpc:create");
-  CHECK(Authorizer::permissionFor("DELETE", "/v1/vpcs/prod") == "vpc:delete");
-  CHECK(Authorizer::permissionFor("POST", "/v1/vpcs/prod/subnets") == "subnet:create");
-  CHECK(Authorizer::permissionFor("DELETE", "/v1/vpcs/prod/subnets/web") == "subnet:delete");
-  CHECK(Authorizer::permissionFor("POST", "/v1/peerings") == "peering:create");
-  CHECK(Authorizer::permissionFor("POST", "/v1/peerings/p/accept") == "peering:accept");
-  CHECK(Authorizer::permissionFor("POST", "/v1/peerings/p/reject") == "peering:reject");
-  CHECK(Authorizer::permissionFor("PUT", "/v1/policies/web") == "policy:write");
-  CHECK(Authorizer::permissionFor("DELETE", "/v1/policies/web") == "policy:delete");
-  CHECK(Authorizer::permissionFor("POST", "/v1/instances") == "instance:create");
-  CHECK(Authorizer::permissionFor("POST", "/v1/instances/a/stop") == "instance:stop");
-  CHECK(Authorizer::permissionFor("POST", "/v1/instances/a/nics") == "instance:attach");
-  CHECK(Authorizer::permissionFor("DELETE", "/v1/instances/a/nics/eth1") == "instance:detach");
+  CHECK(Authorizer::permissionFor("GET", {"v1", "vpcs", "prod"}).empty());
+  CHECK(Authorizer::permissionFor("POST", {"v1", "vpcs"}) == "vpc:create");
+  CHECK(Authorizer::permissionFor("DELETE", {"v1", "vpcs", "prod"}) == "vpc:delete");
+  CHECK(Authorizer::permissionFor("POST", {"v1", "vpcs", "prod", "subnets"}) == "subnet:create");
+  CHECK(Authorizer::permissionFor("DELETE", {"v1", "vpcs", "prod", "subnets", "web"}) ==
+        "subnet:delete");
+  CHECK(Authorizer::permissionFor("POST", {"v1", "peerings"}) == "peering:create");
+  CHECK(Authorizer::permissionFor("POST", {"v1", "peerings", "p", "accept"}) == "peering:accept");
+  CHECK(Authorizer::permissionFor("POST", {"v1", "peerings", "p", "reject"}) == "peering:reject");
+  CHECK(Authorizer::permissionFor("PUT", {"v1", "policies", "web"}) == "policy:write");
+  CHECK(Authorizer::permissionFor("DELETE", {"v1", "policies", "web"}) == "policy:delete");
+  CHECK(Authorizer::permissionFor("POST", {"v1", "instances"}) == "instance:create");
+  CHECK(Authorizer::permissionFor("POST", {"v1", "instances", "a", "stop"}) == "instance:stop");
+  CHECK(Authorizer::permissionFor("POST", {"v1", "instances", "a", "nics"}) == "instance:attach");
+  CHECK(Authorizer::permissionFor("DELETE", {"v1", "instances", "a", "nics", "eth1"}) ==
+        "instance:detach");
   // A denied caller: the check names the permission (root is always allowed).
   Authorizer none("no-such-group-here", "", false);
   CHECK(none.check({.uid = 0, .gid = 0, .pid = 1}, "vpc:delete").empty());

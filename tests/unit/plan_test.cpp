@@ -1,3 +1,5 @@
+#include <linux/netfilter/nf_tables.h>
+
 #include <catch2/catch.hpp>
 
 #include "lib/kernel/fake_kernel.h"
@@ -352,4 +354,14 @@ TEST_CASE("a scoped reconcile only looks at its namespaces") {
   kernel.state().at("vpc-prod.db").routes.clear();
   CHECK(r.plan(want, Scope::of({"vpc-prod", "vpc-prod.web"})).empty());
   CHECK_FALSE(r.plan(want, Scope::of({"vpc-prod.db"})).empty());
+}
+
+TEST_CASE("docker-compat accepts: one in and one out per transit link, exact names") {
+  auto rules = transitAccepts({"t-prod", "t-lab"});
+  REQUIRE(rules.size() == 4);
+  for (const auto& r : rules) CHECK(r.chain == kDockerUserChain.chain);
+  CHECK(rules[0].exprs.front().key == NFT_META_IIFNAME);
+  CHECK(rules[1].exprs.front().key == NFT_META_OIFNAME);
+  CHECK(rules[2].exprs[1].data.rfind("t-lab", 0) == 0);
+  CHECK(transitAccepts({}).empty());  // no VPC left: the accepts go
 }
