@@ -118,48 +118,37 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
 
 namespace {
 
-// Runs `fn` on a loaded document; any failure names the file.
+// Each document's `key` object made a value by `fn`; a failure names the file.
 template <typename Fn>
-auto fromFile(const std::string& file, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    throw StateError(file + ": " + e.what());
+auto parseEach(const std::vector<std::pair<std::string, nlohmann::json>>& docs,
+               const std::string& key, Fn&& fn) {
+  std::vector<decltype(fn(nlohmann::json()))> out;
+  for (const auto& [file, doc] : docs) {
+    try {
+      out.push_back(fn(doc.at(key)));
+    } catch (const std::exception& e) {
+      throw StateError(file + ": " + e.what());
+    }
   }
+  return out;
 }
 
 }  // namespace
 
 std::vector<Vpc> StateStore::loadVpcs() const {
-  std::vector<Vpc> out;
-  for (const auto& [file, doc] : load("vpcs")) {
-    out.push_back(fromFile(file, [&] { return fromState(doc.at("vpc")); }));
-  }
-  return out;
+  return parseEach(load("vpcs"), "vpc", fromState);
 }
 
 std::vector<Peering> StateStore::loadPeerings() const {
-  std::vector<Peering> out;
-  for (const auto& [file, doc] : load("peerings")) {
-    out.push_back(fromFile(file, [&] { return fromPeeringState(doc.at("peering")); }));
-  }
-  return out;
+  return parseEach(load("peerings"), "peering", fromPeeringState);
 }
 
 std::vector<Policy> StateStore::loadPolicies() const {
-  std::vector<Policy> out;
-  for (const auto& [file, doc] : load("policies")) {
-    out.push_back(fromFile(file, [&] { return fromPolicyState(doc.at("policy")); }));
-  }
-  return out;
+  return parseEach(load("policies"), "policy", fromPolicyState);
 }
 
 std::vector<Instance> StateStore::loadInstances() const {
-  std::vector<Instance> out;
-  for (const auto& [file, doc] : load("instances")) {
-    out.push_back(fromFile(file, [&] { return instanceFromState(doc.at("instance")); }));
-  }
-  return out;
+  return parseEach(load("instances"), "instance", instanceFromState);
 }
 
 void StateStore::saveInstance(const Instance& i) const {
