@@ -135,12 +135,26 @@ void DriftWatcher::fire() {
   });
 }
 
-void DriftWatcher::discardPending() {
-  std::vector<std::shared_ptr<Entry>> all;
-  for (auto& [fd, e] : entries_) all.push_back(e);
-  for (auto& e : all) {
-    if (!e->closed) drain(e->w);
+std::set<std::string> DriftWatcher::drainReady() {
+  std::set<std::string> changed;
+  for (const auto& w : events_.ready()) {
+    // Draining one may have forgotten a namespace whose descriptors follow.
+    auto e = entries_.find(w.fd);
+    if (e == entries_.end() || e->second->closed) continue;
+    auto names = drain(w);
+    changed.insert(names.begin(), names.end());
   }
+  return changed;
+}
+
+void DriftWatcher::discardPending() {
+  drainReady();
+}
+
+std::set<std::string> DriftWatcher::takePending() {
+  std::set<std::string> changed = drainReady();
+  if (!changed.empty()) markDirty(changed);
+  return changed;
 }
 
 }  // namespace vpcd

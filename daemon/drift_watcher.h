@@ -30,6 +30,10 @@ class DriftWatcher {
   // Drops notifications caused by vpcd's own changes (called right after an
   // apply), still releasing namespaces whose files disappeared.
   void discardPending();
+  // Reads the notifications that arrived but were not handled yet (called
+  // right before a pass): returns the namespaces they name, whose repair is
+  // then scheduled as usual. The pass must not trust what it kept of them.
+  std::set<std::string> takePending();
 
   // Quiet time after the last notification before reconciling, and the most
   // a stream of notifications may delay it (a flapping link must not starve
@@ -50,6 +54,7 @@ class DriftWatcher {
   void close(const std::shared_ptr<Entry>& e);
   void syncEntries();
   std::set<std::string> drain(const EventSource::Watched& w);
+  std::set<std::string> drainReady();
 
   boost::asio::io_context& io_;
   EventSource events_;

@@ -103,6 +103,7 @@ int run(vpcd::DaemonConfig config) {
         io, config.netnsDir,
         [&](const std::set<std::string>& changed) { return service.repairDrift(changed); });
     real->setBeforeNamespaceDelete([&](const std::string& ns) { watcher->forget(ns); });
+    reconciler.setBeforePass([&] { real->invalidate(watcher->takePending()); });
     service.setAfterReconcile([&](const std::set<std::string>& namespaces) {
       watcher->watch(namespaces);
       watcher->discardPending();  // what we just did ourselves is no drift

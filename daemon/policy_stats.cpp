@@ -36,7 +36,6 @@ Reply VpcService::policyStats(const std::string& name) {
   std::string prefix = name + ":";
   for (const auto& vpc : vpcsOf(p)) {
     std::optional<NftTable> table = kernel_.readTable(routerNamespace(vpc), NFPROTO_INET);
-    kernel_.releaseHandles();
     if (!table) continue;
     for (const auto& set : table->sets) {
       for (const auto& el : set.elems) {

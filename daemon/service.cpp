@@ -80,6 +80,7 @@ std::string VpcService::vpcOfNamespace(const std::string& ns) const {
 }
 
 bool VpcService::repairDrift(const std::set<std::string>& changed) {
+  kernel_.invalidate(changed);
   std::set<std::string> vpcs;
   std::set<std::string> scope;
   bool host = false;
@@ -159,7 +160,6 @@ void VpcService::converge(const std::set<std::string>& vpcs, const KernelState& 
 
 void VpcService::requireFreeNamespace(const std::string& ns) {
   Namespace seen = kernel_.observe(ns, nullptr);
-  kernel_.releaseHandles();
   if (seen.exists && !seen.owned) {
     throw ApiError::conflict("namespace " + ns + " exists and is not managed by vpcd", "name");
   }

@@ -6,6 +6,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -115,6 +116,29 @@ EventSource::EventSource(std::string netnsDir) : dir_(std::move(netnsDir)) {
                           IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0) {
     throw KernelError("inotify watch", dir_.path(), std::strerror(errno));
   }
+  epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) throw KernelError("epoll", "events", std::strerror(errno));
+  add({inotify_.get(), kNetnsDirKey});
+}
+
+void EventSource::add(const Watched& w) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = w.fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, w.fd, &ev) != 0)
+    throw KernelError("epoll add", displayName(w.ns), std::strerror(errno));
+  byFd_[w.fd] = w;
+}
+
+std::vector<EventSource::Watched> EventSource::ready() const {
+  std::vector<epoll_event> evs(byFd_.size() + 1);
+  int n = ::epoll_wait(epoll_.get(), evs.data(), static_cast<int>(evs.size()), 0);
+  std::vector<Watched> out;
+  for (int i = 0; i < n; ++i) {
+    auto it = byFd_.find(evs[static_cast<size_t>(i)].data.fd);
+    if (it != byFd_.end()) out.push_back(it->second);
+  }
+  return out;
 }
 
 EventSource::Sockets EventSource::open(const std::string& ns) {
@@ -130,20 +154,35 @@ void EventSource::watch(const std::set<std::string>& namespaces) {
   std::set<std::string> wanted = namespaces;
   wanted.insert("");
   for (auto it = sockets_.begin(); it != sockets_.end();) {
-    it = wanted.count(it->first) ? std::next(it) : sockets_.erase(it);
+    if (wanted.count(it->first)) {
+      ++it;
+    } else {
+      std::string ns = it->first;
+      ++it;
+      forget(ns);
+    }
   }
   for (const auto& ns : wanted) {
     if (sockets_.count(ns) || (!ns.empty() && !dir_.exists(ns))) continue;
     try {
-      sockets_.emplace(ns, open(ns));
+      Sockets& s = sockets_.emplace(ns, open(ns)).first->second;
+      add({s.route.get(), ns});
+      add({s.nft.get(), ns});
+      if (s.nflog) add({s.nflog.get(), ns, true});
     } catch (const KernelError&) {
       // Gone between the check and the open; the inotify event covers it.
+      forget(ns);
     }
   }
 }
 
 void EventSource::forget(const std::string& ns) {
-  sockets_.erase(ns);
+  auto it = sockets_.find(ns);
+  if (it == sockets_.end()) return;
+  // Closing a descriptor takes it out of the epoll set.
+  for (const Fd* fd : {&it->second.route, &it->second.nft, &it->second.nflog})
+    byFd_.erase(fd->get());
+  sockets_.erase(it);
 }
 
 std::vector<EventSource::Watched> EventSource::descriptors() const {

@@ -34,6 +34,9 @@ class EventSource {
     bool log = false;  // the NFLOG socket of a router (policy rules with "log")
   };
   std::vector<Watched> descriptors() const;
+  // The descriptors with something to read now, found without reading any
+  // (one epoll_wait, not a read per namespace).
+  std::vector<Watched> ready() const;
 
   // Reads everything pending on `fd`. Returns the namespaces that changed:
   // the socket's own namespace if any message arrived (or the queue
@@ -51,9 +54,12 @@ class EventSource {
     Fd nflog;  // routers only
   };
   Sockets open(const std::string& ns);
+  void add(const Watched& w);
 
   NetnsDir dir_;
   Fd inotify_;
+  Fd epoll_;  // every descriptor, level-triggered, for ready()
+  std::map<int, Watched> byFd_;
   std::map<std::string, Sockets> sockets_;
 };
 

@@ -1,10 +1,30 @@
 #include "lib/kernel/fake_kernel.h"
 
+#include <algorithm>
+
 namespace vpcd {
 namespace {
 
 bool marked(const Link& link) {
   return link.alias.rfind(kAliasPrefix, 0) == 0;
+}
+
+// As the kernel applies them: the table's sets change element by element.
+void applyDeltas(NftTable& t, const std::vector<NftSetDelta>& deltas) {
+  for (const auto& d : deltas) {
+    auto set = std::find_if(t.sets.begin(), t.sets.end(),
+                            [&](const NftSet& s) { return s.name == d.set; });
+    if (set == t.sets.end()) throw KernelError("update set", d.set, "No such file or directory");
+    if (d.flush) set->elems.clear();
+    std::erase_if(set->elems, [&](const NftSetElem& e) {
+      return std::find(d.remove.begin(), d.remove.end(), e) != d.remove.end();
+    });
+    for (const auto& e : d.add) {
+      if (std::find(set->elems.begin(), set->elems.end(), e) == set->elems.end())
+        set->elems.push_back(e);
+    }
+  }
+  t.canonicalize();
 }
 
 }  // namespace
@@ -107,10 +127,25 @@ std::optional<NftTable> FakeKernel::readTable(const std::string& ns, uint32_t fa
   return std::nullopt;
 }
 
-void FakeKernel::replaceTables(const std::string& ns, const std::vector<NftTable>& tables) {
-  Namespace& n = require(ns, "replace tables");
-  for (const auto& t : tables) n.tables[t.key()] = t;
+void FakeKernel::changeTables(const std::string& ns, const std::vector<Action>& actions) {
+  applyTables(ns, actions);
   countMutation();  // one transaction
+}
+
+void FakeKernel::applyTables(const std::string& ns, const std::vector<Action>& actions) {
+  Namespace& n = require(ns, "change tables");
+  std::map<std::string, NftTable> tables = n.tables;  // all or nothing, as a transaction
+  for (const auto& a : actions) {
+    if (a.op == Action::Op::ReplaceTable) {
+      tables[a.table.key()] = a.table;
+    } else {
+      auto it = tables.find(a.table.key());
+      if (it == tables.end())
+        throw KernelError("update sets", a.table.key(), "No such file or directory");
+      applyDeltas(it->second, a.setDeltas);
+    }
+  }
+  n.tables = std::move(tables);
 }
 
 bool FakeKernel::apply(const Action& a) {
@@ -190,7 +225,8 @@ bool FakeKernel::apply(const Action& a) {
       require(a.ns, "set sysctl").sysctls[a.key] = a.value;
       return true;
     case Op::ReplaceTable:
-      require(a.ns, "replace table").tables[a.table.key()] = a.table;
+    case Op::UpdateSets:
+      applyTables(a.ns, {a});
       return true;
     case Op::DeleteTable:
       return require(a.ns, "delete table").tables.erase(a.table.key()) > 0;

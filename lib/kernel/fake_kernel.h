@@ -17,7 +17,7 @@ class FakeKernel : public Kernel {
   std::vector<std::string> ownedNamespaces() override;
   Namespace observe(const std::string& ns, const Namespace* want) override;
   bool apply(const Action& action) override;
-  void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) override;
+  void changeTables(const std::string& ns, const std::vector<Action>& actions) override;
   std::string defaultRouteDevice() override { return defaultDev_; }
   std::optional<NftTable> readTable(const std::string& ns, uint32_t family) override;
   bool linkExists(const std::string& ns, const std::string& name) override {
@@ -34,6 +34,7 @@ class FakeKernel : public Kernel {
   Namespace& require(const std::string& ns, const char* op);
   void removeLink(const std::string& ns, const std::string& name);
   bool createLink(const Action& a);
+  void applyTables(const std::string& ns, const std::vector<Action>& actions);
 
   KernelState state_;
   std::map<LinkRef, LinkRef> peers_;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,11 +56,12 @@ class Kernel {
   // The device of the default route in the daemon's namespace, or "".
   virtual std::string defaultRouteDevice() = 0;
 
-  // Replaces several tables of one namespace in one transaction: all of them
-  // change or none does (design.md: one nftables batch per namespace).
-  virtual void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) {
-    for (const auto& t : tables)
-      apply(Action{.op = Action::Op::ReplaceTable, .ns = ns, .table = t});
+  // The table actions (ReplaceTable, UpdateSets) of one namespace in one
+  // transaction: all of them happen or none does (design.md: one nftables
+  // batch per namespace).
+  virtual void changeTables(const std::string& ns, const std::vector<Action>& actions) {
+    (void)ns;
+    for (const auto& a : actions) apply(a);
   }
 
   // The `vpcd` table of `family` in `ns` with its counters, if it exists
@@ -68,10 +70,10 @@ class Kernel {
   // Whether link `name` exists in namespace `ns` (read-only).
   virtual bool linkExists(const std::string& ns, const std::string& name) = 0;
 
-  // Drops per-namespace handles (sockets, namespace fds) kept since the last
-  // call; the reconciler calls it when a pass ends so that an idle daemon
-  // holds no reference to any namespace.
-  virtual void releaseHandles() {}
+  // Something other than vpcd changed these namespaces (kHostNamespace for
+  // the host): whatever an implementation keeps about them (observations,
+  // sockets) is dropped, and their next observation asks the kernel.
+  virtual void invalidate(const std::set<std::string>& namespaces) { (void)namespaces; }
 
   // Coexistence with other firewalls in the host namespace (docs/service.md).
   // Base chains of other tables on the forward hook that drop by policy.

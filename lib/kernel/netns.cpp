@@ -156,6 +156,13 @@ Fd NetnsDir::open(const std::string& name) const {
   return f;
 }
 
+bool NetnsDir::holds(const std::string& name, int fd) const {
+  struct stat file {
+  }, held{};
+  return ::stat(pathOf(name).c_str(), &file) == 0 && ::fstat(fd, &held) == 0 &&
+         file.st_dev == held.st_dev && file.st_ino == held.st_ino;
+}
+
 NetnsGuard::NetnsGuard(int nsFd) {
   if (nsFd < 0) return;
   home_ = Fd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));

@@ -55,6 +55,8 @@ class NetnsDir {
   bool remove(const std::string& name);
   // An fd of the namespace (the netns file), or of our own for "".
   Fd open(const std::string& name) const;
+  // Whether `fd` (from open) is still the namespace mounted at `name`.
+  bool holds(const std::string& name, int fd) const;
 
  private:
   void ensureMountPoint();

@@ -12,6 +12,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -263,14 +264,43 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
   return t;
 }
 
-void NftSocket::replace(const std::vector<NftTable>& tables) {
+void NftSocket::change(const std::vector<TableChange>& changes) {
   Batch batch(seq_);
   std::string what;
-  for (const auto& t : tables) {
-    addReplace(batch, t);
-    what += (what.empty() ? "replace table " : ", ") + t.key();
+  for (const auto& c : changes) {
+    if (c.deltas) {
+      addSetDeltas(batch, *c.table, *c.deltas);
+    } else {
+      addReplace(batch, *c.table);
+    }
+    what += (what.empty() ? "" : ", ") +
+            std::string(c.deltas ? "update sets of table " : "replace table ") + c.table->key();
   }
   send(batch, what);
+}
+
+void NftSocket::addSetDeltas(Batch& batch, const NftTable& t,
+                             const std::vector<NftSetDelta>& deltas) {
+  for (const auto& d : deltas) {
+    auto it = std::find_if(t.sets.begin(), t.sets.end(),
+                           [&](const NftSet& s) { return s.name == d.set; });
+    if (it == t.sets.end()) continue;
+    uint32_t id = setIdOf(t, d.set);
+    // A DELSETELEM without elements flushes the set.
+    auto emit = [&](uint16_t type, uint16_t flags, const std::vector<NftSetElem>& elems) {
+      NftSet chunkOf = *it;
+      chunkOf.elems = elems;
+      for (size_t first = 0; first == 0 || first < elems.size(); first += kElemsPerMessage) {
+        auto chunk = encodeSet(t, chunkOf, id, first, kElemsPerMessage);
+        nftnl_set_elems_nlmsg_build_payload(batch.header(type, t.family, flags, false),
+                                            chunk.get());
+        batch.next();
+      }
+    };
+    if (d.flush) emit(NFT_MSG_DELSETELEM, 0, {});
+    if (!d.remove.empty()) emit(NFT_MSG_DELSETELEM, 0, d.remove);
+    if (!d.add.empty()) emit(NFT_MSG_NEWSETELEM, NLM_F_CREATE, d.add);
+  }
 }
 
 void NftSocket::addReplace(Batch& batch, const NftTable& t) {

@@ -21,10 +21,15 @@ class NftSocket {
   // nullopt when it does not exist.
   std::optional<NftTable> dump(uint32_t family, const std::string& name);
 
-  // One transaction: the table is deleted if it exists and created whole. The
-  // kernel applies all of it or none of it, so the namespace is never seen
-  // without its rules.
-  void replace(const std::vector<NftTable>& tables);
+  // One transaction over several tables. Each is either created whole
+  // (deleted first if it exists) or, given `deltas`, keeps everything but
+  // the set elements those change. The kernel applies all of it or none of
+  // it, so the namespace is never seen without its rules.
+  struct TableChange {
+    const NftTable* table;
+    const std::vector<NftSetDelta>* deltas = nullptr;  // null: replace
+  };
+  void change(const std::vector<TableChange>& changes);
   bool remove(uint32_t family, const std::string& name);
 
   // Base chains of other tables on the forward hook whose policy drops:
@@ -41,6 +46,7 @@ class NftSocket {
   struct Batch;
   void send(Batch& batch, const std::string& what);
   void addReplace(Batch& batch, const NftTable& table);
+  void addSetDeltas(Batch& batch, const NftTable& table, const std::vector<NftSetDelta>& deltas);
 
   mnl_socket* sock_ = nullptr;
   uint32_t portId_ = 0;

@@ -142,7 +142,8 @@ int RouteSocket::check(int err, const std::string& op, const std::string& object
   throw KernelError(op, object + " in " + displayName(ns_), message);
 }
 
-void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt) {
+void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt,
+                          std::set<std::string>* allLinks) {
   nl_cache* raw = nullptr;
   check(rtnl_link_alloc_cache(sock_, AF_UNSPEC, &raw), "dump links", "all");
   CachePtr links(raw);
@@ -150,6 +151,7 @@ void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std
     auto* l = reinterpret_cast<rtnl_link*>(o);
     LinkKind kind = kindOf(l);
     const char* alias = rtnl_link_get_ifalias(l);
+    if (allLinks) allLinks->insert(rtnl_link_get_name(l));
     if (!startsWith(alias, kAliasPrefix) && !(withLoopback && kind == LinkKind::Loopback) &&
         !adopt.count(rtnl_link_get_name(l))) {
       continue;

@@ -23,8 +23,10 @@ class RouteSocket {
 
   // Links carrying vpcd's alias (and the loopback when `withLoopback`, and
   // the links named in `adopt` whatever their alias), their IPv4 addresses,
-  // and IPv4 routes (any table) and rules with vpcd's protocol.
-  void observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt);
+  // and IPv4 routes (any table) and rules with vpcd's protocol. `allLinks`,
+  // if given, receives the name of every link, those skipped too.
+  void observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt,
+               std::set<std::string>* allLinks = nullptr);
   std::string loopbackAlias();
   bool hasLink(const std::string& name) { return ifindex(name, false) != 0; }
   std::string defaultRouteDevice();

@@ -46,7 +46,11 @@ std::vector<std::string> RealKernel::ownedNamespaces() {
   std::vector<std::string> out;
   for (const auto& name : dir_.list()) {
     try {
-      if (marked(route(name).loopbackAlias())) out.push_back(name);
+      if (marked(route(name).loopbackAlias())) {
+        out.push_back(name);
+      } else {
+        handles_.erase(name);  // not ours: hold nothing that keeps it alive
+      }
     } catch (const KernelError&) {
       // A stale file or one that is not a namespace: not ours, ignoring.
       handles_.erase(name);
@@ -76,35 +80,55 @@ void RealKernel::writeSysctl(const std::string& ns, const std::string& key,
   }
 }
 
-Namespace RealKernel::observe(const std::string& ns, const Namespace* want) {
+void RealKernel::dropStaleHandles(const std::string& ns) {
+  // A namespace deleted and made again under the same name by someone else.
+  auto it = handles_.find(ns);
+  if (it != handles_.end() && !dir_.holds(ns, it->second.fd.get())) handles_.erase(it);
+}
+
+Namespace RealKernel::dump(const std::string& ns, const Namespace* want,
+                           std::set<std::string>& allLinks) {
   Namespace out;
   out.name = ns;
-  if (!ns.empty() && !dir_.exists(ns)) {
-    out.exists = false;
-    return out;
-  }
   std::set<std::string> adopt;  // wanted names in a namespace of ours
   if (!ns.empty() && want) {
     for (const auto& [name, link] : want->links) adopt.insert(name);
   }
-  route(ns).observe(out, !ns.empty(), adopt);
+  route(ns).observe(out, !ns.empty(), adopt, &allLinks);
   if (!ns.empty()) {
     auto lo = out.links.find("lo");
     out.owned = lo != out.links.end() && marked(lo->second.alias);
     if (!out.owned) {
-      // Someone else's namespace under one of our names: report it, touch nothing.
-      out.links.clear();
-      out.addresses.clear();
-      out.routes.clear();
-      out.rules.clear();
-      return out;
+      // Someone else's namespace under one of our names: report it, touch
+      // nothing, hold no socket that would keep it alive.
+      handles_.erase(ns);
+      return Namespace{.name = ns, .owned = false};
     }
-  }
-  if (want) {
-    for (const auto& [key, value] : want->sysctls) out.sysctls[key] = readSysctl(ns, key);
   }
   for (uint32_t family : kFamilies) {
     if (auto table = nft(ns).dump(family, kTableName)) out.tables[table->key()] = std::move(*table);
+  }
+  return out;
+}
+
+Namespace RealKernel::observe(const std::string& ns, const Namespace* want) {
+  if (!ns.empty() && !dir_.exists(ns)) {
+    handles_.erase(ns);
+    seen_.invalidate(ns);
+    return Namespace{.name = ns, .exists = false};
+  }
+  Namespace out;
+  if (const Namespace* kept = seen_.find(ns, want)) {
+    out = *kept;
+  } else {
+    if (!ns.empty()) dropStaleHandles(ns);
+    std::set<std::string> allLinks;
+    out = dump(ns, want, allLinks);
+    seen_.store(out, std::move(allLinks));
+  }
+  if (want && out.owned) {
+    // Not kept: nothing notifies vpcd of a sysctl written by hand.
+    for (const auto& [key, value] : want->sysctls) out.sysctls[key] = readSysctl(ns, key);
   }
   return out;
 }
@@ -144,10 +168,22 @@ bool RealKernel::createLink(const Action& a) {
 }
 
 bool RealKernel::apply(const Action& a) {
+  try {
+    bool changed = applyToKernel(a);
+    seen_.applied(a);
+    return changed;
+  } catch (const KernelError&) {
+    seen_.clear();  // how far it got is unknown
+    throw;
+  }
+}
+
+bool RealKernel::applyToKernel(const Action& a) {
   using Op = Action::Op;
   bool changed = true;
   switch (a.op) {
     case Op::CreateNamespace:
+      handles_.erase(a.ns);  // one left from a namespace of that name deleted by hand
       return createNamespace(a.ns);
     case Op::CreateLink:
       return createLink(a);
@@ -184,7 +220,8 @@ bool RealKernel::apply(const Action& a) {
       writeSysctl(a.ns, a.key, a.value);
       break;
     case Op::ReplaceTable:
-      nft(a.ns).replace({a.table});
+    case Op::UpdateSets:
+      nft(a.ns).change({{&a.table, a.op == Op::UpdateSets ? &a.setDeltas : nullptr}});
       break;
     case Op::DeleteTable:
       changed = nft(a.ns).remove(a.table.family, a.table.name);
@@ -194,9 +231,26 @@ bool RealKernel::apply(const Action& a) {
   return changed;
 }
 
-void RealKernel::replaceTables(const std::string& ns, const std::vector<NftTable>& tables) {
-  nft(ns).replace(tables);
+void RealKernel::changeTables(const std::string& ns, const std::vector<Action>& actions) {
+  std::vector<NftSocket::TableChange> changes;
+  for (const auto& a : actions) {
+    changes.push_back({&a.table, a.op == Action::Op::UpdateSets ? &a.setDeltas : nullptr});
+  }
+  try {
+    nft(ns).change(changes);
+  } catch (const KernelError&) {
+    seen_.invalidate(ns);
+    throw;
+  }
   countMutation();
+  for (const auto& a : actions) seen_.applied(a);
+}
+
+void RealKernel::invalidate(const std::set<std::string>& namespaces) {
+  for (const auto& ns : namespaces) {
+    seen_.invalidate(ns);
+    if (!ns.empty()) handles_.erase(ns);
+  }
 }
 
 bool RealKernel::linkExists(const std::string& ns, const std::string& name) {

@@ -7,6 +7,7 @@
 #include "lib/kernel/netns.h"
 #include "lib/kernel/nft_kernel.h"
 #include "lib/kernel/nl_route.h"
+#include "lib/kernel/observation_cache.h"
 
 namespace vpcd {
 
@@ -22,13 +23,13 @@ class RealKernel : public Kernel {
   std::optional<NftTable> readTable(const std::string& ns, uint32_t family) override {
     return nft(ns).dump(family, kTableName);
   }
-  void replaceTables(const std::string& ns, const std::vector<NftTable>& tables) override;
+  void changeTables(const std::string& ns, const std::vector<Action>& actions) override;
   // See NetnsDir::setMountNamespace.
   void setMountNamespace(std::string mountNs) { dir_.setMountNamespace(std::move(mountNs)); }
   std::vector<std::string> forwardBlockers() override;
   bool syncMarkedRules(const NftChainRef& chain, const std::string& comment,
                        const std::vector<NftRule>& rules) override;
-  void releaseHandles() override { handles_.clear(); }
+  void invalidate(const std::set<std::string>& namespaces) override;
 
   // Called before vpcd deletes a namespace, so whoever holds a socket in it
   // (the drift watch) lets go and the kernel can destroy it.
@@ -37,7 +38,11 @@ class RealKernel : public Kernel {
   }
 
  private:
-  // Sockets bound to one namespace, opened on first use.
+  // Sockets bound to one namespace, opened on first use and kept while vpcd
+  // manages it: closing an nftables socket makes the kernel finish the
+  // destruction of what its transactions replaced (an RCU grace period, ~10
+  // ms), and a pass per API request would pay that every time. Dropped when
+  // the namespace is deleted, replaced or found not to be ours.
   struct Handles {
     Fd fd;
     std::unique_ptr<RouteSocket> route;
@@ -46,6 +51,9 @@ class RealKernel : public Kernel {
   Handles& handles(const std::string& ns);
   RouteSocket& route(const std::string& ns);
   NftSocket& nft(const std::string& ns);
+  void dropStaleHandles(const std::string& ns);
+  Namespace dump(const std::string& ns, const Namespace* want, std::set<std::string>& allLinks);
+  bool applyToKernel(const Action& action);
   std::string readSysctl(const std::string& ns, const std::string& key);
   void writeSysctl(const std::string& ns, const std::string& key, const std::string& value);
   bool createNamespace(const std::string& ns);
@@ -53,6 +61,7 @@ class RealKernel : public Kernel {
 
   NetnsDir dir_;
   std::map<std::string, Handles> handles_;
+  ObservationCache seen_;
   std::function<void(const std::string&)> beforeNamespaceDelete_;
 };
 

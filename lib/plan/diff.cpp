@@ -161,9 +161,17 @@ struct Builder {
     }
     for (const auto& [key, table] : want.tables) {
       auto it = have ? have->tables.find(key) : want.tables.end();
-      if (!have || it == have->tables.end() || !(it->second == table)) {
-        add(tables, {.op = Op::ReplaceTable, .ns = want.name, .table = table});
+      if (have && it != have->tables.end()) {
+        if (it->second == table) continue;
+        // Most changes (a subnet, a port, a policy rule's addresses) only
+        // touch set elements: those are sent instead of the whole table.
+        if (auto deltas = setDeltas(it->second, table)) {
+          add(tables,
+              {.op = Op::UpdateSets, .ns = want.name, .table = table, .setDeltas = *deltas});
+          continue;
+        }
       }
+      add(tables, {.op = Op::ReplaceTable, .ns = want.name, .table = table});
     }
   }
 

@@ -53,6 +53,15 @@ std::string Action::describe() const {
       return "~ sysctl " + key + "=" + value + where;
     case Op::ReplaceTable:
       return "~ nft table " + table.key() + where;
+    case Op::UpdateSets: {
+      size_t added = 0, removed = 0;
+      for (const auto& d : setDeltas) {
+        added += d.add.size();
+        removed += d.remove.size();
+      }
+      return "~ nft table " + table.key() + " elements +" + std::to_string(added) + " -" +
+             std::to_string(removed) + where;
+    }
     case Op::DeleteTable:
       return "- nft table " + table.key() + where;
   }

@@ -105,6 +105,7 @@ struct Action {
     DeleteRule,
     SetSysctl,
     ReplaceTable,
+    UpdateSets,
     DeleteTable,
   };
   Op op;
@@ -116,7 +117,8 @@ struct Action {
   Rule rule;          // AddRule, DeleteRule
   std::string key;    // SetSysctl
   std::string value;  // SetSysctl
-  NftTable table;     // ReplaceTable; DeleteTable uses family and name
+  NftTable table;     // ReplaceTable, UpdateSets (the table after); DeleteTable: family, name
+  std::vector<NftSetDelta> setDeltas;  // UpdateSets: the element changes that make `table`
 
   // One line, as `vpcctl plan` prints it: "+ netns vpc-prod.web".
   std::string describe() const;

@@ -1,9 +1,11 @@
 #include "lib/plan/nft_model.h"
 
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <tuple>
 
 namespace vpcd {
@@ -98,6 +100,46 @@ std::string NftTable::str() const {
     out += "  rule " + r.chain + ":";
     for (const auto& e : r.exprs) out += " " + e.str();
     out += "\n";
+  }
+  return out;
+}
+
+namespace {
+
+// Both canonical (sorted), so the differences are linear.
+std::vector<NftSetElem> minus(const std::vector<NftSetElem>& a, const std::vector<NftSetElem>& b) {
+  std::vector<NftSetElem> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+bool sameDefinition(const NftSet& a, const NftSet& b) {
+  return std::tie(a.name, a.flags, a.keyType, a.keyLen, a.dataType, a.dataLen, a.fields,
+                  a.counter) ==
+         std::tie(b.name, b.flags, b.keyType, b.keyLen, b.dataType, b.dataLen, b.fields, b.counter);
+}
+
+}  // namespace
+
+std::optional<std::vector<NftSetDelta>> setDeltas(const NftTable& from, const NftTable& to) {
+  if (from.family != to.family || from.name != to.name || from.chains != to.chains ||
+      from.rules != to.rules || from.sets.size() != to.sets.size()) {
+    return std::nullopt;
+  }
+  std::vector<NftSetDelta> out;
+  for (size_t i = 0; i < to.sets.size(); ++i) {
+    const NftSet &have = from.sets[i], &want = to.sets[i];
+    if (!sameDefinition(have, want)) return std::nullopt;
+    if (have.elems == want.elems) continue;
+    NftSetDelta d{.set = want.name, .remove = minus(have.elems, want.elems)};
+    if ((want.flags & NFT_SET_INTERVAL) && !d.remove.empty()) {
+      d.flush = true;
+      d.remove.clear();
+      d.add = want.elems;
+    } else {
+      d.add = minus(want.elems, have.elems);
+    }
+    out.push_back(std::move(d));
   }
   return out;
 }

@@ -5,6 +5,7 @@
 // observed tables compare with ==. Constants are the kernel's uapi numbers
 // (linux/netfilter/nf_tables.h); nothing here performs I/O.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,5 +99,19 @@ struct NftTable {
   std::string key() const { return familyName() + " " + name; }
   std::string str() const;
 };
+
+// Element changes to one set of a table whose chains, rules and set
+// definitions stay as they are.
+struct NftSetDelta {
+  std::string set;
+  bool flush = false;  // every element goes first (then `add` holds them all)
+  std::vector<NftSetElem> remove, add;
+};
+
+// How table `from` becomes `to` by changing set elements only, in the order
+// to send them; nullopt when anything else differs. An interval set losing
+// any element is flushed and filled again: its elements are the two ends of
+// merged ranges, and an end moving is not a change the kernel takes alone.
+std::optional<std::vector<NftSetDelta>> setDeltas(const NftTable& from, const NftTable& to);
 
 }  // namespace vpcd

@@ -8,6 +8,14 @@
 
 namespace vpcd {
 
+namespace {
+
+bool isTableChange(const Action& a) {
+  return a.op == Action::Op::ReplaceTable || a.op == Action::Op::UpdateSets;
+}
+
+}  // namespace
+
 Reconciler::Reconciler(Kernel& kernel) : kernel_(kernel) {}
 
 KernelState Reconciler::observe(const KernelState& desired, const Scope& scope) {
@@ -42,6 +50,7 @@ void Reconciler::awaitVanishing(const Plan& p, ReconcileReport& report) {
 }
 
 Plan Reconciler::planWithin(const KernelState& desired, const Scope& scope) {
+  if (beforePass_) beforePass_();
   KernelState observed = observe(desired, scope);
   // A veth pair is made from one end with the other born in its namespace,
   // and each end's addresses and routes are planned in its own namespace. So
@@ -78,9 +87,7 @@ Plan Reconciler::planWithin(const KernelState& desired, const Scope& scope) {
 }
 
 Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
-  Plan p = planWithin(desired, scope);
-  kernel_.releaseHandles();
-  return p;
+  return planWithin(desired, scope);
 }
 
 ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& scope) {
@@ -91,17 +98,15 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
     report.conflicts = p.conflicts;
     const auto& actions = p.actions;
     for (size_t i = 0; i < actions.size(); ++i) {
-      if (actions[i].op == Action::Op::ReplaceTable) {
+      if (isTableChange(actions[i])) {
         // Every table of one namespace in one nftables transaction.
-        std::vector<NftTable> tables;
         size_t j = i;
-        for (; j < actions.size() && actions[j].op == Action::Op::ReplaceTable &&
-               actions[j].ns == actions[i].ns;
-             ++j) {
-          tables.push_back(actions[j].table);
-        }
-        kernel_.replaceTables(actions[i].ns, tables);
-        for (size_t k = i; k < j; ++k) report.applied.push_back(actions[k].describe());
+        while (j < actions.size() && isTableChange(actions[j]) && actions[j].ns == actions[i].ns)
+          ++j;
+        std::vector<Action> group(actions.begin() + static_cast<std::ptrdiff_t>(i),
+                                  actions.begin() + static_cast<std::ptrdiff_t>(j));
+        kernel_.changeTables(actions[i].ns, group);
+        for (const auto& a : group) report.applied.push_back(a.describe());
         i = j - 1;
         continue;
       }
@@ -111,7 +116,6 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
   } catch (const KernelError& e) {
     report.error = e.what();
   }
-  kernel_.releaseHandles();
   report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);
   return report;

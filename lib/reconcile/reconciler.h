@@ -1,6 +1,7 @@
 #pragma once
 // observe -> keep what is ours -> diff -> plan -> apply -> report.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +40,10 @@ class Reconciler {
   // How long to wait for links that die with a deleted namespace before
   // deleting them explicitly.
   void setVanishTimeout(std::chrono::milliseconds t) { vanishTimeout_ = t; }
+  // Runs first in every pass: the daemon hands the kernel adapter the
+  // namespaces changed since the last look (kernel notifications not yet
+  // handled), so what it keeps of them is not trusted.
+  void setBeforePass(std::function<void()> hook) { beforePass_ = std::move(hook); }
 
  private:
   KernelState observe(const KernelState& desired, const Scope& scope);
@@ -47,6 +52,7 @@ class Reconciler {
 
   Kernel& kernel_;
   std::chrono::milliseconds vanishTimeout_{5000};
+  std::function<void()> beforePass_;
 };
 
 }  // namespace vpcd

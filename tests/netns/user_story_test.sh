@@ -56,6 +56,21 @@ assert_eq "web db" "$(vpcctl subnet list prod -o json | json_field '" ".join(s["
 assert_eq "10.10.2.2" "$(vpcctl subnet show prod db -o json | json_field 'd["address"]')" "subnet show"
 assert_contains "$(vpcctl plan)" "converged" "plan is empty"
 
+# Subnets come and go as set elements (docs/benchmarks.md), not a new table:
+# the table's handle stays, and the public set follows, ranges merged.
+table_handle() { ip netns exec vpc-prod nft -a list table inet vpcd | sed -n 's/.*# handle \([0-9]*\).*/\1/p' | head -1; }
+h0=$(table_handle)
+vpcctl subnet create prod web2 --cidr 10.10.3.0/24 --public >/dev/null
+vpcctl subnet create prod edge --cidr 10.10.0.0/24 --public >/dev/null  # merges with web
+public_set() { ip netns exec vpc-prod nft list set inet vpcd public | tr -d '\n\t ' | sed 's/.*elements={\([^}]*\)}.*/\1/'; }
+assert_eq "10.10.0.0/23,10.10.3.0/24" "$(public_set)" "adjacent public subnets merge into one range"
+vpcctl subnet delete prod edge >/dev/null  # the range shrinks again
+assert_eq "10.10.1.0/24,10.10.3.0/24" "$(public_set)" "a deleted public subnet leaves the set"
+assert_eq "$h0" "$(table_handle)" "the router table was changed in place, not replaced"
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web2 "http://$SERVER_ADDR/")" "the new public subnet reaches the internet"
+vpcctl subnet delete prod web2 >/dev/null
+assert_contains "$(vpcctl plan)" "converged" "plan is empty after the changes"
+
 # Delete a subnet, then the VPC: nothing of prod remains.
 vpcctl subnet delete prod db >/dev/null
 assert_not_contains "$(ip netns list)" "vpc-prod.db" "subnet namespace gone"

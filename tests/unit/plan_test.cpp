@@ -8,20 +8,13 @@
 #include "lib/plan/diff.h"
 #include "lib/plan/nft_rules.h"
 #include "lib/reconcile/reconciler.h"
+#include "tests/unit/lab.h"
 
 using namespace vpcd;
 using nlohmann::json;
+using vpcd::test::lab;
 
 namespace {
-
-Topology lab() {
-  Vpc v = parseVpcRequest({{"name", "prod"}, {"cidr", "10.10.0.0/16"}});
-  v.transitIndex = 0;
-  v.subnets.push_back(
-      parseSubnetRequest({{"name", "web"}, {"cidr", "10.10.1.0/24"}, {"type", "public"}}));
-  v.subnets.push_back(parseSubnetRequest({{"name", "db"}, {"cidr", "10.10.2.0/24"}}));
-  return Topology{{v}, {}, "eth0", *Cidr::parse("169.254.64.0/18")};
-}
 
 std::vector<std::string> describe(const Plan& p) {
   std::vector<std::string> out;
