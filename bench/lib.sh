@@ -1,0 +1,49 @@
+# Shared by the bench/ sections, sourced after scripts/sandbox.sh: every
+# figure is recorded as "section<TAB>row<TAB>value" in $BENCH_OUT (bench/run
+# sets it; a section run alone gets its own), and bench/report.py turns the
+# lines into medians, ranges and ratios.
+BENCH="$ROOT/bench"
+BENCH_OUT="${BENCH_OUT:-$WORK/results.tsv}"
+SECTION="${SECTION:-$(basename "$0" .sh)}"
+
+now() { echo "$EPOCHREALTIME"; }
+ms() { python3 -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000, 2))" "$1" "$2"; }
+ms_since() { ms "$1" "$(now)"; }
+record() { printf '%s\t%s\t%s\n' "$SECTION" "$1" "$2" >>"$BENCH_OUT"; }
+
+timed() {  # CMD... -> ms of wall time
+  local start
+  start=$(now)
+  "$@" >/dev/null
+  ms_since "$start"
+}
+
+# N requests creating one VPC "bench" (10.0.0.0/8) with N subnets, half public.
+subnet_requests() {
+  echo 'POST /v1/vpcs {"name":"bench","cidr":"10.0.0.0/8"}'
+  for i in $(seq 1 "$1"); do
+    local type=private
+    ((i % 2 == 0)) && type=public
+    echo "POST /v1/vpcs/bench/subnets {\"name\":\"s$i\",\"cidr\":\"10.$((i / 256)).$((i % 256)).0/24\",\"type\":\"$type\"}"
+  done
+}
+
+# iperf3 from namespace $1 to server $3 in namespace $2: TCP Gbit/s, or with
+# "udp" as $4 the 64-byte datagrams per second that arrived.
+iperf() {
+  local client=$1 serverNs=$2 addr=$3 mode=${4:-tcp} server
+  ip netns exec "$serverNs" iperf3 -s -1 -B "$addr" >/dev/null 2>&1 &
+  server=$!
+  wait_until 5 ip netns exec "$serverNs" bash -c "ss -ltn | grep -q '$addr:5201'"
+  if [[ $mode == udp ]]; then
+    ip netns exec "$client" iperf3 -c "$addr" -u -l 64 -b 0 -t "${IPERF_SECONDS:-2}" -J |
+      python3 -c "import json,sys; e=json.load(sys.stdin)['end']['sum']; print(round((e['packets'] - e['lost_packets']) / e['seconds']))"
+  else
+    ip netns exec "$client" iperf3 -c "$addr" -t "${IPERF_SECONDS:-2}" -J |
+      python3 -c "import json,sys; print(round(json.load(sys.stdin)['end']['sum_received']['bits_per_second'] / 1e9, 2))"
+  fi
+  wait "$server" 2>/dev/null || true
+}
+
+# ratio LABEL NUMERATOR-ROW DENOMINATOR-ROW TARGET: printed by report.py.
+ratio() { printf '%s\t#ratio\t%s|%s|%s|%s\n' "$SECTION" "$1" "$2" "$3" "$4" >>"$BENCH_OUT"; }
