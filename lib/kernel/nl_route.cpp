@@ -229,6 +229,7 @@ std::string RouteSocket::defaultRouteDevice() {
 }
 
 int RouteSocket::ifindex(const std::string& name, bool required) {
+  if (auto it = indexes_.find(name); it != indexes_.end()) return it->second;
   rtnl_link* raw = nullptr;
   int rc = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);
   if (rc < 0) {
@@ -237,10 +238,13 @@ int RouteSocket::ifindex(const std::string& name, bool required) {
     check(rc, "find link", name);
   }
   LinkPtr l(raw);
-  return rtnl_link_get_ifindex(l.get());
+  int index = rtnl_link_get_ifindex(l.get());
+  indexes_[name] = index;
+  return index;
 }
 
 void RouteSocket::createLink(const Link& link, const Link* peer, int peerNsFd) {
+  indexes_.erase(link.name);
   LinkPtr l(link.kind == LinkKind::Bridge ? rtnl_link_bridge_alloc() : rtnl_link_veth_alloc());
   rtnl_link_set_name(l.get(), link.name.c_str());
   if (link.mtu) rtnl_link_set_mtu(l.get(), link.mtu);
@@ -260,6 +264,7 @@ void RouteSocket::createLink(const Link& link, const Link* peer, int peerNsFd) {
 }
 
 bool RouteSocket::deleteLink(const std::string& name) {
+  indexes_.clear();
   LinkPtr l(rtnl_link_alloc());
   rtnl_link_set_name(l.get(), name.c_str());
   int rc = rtnl_link_delete(sock_, l.get());

@@ -1,5 +1,6 @@
 #pragma once
 // rtnetlink through libnl-route-3, over one socket bound to one namespace.
+#include <map>
 #include <set>
 #include <string>
 
@@ -28,12 +29,21 @@ class RouteSocket {
   void observe(Namespace& into, bool withLoopback, const std::set<std::string>& adopt,
                std::set<std::string>* allLinks = nullptr);
   std::string loopbackAlias();
-  bool hasLink(const std::string& name) { return ifindex(name, false) != 0; }
+  // Asks the kernel (a link may be on its way out).
+  bool hasLink(const std::string& name) {
+    indexes_.erase(name);
+    return ifindex(name, false) != 0;
+  }
   std::string defaultRouteDevice();
 
   // Creates a bridge, or a veth pair whose peer is born in `peerNsFd`.
   void createLink(const Link& link, const Link* peer, int peerNsFd);
   bool deleteLink(const std::string& name);
+  // Interface indexes are looked up by name once and kept (a request per
+  // address or port otherwise); forgotten when a link is created or deleted
+  // here, and by forgetIndexes() (a link that died elsewhere: a veth end
+  // whose peer's namespace was deleted).
+  void forgetIndexes() { indexes_.clear(); }
   void setLink(const Link& link);
   bool address(const Address& a, bool add);
   bool route(const Route& r, bool add);
@@ -45,6 +55,7 @@ class RouteSocket {
   int check(int err, const std::string& op, const std::string& object);
 
   nl_sock* sock_ = nullptr;
+  std::map<std::string, int> indexes_;
   std::string ns_;
   std::string lastExtAck_;
 };

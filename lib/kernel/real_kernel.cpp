@@ -171,10 +171,19 @@ bool RealKernel::apply(const Action& a) {
   try {
     bool changed = applyToKernel(a);
     seen_.applied(a);
+    // Veth ends die with their peers, wherever those are.
+    if (a.op == Action::Op::DeleteNamespace || a.op == Action::Op::DeleteLink) forgetIndexes();
     return changed;
   } catch (const KernelError&) {
     seen_.clear();  // how far it got is unknown
+    forgetIndexes();
     throw;
+  }
+}
+
+void RealKernel::forgetIndexes() {
+  for (auto& [ns, h] : handles_) {
+    if (h.route) h.route->forgetIndexes();
   }
 }
 

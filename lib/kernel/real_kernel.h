@@ -52,6 +52,7 @@ class RealKernel : public Kernel {
   RouteSocket& route(const std::string& ns);
   NftSocket& nft(const std::string& ns);
   void dropStaleHandles(const std::string& ns);
+  void forgetIndexes();
   Namespace dump(const std::string& ns, const Namespace* want, std::set<std::string>& allLinks);
   bool applyToKernel(const Action& action);
   std::string readSysctl(const std::string& ns, const std::string& key);
