@@ -98,10 +98,15 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<P
                      const std::vector<Policy>& policies, const std::vector<VmPort>& vmPorts) {
   auto mtu = static_cast<uint32_t>(vpc.mtu);
   Namespace ns = ownedNamespace(routerNamespace(vpc.name));
+  // A bridge left to choose its MAC takes the lowest of its ports' and
+  // changes it as ports come and go: every host's ARP entry for its gateway
+  // would then point at a MAC br0 no longer answers to, for seconds, each
+  // time a subnet or an instance NIC is added or removed elsewhere in the VPC.
   ns.links[kBridge] = Link{.name = kBridge,
                            .kind = LinkKind::Bridge,
                            .alias = std::string(kAliasPrefix) + "bridge:" + vpc.name,
-                           .mtu = mtu};
+                           .mtu = mtu,
+                           .mac = macFor("bridge:" + vpc.name)};
   ns.links[kRouterUplink] = Link{.name = kRouterUplink,
                                  .kind = LinkKind::Veth,
                                  .alias = std::string(kAliasPrefix) + "uplink:" + vpc.name,

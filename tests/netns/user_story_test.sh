@@ -60,6 +60,8 @@ assert_contains "$(vpcctl plan)" "converged" "plan is empty"
 # the table's handle stays, and the public set follows, ranges merged.
 table_handle() { ip netns exec vpc-prod nft -a list table inet vpcd | sed -n 's/.*# handle \([0-9]*\).*/\1/p' | head -1; }
 h0=$(table_handle)
+br_mac() { ip -n vpc-prod link show br0 | awk '/link\/ether/ {print $2}'; }
+mac0=$(br_mac)
 vpcctl subnet create prod web2 --cidr 10.10.3.0/24 --public >/dev/null
 vpcctl subnet create prod edge --cidr 10.10.0.0/24 --public >/dev/null  # merges with web
 public_set() { ip netns exec vpc-prod nft list set inet vpcd public | tr -d '\n\t ' | sed 's/.*elements={\([^}]*\)}.*/\1/'; }
@@ -68,6 +70,14 @@ vpcctl subnet delete prod edge >/dev/null  # the range shrinks again
 assert_eq "10.10.1.0/24,10.10.3.0/24" "$(public_set)" "a deleted public subnet leaves the set"
 assert_eq "$h0" "$(table_handle)" "the router table was changed in place, not replaced"
 assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web2 "http://$SERVER_ADDR/")" "the new public subnet reaches the internet"
+# A bridge picks the lowest MAC of its ports unless given one: hosts' ARP
+# entries for their gateway would go stale each time a port came or went.
+assert_eq "$mac0" "$(br_mac)" "br0 keeps its MAC while ports come and go"
+# The ports' own MACs are random, so whether a new port would have been the
+# lowest is chance; that the MAC was set (3: NET_ADDR_SET), not chosen by the
+# bridge, is not.
+assert_eq 3 "$(ip netns exec vpc-prod cat /sys/class/net/br0/addr_assign_type)" "br0's MAC is set, never re-picked"
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "web still reaches the internet at once"
 vpcctl subnet delete prod web2 >/dev/null
 assert_contains "$(vpcctl plan)" "converged" "plan is empty after the changes"
 

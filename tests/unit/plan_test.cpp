@@ -37,6 +37,10 @@ TEST_CASE("the desired state of a VPC") {
   REQUIRE(want.count("vpc-prod.db"));
   const Namespace& router = want.at("vpc-prod");
   CHECK(router.links.at("br0").kind == LinkKind::Bridge);
+  // A MAC of its own, stable per VPC: a bridge left to choose re-picks it as
+  // ports come and go, and hosts' ARP entries for the gateway go stale.
+  CHECK(router.links.at("br0").mac == macFor("bridge:prod"));
+  CHECK(router.links.at("br0").mac.rfind("02:", 0) == 0);
   CHECK(router.links.at("s-web").master == "br0");
   CHECK(router.links.at("s-web").peerNamespace == "vpc-prod.web");
   CHECK(router.addresses.count({"br0", *Cidr::parse("10.10.1.1/24")}));
