@@ -65,11 +65,7 @@ Namespace FakeKernel::observe(const std::string& name, const Namespace* want) {
     // and marking one leaves it unmarked).
     bool adopted = name != kHostNamespace && want && want->links.count(n);
     if (marked(link) || adopted || (link.kind == LinkKind::Loopback && name != kHostNamespace)) {
-      Link seen = link;
-      seen.peerNamespace.clear();  // the kernel does not report these the way we plan them
-      seen.peerName.clear();
-      seen.isPeer = false;
-      out.links[n] = seen;
+      out.links[n] = link.asObserved();
     }
   }
   for (const auto& a : ns.addresses) {
@@ -102,16 +98,13 @@ void FakeKernel::removeLink(const std::string& ns, const std::string& name) {
 bool FakeKernel::createLink(const Action& a) {
   Namespace& ns = require(a.ns, "create link");
   if (ns.links.count(a.link.name)) throw KernelError("create link", a.link.name, "File exists");
-  Link link = a.link;
-  link.peerNamespace.clear();
-  link.peerName.clear();
-  ns.links[link.name] = link;
-  if (link.kind == LinkKind::Veth) {
+  ns.links[a.link.name] = a.link.asObserved();
+  if (a.link.kind == LinkKind::Veth) {
     Namespace& peerNs = require(a.link.peerNamespace, "create link");
     if (peerNs.links.count(a.peer.name))
       throw KernelError("create link", a.peer.name, "File exists");
     peerNs.links[a.peer.name] = a.peer;
-    LinkRef here{a.ns, link.name}, there{a.link.peerNamespace, a.peer.name};
+    LinkRef here{a.ns, a.link.name}, there{a.link.peerNamespace, a.peer.name};
     peers_[here] = there;
     peers_[there] = here;
   }
@@ -156,10 +149,7 @@ bool FakeKernel::apply(const Action& a) {
       if (state_.count(a.ns)) throw KernelError("create netns", a.ns, "File exists");
       Namespace& ns = state_[a.ns];
       ns.name = a.ns;
-      ns.links["lo"] = Link{.name = "lo",
-                            .kind = LinkKind::Loopback,
-                            .alias = std::string(kAliasPrefix) + "netns:" + a.ns,
-                            .up = true};
+      ns.links["lo"] = markedLoopback(a.ns);
       return true;
     }
     case Op::DeleteNamespace: {

@@ -23,13 +23,8 @@ void ObservationCache::store(const Namespace& seen, std::set<std::string> allLin
 void ObservationCache::addLink(const std::string& ns, const Link& link) {
   auto it = entries_.find(ns);
   if (it == entries_.end()) return;
-  // As a dump reports it: no peer fields.
-  Link seen = link;
-  seen.peerNamespace.clear();
-  seen.peerName.clear();
-  seen.isPeer = false;
-  it->second.seen.links[seen.name] = seen;
-  it->second.allLinks.insert(seen.name);
+  it->second.seen.links[link.name] = link.asObserved();
+  it->second.allLinks.insert(link.name);
 }
 
 void ObservationCache::applied(const Action& a) {
@@ -40,10 +35,7 @@ void ObservationCache::applied(const Action& a) {
     case Op::CreateNamespace: {
       Namespace fresh;
       fresh.name = a.ns;
-      fresh.links["lo"] = Link{.name = "lo",
-                               .kind = LinkKind::Loopback,
-                               .alias = std::string(kAliasPrefix) + "netns:" + a.ns,
-                               .up = true};
+      fresh.links["lo"] = markedLoopback(a.ns);
       entries_[a.ns] = Entry{fresh, {"lo"}};
       return;
     }

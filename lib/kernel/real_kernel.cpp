@@ -138,10 +138,7 @@ bool RealKernel::createNamespace(const std::string& ns) {
   // that appears in the netns directory is always marked, whatever moment a
   // crash picks.
   dir_.create(ns, [&] {
-    RouteSocket(-1, ns).setLink(Link{.name = "lo",
-                                     .kind = LinkKind::Loopback,
-                                     .alias = std::string(kAliasPrefix) + "netns:" + ns,
-                                     .up = true});
+    RouteSocket(-1, ns).setLink(markedLoopback(ns));
     countMutation();
   });
   countMutation();

@@ -16,11 +16,7 @@ constexpr const char* kOn = "1";
 Namespace ownedNamespace(const std::string& name) {
   Namespace ns;
   ns.name = name;
-  // The loopback's alias is the namespace's ownership marker.
-  ns.links["lo"] = Link{.name = "lo",
-                        .kind = LinkKind::Loopback,
-                        .alias = std::string(kAliasPrefix) + "netns:" + name,
-                        .up = true};
+  ns.links["lo"] = markedLoopback(name);
   return ns;
 }
 

@@ -45,7 +45,26 @@ struct Link {
            (mac.empty() || mac == o.mac) && up == o.up;
   }
   bool operator==(const Link&) const = default;
+
+  // This link as a dump reports it: the kernel says nothing of how vpcd
+  // planned the pair (peer fields).
+  Link asObserved() const {
+    Link seen = *this;
+    seen.peerNamespace.clear();
+    seen.peerName.clear();
+    seen.isPeer = false;
+    return seen;
+  }
 };
+
+// The loopback of namespace `ns` as vpcd marks it: its alias is the
+// namespace's ownership marker.
+inline Link markedLoopback(const std::string& ns) {
+  return Link{.name = "lo",
+              .kind = LinkKind::Loopback,
+              .alias = std::string(kAliasPrefix) + "netns:" + ns,
+              .up = true};
+}
 
 struct Address {
   std::string link;
