@@ -18,6 +18,12 @@ bool marked(const std::string& alias) {
 // Tables vpcd may own; looked for in every namespace so orphans are found.
 constexpr uint32_t kFamilies[] = {NFPROTO_INET, NFPROTO_IPV4, NFPROTO_BRIDGE};
 
+// A table action as the nftables adapter takes it: the whole table, or its
+// set element changes.
+NftSocket::TableChange tableChange(const Action& a) {
+  return {&a.table, a.op == Action::Op::UpdateSets ? &a.setDeltas : nullptr};
+}
+
 }  // namespace
 
 RealKernel::RealKernel(std::string netnsDir) : dir_(std::move(netnsDir)) {}
@@ -227,7 +233,7 @@ bool RealKernel::applyToKernel(const Action& a) {
       break;
     case Op::ReplaceTable:
     case Op::UpdateSets:
-      nft(a.ns).change({{&a.table, a.op == Op::UpdateSets ? &a.setDeltas : nullptr}});
+      nft(a.ns).change({tableChange(a)});
       break;
     case Op::DeleteTable:
       changed = nft(a.ns).remove(a.table.family, a.table.name);
@@ -239,9 +245,7 @@ bool RealKernel::applyToKernel(const Action& a) {
 
 void RealKernel::changeTables(const std::string& ns, const std::vector<Action>& actions) {
   std::vector<NftSocket::TableChange> changes;
-  for (const auto& a : actions) {
-    changes.push_back({&a.table, a.op == Action::Op::UpdateSets ? &a.setDeltas : nullptr});
-  }
+  for (const auto& a : actions) changes.push_back(tableChange(a));
   try {
     nft(ns).change(changes);
   } catch (const KernelError&) {

@@ -49,7 +49,7 @@ void Reconciler::awaitVanishing(const Plan& p, ReconcileReport& report) {
   }
 }
 
-Plan Reconciler::planWithin(const KernelState& desired, const Scope& scope) {
+Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
   if (beforePass_) beforePass_();
   KernelState observed = observe(desired, scope);
   // A veth pair is made from one end with the other born in its namespace,
@@ -86,15 +86,11 @@ Plan Reconciler::planWithin(const KernelState& desired, const Scope& scope) {
   }
 }
 
-Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
-  return planWithin(desired, scope);
-}
-
 ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& scope) {
   auto start = std::chrono::steady_clock::now();
   ReconcileReport report;
   try {
-    Plan p = planWithin(desired, scope);
+    Plan p = plan(desired, scope);
     report.conflicts = p.conflicts;
     const auto& actions = p.actions;
     for (size_t i = 0; i < actions.size(); ++i) {

@@ -47,7 +47,6 @@ class Reconciler {
 
  private:
   KernelState observe(const KernelState& desired, const Scope& scope);
-  Plan planWithin(const KernelState& desired, const Scope& scope);
   void awaitVanishing(const Plan& plan, ReconcileReport& report);
 
   Kernel& kernel_;
