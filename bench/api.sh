@@ -3,10 +3,7 @@
 # from 1, 8 and 64 concurrent clients (bench/api_load.py, one keep-alive
 # connection each, 2 s per run): requests per second, p50 and p99 latency.
 # Usage: bench/api.sh RUNS
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
-source "$ROOT/scripts/sandbox.sh"
-source "$ROOT/bench/lib.sh"
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 
 start_daemon --log-level warning

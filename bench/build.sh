@@ -4,10 +4,7 @@
 # (a) one ip/nft command per step and (b) one `ip -batch` per namespace plus
 # one `nft -f`; torn down with one DELETE against per-link and namespace
 # deletion. Usage: bench/build.sh RUNS N...
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
-source "$ROOT/scripts/sandbox.sh"
-source "$ROOT/bench/lib.sh"
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 shift || true
 

@@ -4,10 +4,7 @@
 # public subnet through both NATs to the fake internet, across a peering —
 # and on the same paths built by hand (bench/baselines/paths.sh), each pair
 # run back to back, alternating which goes first. Usage: bench/dataplane.sh RUNS
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
-source "$ROOT/scripts/sandbox.sh"
-source "$ROOT/bench/lib.sh"
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 
 start_daemon --log-level warning

@@ -1,7 +1,11 @@
-# Shared by the bench/ sections, sourced after scripts/sandbox.sh: every
-# figure is recorded as "section<TAB>row<TAB>value" in $BENCH_OUT (bench/run
-# sets it; a section run alone gets its own), and bench/report.py turns the
-# lines into medians, ranges and ratios.
+# Shared by the bench/ sections, sourced first: it moves the section into a
+# sandbox of its own (scripts/sandbox.sh re-runs it there). Every figure is
+# recorded as "section<TAB>row<TAB>value" in $BENCH_OUT (bench/run sets it; a
+# section run alone gets its own), and bench/report.py turns the lines into
+# medians, ranges and ratios.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
+source "$ROOT/scripts/sandbox.sh"
 BENCH="$ROOT/bench"
 BENCH_OUT="${BENCH_OUT:-$WORK/results.tsv}"
 SECTION="${SECTION:-$(basename "$0" .sh)}"

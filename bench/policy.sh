@@ -9,10 +9,7 @@
 #    rules as an iptables linear chain in the router (what a script of
 #    iptables commands builds).
 # Usage: bench/policy.sh RUNS [N] (default N = 10000).
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
-source "$ROOT/scripts/sandbox.sh"
-source "$ROOT/bench/lib.sh"
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 N=${2:-10000}
 

@@ -4,10 +4,7 @@
 # and the mutating kernel calls it made, against one full dump of the same
 # objects (bench/dump.py); the daemon's resident memory holding them.
 # Usage: bench/restart.sh RUNS [N] (default N = 1000).
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export VPCD_BIN_DIR="${VPCD_BIN_DIR:-$ROOT/build}"
-source "$ROOT/scripts/sandbox.sh"
-source "$ROOT/bench/lib.sh"
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 N=${2:-1000}
 
