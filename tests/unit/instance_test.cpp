@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "lib/model/api_error.h"
+#include "tests/unit/lab.h"
 
 using namespace vpcd;
 using nlohmann::json;
@@ -56,12 +57,7 @@ TEST_CASE("instance requests: both shapes, and every bad field named") {
 
 TEST_CASE("instance state round trip, names and MACs") {
   Instance i{.name = "router1", .status = InstanceStatus::Stopped, .createdAt = 5, .pid = 42};
-  i.nics.push_back({.name = "eth0",
-                    .vpc = "prod",
-                    .subnet = "web",
-                    .subnetCidr = *Cidr::parse("10.10.1.0/24"),
-                    .ip = *Ipv4::parse("10.10.1.3"),
-                    .mac = macFor("router1/eth0")});
+  i.nics.push_back(vpcd::test::labNic("router1", "eth0", "web", "10.10.1.0/24", "10.10.1.3"));
   i.labels["env"] = "lab";
   CHECK(instanceFromState(toState(i)) == i);
   CHECK(instanceNamespace("router1") == "vm-router1");

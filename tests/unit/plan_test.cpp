@@ -13,6 +13,7 @@
 using namespace vpcd;
 using nlohmann::json;
 using vpcd::test::lab;
+using vpcd::test::labNic;
 
 namespace {
 
@@ -99,18 +100,8 @@ TEST_CASE("the bridge table pins each port to its address and MAC") {
 TEST_CASE("an instance with two NICs: ports, addresses, policy routing, layer-2 pairs") {
   Topology t = lab();
   Instance i{.name = "router1", .status = InstanceStatus::Running};
-  i.nics.push_back({.name = "eth0",
-                    .vpc = "prod",
-                    .subnet = "web",
-                    .subnetCidr = *Cidr::parse("10.10.1.0/24"),
-                    .ip = *Ipv4::parse("10.10.1.3"),
-                    .mac = macFor("router1/eth0")});
-  i.nics.push_back({.name = "eth1",
-                    .vpc = "prod",
-                    .subnet = "db",
-                    .subnetCidr = *Cidr::parse("10.10.2.0/24"),
-                    .ip = *Ipv4::parse("10.10.2.50"),
-                    .mac = macFor("router1/eth1")});
+  i.nics.push_back(labNic("router1", "eth0", "web", "10.10.1.0/24", "10.10.1.3"));
+  i.nics.push_back(labNic("router1", "eth1", "db", "10.10.2.0/24", "10.10.2.50"));
   t.instances.push_back(i);
   KernelState want = desiredState(t);
   const Namespace& vm = want.at("vm-router1");
