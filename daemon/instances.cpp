@@ -56,15 +56,6 @@ std::vector<std::string> VpcService::instancesIn(const std::string& vpc,
   return out;
 }
 
-void VpcService::requireNoInstances(const std::string& vpc, const std::string& subnet) const {
-  auto nics = instancesIn(vpc, subnet);
-  if (nics.empty()) return;
-  std::string list;
-  for (const auto& n : nics) list += (list.empty() ? "" : ", ") + n;
-  throw ApiError::conflict((subnet.empty() ? "vpc " + vpc : "subnet " + vpc + "/" + subnet) +
-                           " has instance NICs (" + list + "); delete them first");
-}
-
 Nic VpcService::allocateNic(const NicRequest& r, const std::string& instance,
                             const std::string& nicName) const {
   std::string field = r.field.empty() ? "subnet" : r.field + ".subnet";

@@ -86,16 +86,6 @@ std::vector<std::string> VpcService::policiesOn(const std::string& vpc,
   return out;
 }
 
-void VpcService::requireNoPolicies(const std::string& vpc, const std::string& subnet) const {
-  auto names = policiesOn(vpc, subnet);
-  if (names.empty()) return;
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  throw ApiError::conflict((subnet.empty() ? "vpc " + vpc : "subnet " + vpc + "/" + subnet) +
-                           " has policies applied (" + list +
-                           "); delete them or remove it from their applies_to first");
-}
-
 Reply VpcService::listPolicies() const {
   json items = json::array();
   for (const auto& [name, p] : policies_) items.push_back(toJson(p));

@@ -158,6 +158,20 @@ void VpcService::converge(const std::set<std::string>& vpcs, const KernelState& 
   }
 }
 
+void VpcService::requireUnused(const std::string& vpc, const std::string& subnet) const {
+  auto refuse = [&](const std::vector<std::string>& users, const std::string& what,
+                    const std::string& advice) {
+    if (users.empty()) return;
+    std::string list;
+    for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
+    throw ApiError::conflict((subnet.empty() ? "vpc " + vpc : "subnet " + vpc + "/" + subnet) +
+                             " has " + what + " (" + list + "); " + advice);
+  };
+  refuse(policiesOn(vpc, subnet), "policies applied",
+         "delete them or remove it from their applies_to first");
+  refuse(instancesIn(vpc, subnet), "instance NICs", "delete them first");
+}
+
 void VpcService::requireFreeNamespace(const std::string& ns) {
   Namespace seen = kernel_.observe(ns, nullptr);
   if (seen.exists && !seen.owned) {
@@ -211,8 +225,7 @@ Reply VpcService::createVpc(const json& body) {
 
 Reply VpcService::deleteVpc(const std::string& name) {
   Vpc vpc = requireVpc(name);
-  requireNoPolicies(name, "");
-  requireNoInstances(name, "");
+  requireUnused(name, "");
   expirePeerings();
   for (const auto& [pname, p] : peerings_) {
     if (p.live() && (p.vpc == name || p.peerVpc == name)) {
@@ -278,8 +291,7 @@ Reply VpcService::deleteSubnet(const std::string& vpcName, const std::string& su
   if (it == updated.subnets.end()) {
     throw ApiError::notFound("subnet " + subnetName + " not found in vpc " + vpcName);
   }
-  requireNoPolicies(vpcName, subnetName);
-  requireNoInstances(vpcName, subnetName);
+  requireUnused(vpcName, subnetName);
   json removed = toJson(*it, updated);
   updated.subnets.erase(it);
   store_.saveVpc(updated);

@@ -123,13 +123,14 @@ class VpcService {
   static std::set<std::string> vpcsOf(const Policy& p);
   // Policies applying to a subnet (or to any subnet of the VPC when empty).
   std::vector<std::string> policiesOn(const std::string& vpc, const std::string& subnet) const;
-  void requireNoPolicies(const std::string& vpc, const std::string& subnet) const;
   static Scope routersOf(const std::set<std::string>& vpcs);
   Instance& requireInstance(const std::string& name);
   const Instance& requireInstance(const std::string& name) const;
   // The NICs in a subnet (or in any subnet of the VPC when empty), by instance.
   std::vector<std::string> instancesIn(const std::string& vpc, const std::string& subnet) const;
-  void requireNoInstances(const std::string& vpc, const std::string& subnet) const;
+  // 409 naming the policies, then the instance NICs, that still use a VPC or
+  // subnet (subnet empty: any subnet of the VPC).
+  void requireUnused(const std::string& vpc, const std::string& subnet) const;
   Nic allocateNic(const NicRequest& r, const std::string& instance,
                   const std::string& nicName) const;
   // Saves `i` and brings its namespace and the routers of its VPCs to it.
