@@ -2,8 +2,8 @@
 
 #include <vector>
 
+#include "daemon/http_error.h"
 #include "daemon/log.h"
-#include "lib/model/api_error.h"
 
 namespace vpcd {
 namespace {
@@ -24,8 +24,8 @@ std::vector<std::string> segments(const std::string& target) {
 }
 
 // "?label=env%3Dlab&vpc=prod" -> {label: env=lab, vpc: prod}.
-VpcService::Query queryOf(const std::string& target) {
-  VpcService::Query out;
+Query queryOf(const std::string& target) {
+  Query out;
   size_t q = target.find('?');
   if (q == std::string::npos) return out;
   auto decode = [](const std::string& s) {
@@ -58,12 +58,12 @@ json parseBody(const std::string& body) {
   try {
     return json::parse(body.empty() ? "{}" : body);
   } catch (const json::parse_error& e) {
-    throw ApiError::invalid("", std::string("request body is not valid JSON: ") + e.what());
+    throw DomainError::invalid("", std::string("request body is not valid JSON: ") + e.what());
   }
 }
 
-ApiError methodNotAllowed(const std::string& method, const std::string& target) {
-  return ApiError(405, "METHOD_NOT_ALLOWED", method + " is not allowed on " + target);
+HttpError methodNotAllowed(const std::string& method, const std::string& target) {
+  return HttpError(kMethodNotAllowed, method + " is not allowed on " + target);
 }
 
 }  // namespace
@@ -78,16 +78,16 @@ nlohmann::ordered_json errorBody(int code, const std::string& status, const std:
 Reply Api::routePeerings(const HttpRequest& r, const std::vector<std::string>& seg) {
   const std::string& m = r.method;
   if (seg.size() == 1) {
-    if (m == "GET") return service_.listPeerings();
-    if (m == "POST") return service_.createPeering(parseBody(r.body));
+    if (m == "GET") return s_.peerings.list();
+    if (m == "POST") return s_.peerings.create(parseBody(r.body));
   } else if (seg.size() == 2) {
-    if (m == "GET") return service_.getPeering(seg[1]);
-    if (m == "DELETE") return service_.deletePeering(seg[1]);
+    if (m == "GET") return s_.peerings.get(seg[1]);
+    if (m == "DELETE") return s_.peerings.remove(seg[1]);
   } else if (seg.size() == 3 && (seg[2] == "accept" || seg[2] == "reject")) {
     if (m != "POST") throw methodNotAllowed(m, r.target);
-    return seg[2] == "accept" ? service_.acceptPeering(seg[1]) : service_.rejectPeering(seg[1]);
+    return seg[2] == "accept" ? s_.peerings.accept(seg[1]) : s_.peerings.reject(seg[1]);
   } else {
-    throw ApiError::notFound("no such resource: " + r.target);
+    throw DomainError::notFound("no such resource: " + r.target);
   }
   throw methodNotAllowed(m, r.target);
 }
@@ -95,15 +95,15 @@ Reply Api::routePeerings(const HttpRequest& r, const std::vector<std::string>& s
 Reply Api::routePolicies(const HttpRequest& r, const std::vector<std::string>& seg) {
   const std::string& m = r.method;
   if (seg.size() == 1) {
-    if (m == "GET") return service_.listPolicies();
+    if (m == "GET") return s_.policies.list();
   } else if (seg.size() == 2) {
-    if (m == "GET") return service_.getPolicy(seg[1]);
-    if (m == "PUT") return service_.putPolicy(seg[1], parseBody(r.body));
-    if (m == "DELETE") return service_.deletePolicy(seg[1]);
+    if (m == "GET") return s_.policies.get(seg[1]);
+    if (m == "PUT") return s_.policies.put(seg[1], parseBody(r.body));
+    if (m == "DELETE") return s_.policies.remove(seg[1]);
   } else if (seg.size() == 3 && seg[2] == "stats") {
-    if (m == "GET") return service_.policyStats(seg[1]);
+    if (m == "GET") return s_.policies.stats(seg[1]);
   } else {
-    throw ApiError::notFound("no such resource: " + r.target);
+    throw DomainError::notFound("no such resource: " + r.target);
   }
   throw methodNotAllowed(m, r.target);
 }
@@ -111,23 +111,23 @@ Reply Api::routePolicies(const HttpRequest& r, const std::vector<std::string>& s
 Reply Api::routeInstances(const HttpRequest& r, const std::vector<std::string>& seg) {
   const std::string& m = r.method;
   if (seg.size() == 1) {
-    if (m == "GET") return service_.listInstances(queryOf(r.target));
-    if (m == "POST") return service_.createInstance(parseBody(r.body));
+    if (m == "GET") return s_.instances.list(queryOf(r.target));
+    if (m == "POST") return s_.instances.create(parseBody(r.body));
   } else if (seg.size() == 2) {
-    if (m == "GET") return service_.getInstance(seg[1]);
-    if (m == "DELETE") return service_.deleteInstance(seg[1]);
+    if (m == "GET") return s_.instances.get(seg[1]);
+    if (m == "DELETE") return s_.instances.remove(seg[1]);
   } else if (seg.size() == 3 && (seg[2] == "stop" || seg[2] == "start" || seg[2] == "reset")) {
     if (m != "POST") throw methodNotAllowed(m, r.target);
-    if (seg[2] == "stop") return service_.stopInstance(seg[1]);
-    return seg[2] == "start" ? service_.startInstance(seg[1]) : service_.resetInstance(seg[1]);
+    if (seg[2] == "stop") return s_.instances.stop(seg[1]);
+    return seg[2] == "start" ? s_.instances.start(seg[1]) : s_.instances.reset(seg[1]);
   } else if (seg.size() == 3 && seg[2] == "serial-output") {
-    if (m == "GET") return service_.serialOutput(seg[1], queryOf(r.target));
+    if (m == "GET") return s_.instances.serialOutput(seg[1], queryOf(r.target));
   } else if (seg.size() == 3 && seg[2] == "nics") {
-    if (m == "POST") return service_.addNic(seg[1], parseBody(r.body));
+    if (m == "POST") return s_.instances.addNic(seg[1], parseBody(r.body));
   } else if (seg.size() == 4 && seg[2] == "nics") {
-    if (m == "DELETE") return service_.removeNic(seg[1], seg[3]);
+    if (m == "DELETE") return s_.instances.removeNic(seg[1], seg[3]);
   } else {
-    throw ApiError::notFound("no such resource: " + r.target);
+    throw DomainError::notFound("no such resource: " + r.target);
   }
   throw methodNotAllowed(m, r.target);
 }
@@ -135,7 +135,7 @@ Reply Api::routeInstances(const HttpRequest& r, const std::vector<std::string>& 
 Reply Api::route(const HttpRequest& r) {
   auto seg = segments(r.target);
   const std::string& m = r.method;
-  if (seg.empty() || seg[0] != "v1") throw ApiError::notFound("no such resource: " + r.target);
+  if (seg.empty() || seg[0] != "v1") throw DomainError::notFound("no such resource: " + r.target);
   seg.erase(seg.begin());
   auto only = [&](const char* allowed) {
     if (m != allowed) throw methodNotAllowed(m, r.target);
@@ -146,41 +146,41 @@ Reply Api::route(const HttpRequest& r) {
   }
   if (seg.size() == 1 && seg[0] == "status") {
     only("GET");
-    return service_.status();
+    return {200, s_.engine.status()};
   }
   if (seg.size() == 1 && seg[0] == "plan") {
     only("GET");
-    return service_.plan();
+    return {200, s_.engine.plan()};
   }
   if (!seg.empty() && seg[0] == "peerings") return routePeerings(r, seg);
   if (!seg.empty() && seg[0] == "policies") return routePolicies(r, seg);
   if (!seg.empty() && seg[0] == "instances") return routeInstances(r, seg);
-  if (seg.empty() || seg[0] != "vpcs") throw ApiError::notFound("no such resource: " + r.target);
+  if (seg.empty() || seg[0] != "vpcs") throw DomainError::notFound("no such resource: " + r.target);
   switch (seg.size()) {
     case 1:
-      if (m == "GET") return service_.listVpcs();
-      if (m == "POST") return service_.createVpc(parseBody(r.body));
+      if (m == "GET") return s_.vpcs.list();
+      if (m == "POST") return s_.vpcs.create(parseBody(r.body));
       throw methodNotAllowed(m, r.target);
     case 2:
-      if (m == "GET") return service_.getVpc(seg[1]);
-      if (m == "DELETE") return service_.deleteVpc(seg[1]);
+      if (m == "GET") return s_.vpcs.get(seg[1]);
+      if (m == "DELETE") return s_.vpcs.remove(seg[1]);
       throw methodNotAllowed(m, r.target);
     case 3:
       if (seg[2] != "subnets") break;
-      if (m == "GET") return service_.listSubnets(seg[1]);
-      if (m == "POST") return service_.createSubnet(seg[1], parseBody(r.body));
+      if (m == "GET") return s_.vpcs.listSubnets(seg[1]);
+      if (m == "POST") return s_.vpcs.createSubnet(seg[1], parseBody(r.body));
       throw methodNotAllowed(m, r.target);
     case 5:
       if (seg[2] != "subnets" || seg[4] != "available-ips") break;
-      if (m == "GET") return service_.availableIps(seg[1], seg[3], queryOf(r.target));
+      if (m == "GET") return s_.vpcs.availableIps({seg[1], seg[3]}, queryOf(r.target));
       throw methodNotAllowed(m, r.target);
     case 4:
       if (seg[2] != "subnets") break;
-      if (m == "GET") return service_.getSubnet(seg[1], seg[3]);
-      if (m == "DELETE") return service_.deleteSubnet(seg[1], seg[3]);
+      if (m == "GET") return s_.vpcs.getSubnet({seg[1], seg[3]});
+      if (m == "DELETE") return s_.vpcs.removeSubnet({seg[1], seg[3]});
       throw methodNotAllowed(m, r.target);
   }
-  throw ApiError::notFound("no such resource: " + r.target);
+  throw DomainError::notFound("no such resource: " + r.target);
 }
 
 HttpResponse Api::handle(const HttpRequest& request) {
@@ -188,20 +188,23 @@ HttpResponse Api::handle(const HttpRequest& request) {
   std::string body;
   std::string detail;
   try {
-    if (authz_) {
-      std::string why =
-          authz_->check({request.uid, request.gid, request.pid},
-                        Authorizer::permissionFor(request.method, segments(request.target)));
-      if (!why.empty()) throw ApiError(403, "PERMISSION_DENIED", why);
-    }
+    std::string why =
+        authz_.check({request.uid, request.gid, request.pid},
+                     Authorizer::permissionFor(request.method, segments(request.target)));
+    if (!why.empty()) throw HttpError(kForbidden, why);
     Reply reply = route(request);
     if (reply.follow) return {reply.status, "", std::move(reply.follow)};
     status = reply.status;
     // Serial output is whatever bytes a command wrote: not always UTF-8.
     body = reply.body.dump(-1, ' ', false, json::error_handler_t::replace);
-  } catch (const ApiError& e) {
-    status = e.code();
-    body = errorBody(e.code(), e.status(), e.what(), e.field()).dump();
+  } catch (const DomainError& e) {
+    HttpStatus s = httpStatusOf(e.kind());
+    status = s.code;
+    body = errorBody(s.code, s.word, e.what(), e.field()).dump();
+    detail = e.what();
+  } catch (const HttpError& e) {
+    status = e.status().code;
+    body = errorBody(status, e.status().word, e.what(), e.field()).dump();
     detail = e.what();
   } catch (const std::exception& e) {
     // StateError, KernelError (an observation outside a reconcile), or

@@ -27,10 +27,8 @@ struct HttpResponse {
 
 class Api {
  public:
-  // Without an authorizer every request is allowed (unit tests); vpcd
-  // always has one.
-  explicit Api(VpcService& service, const Authorizer* authz = nullptr)
-      : service_(service), authz_(authz) {}
+  // Every request is checked: there is no API without an authorizer.
+  Api(Services& services, const Authorizer& authz) : s_(services), authz_(authz) {}
   HttpResponse handle(const HttpRequest& request);
 
  private:
@@ -38,8 +36,8 @@ class Api {
   Reply routePolicies(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
   Reply routeInstances(const HttpRequest& r, const std::vector<std::string>& seg);
-  VpcService& service_;
-  const Authorizer* authz_;
+  Services& s_;
+  const Authorizer& authz_;
 };
 
 // {"error": {"code", "status", "message", "field"}}, in that order.

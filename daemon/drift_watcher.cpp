@@ -147,8 +147,12 @@ std::set<std::string> DriftWatcher::drainReady() {
   return changed;
 }
 
-void DriftWatcher::discardPending() {
-  drainReady();
+void DriftWatcher::discardPending(const std::set<std::string>& passed) {
+  std::set<std::string> others;
+  for (const auto& ns : drainReady()) {
+    if (!passed.count(ns)) others.insert(ns);
+  }
+  if (!others.empty()) markDirty(others);
 }
 
 std::set<std::string> DriftWatcher::takePending() {

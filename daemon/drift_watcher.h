@@ -27,9 +27,11 @@ class DriftWatcher {
   void watch(const std::set<std::string>& namespaces);
   // Stops watching `ns` now: its sockets would keep it from being destroyed.
   void forget(const std::string& ns);
-  // Drops notifications caused by vpcd's own changes (called right after an
-  // apply), still releasing namespaces whose files disappeared.
-  void discardPending();
+  // Drops notifications caused by vpcd's own changes (called right after a
+  // pass over `passed`), still releasing namespaces whose files disappeared.
+  // Notifications of namespaces outside the pass are someone else's change
+  // made meanwhile: their repair is scheduled as usual.
+  void discardPending(const std::set<std::string>& passed);
   // Reads the notifications that arrived but were not handled yet (called
   // right before a pass): returns the namespaces they name, whose repair is
   // then scheduled as usual. The pass must not trust what it kept of them.

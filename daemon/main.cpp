@@ -87,11 +87,11 @@ int run(vpcd::DaemonConfig config) {
   if (const char* n = std::getenv("VPCD_FAULT_AFTER_OPS")) {
     kernel->setAbortAfter(std::strtoull(n, nullptr, 10));
   }
-  vpcd::VpcService service(config, store, *kernel, reconciler);
+  vpcd::Services service(config, store, *kernel, reconciler);
   std::unique_ptr<vpcd::CommandRunner> runner;
   if (real) {
     runner = std::make_unique<vpcd::CommandRunner>(config.netnsDir, config.etcNetnsDir);
-    service.setCommandRunner(runner.get());
+    service.instances.setCommandRunner(runner.get());
   }
 
   boost::asio::io_context io(1);
@@ -101,13 +101,16 @@ int run(vpcd::DaemonConfig config) {
     // ours -> debounced reconcile of the VPCs they belong to.
     watcher = std::make_unique<vpcd::DriftWatcher>(
         io, config.netnsDir,
-        [&](const std::set<std::string>& changed) { return service.repairDrift(changed); });
+        [&](const std::set<std::string>& changed) { return service.engine.repairDrift(changed); });
     real->setBeforeNamespaceDelete([&](const std::string& ns) { watcher->forget(ns); });
     reconciler.setBeforePass([&] { real->invalidate(watcher->takePending()); });
-    service.setAfterReconcile([&](const std::set<std::string>& namespaces) {
-      watcher->watch(namespaces);
-      watcher->discardPending();  // what we just did ourselves is no drift
-    });
+    service.engine.setAfterReconcile(
+        [&](const std::set<std::string>& namespaces, const std::set<std::string>& passed) {
+          watcher->watch(namespaces);
+          // What the pass did itself is no drift; a change by hand to a
+          // namespace outside the pass still is, and is repaired.
+          watcher->discardPending(passed);
+        });
   }
 
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
@@ -115,7 +118,7 @@ int run(vpcd::DaemonConfig config) {
   vpcd::sdNotify("STATUS=reconciling " + std::to_string(service.vpcCount()) + " VPCs");
   logStart(service.start(), service.vpcCount());
 
-  vpcd::Api api(service, &authz);
+  vpcd::Api api(service, authz);
   int passed = vpcd::takeListenFd();
   auto server = passed >= 0 ? std::make_unique<vpcd::HttpServer>(io, api, passed)
                             : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath);
@@ -131,7 +134,7 @@ int run(vpcd::DaemonConfig config) {
   logLine(6,
           "ready: listening on " + (passed >= 0 ? "the socket systemd passed" : config.socketPath));
   // Ready only now: the first reconcile is done and the socket accepts.
-  vpcd::sdNotify("READY=1\nSTATUS=" + service.summary());
+  vpcd::sdNotify("READY=1\nSTATUS=" + service.engine.summary());
   io.run();
   return 0;
 }

@@ -1,21 +1,19 @@
 #pragma once
-// The VPC service: validates a request against the current state, writes the
-// new state to disk, then reconciles the kernel objects it touches.
-#include <chrono>
+// The services per resource, over the one shared desired state (Engine):
+// each parses a request into a change, makes `next = state.with(change)`,
+// hands `next` to Engine::commit and answers. None keeps state of its own
+// or decides which namespaces a change touches. Each class is implemented in
+// a file of its own (vpc_service.cpp, peering_service.cpp, …).
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "daemon/commands.h"
 #include "daemon/config.h"
-#include "lib/kernel/kernel.h"
-#include "lib/model/policy.h"
-#include "lib/model/vpc.h"
-#include "lib/plan/desired.h"
-#include "lib/reconcile/reconciler.h"
-#include "state/store.h"
+#include "daemon/engine.h"
 
 namespace vpcd {
 
@@ -34,144 +32,113 @@ struct Reply {
   std::optional<Follow> follow;
 };
 
+using Query = std::map<std::string, std::string>;
+
+// Unix seconds now: changes carry the time so that `with` stays pure.
+int64_t nowSeconds();
+
 class VpcService {
  public:
-  VpcService(DaemonConfig config, StateStore& store, Kernel& kernel, Reconciler& reconciler);
-
-  // Reads the state files (start() does if nobody did).
-  void load();
-  // Brings the kernel to the state. Returns the report.
-  ReconcileReport start();
-
-  // Called after every reconcile with the namespaces that should exist, so a
-  // drift watch can follow them.
-  void setAfterReconcile(std::function<void(const std::set<std::string>&)> hook) {
-    afterReconcile_ = std::move(hook);
-  }
-
-  // The kernel changed under these namespaces (or namespace files): reconcile
-  // the VPCs they belong to, and the host if it is among them. Logs what was
-  // repaired.
-  // Returns false when the repair failed and should be tried again.
-  bool repairDrift(const std::set<std::string>& changed);
-
-  Reply listVpcs() const;
-  Reply getVpc(const std::string& vpc) const;
-  Reply createVpc(const nlohmann::json& body);
-  Reply deleteVpc(const std::string& vpc);
+  explicit VpcService(Engine& engine) : engine_(engine) {}
+  Reply list() const;
+  Reply get(const std::string& vpc) const;
+  Reply create(const nlohmann::json& body);
+  Reply remove(const std::string& vpc);
   Reply listSubnets(const std::string& vpc) const;
-  Reply getSubnet(const std::string& vpc, const std::string& subnet) const;
+  Reply getSubnet(const SubnetRef& ref) const;
   Reply createSubnet(const std::string& vpc, const nlohmann::json& body);
-  Reply deleteSubnet(const std::string& vpc, const std::string& subnet);
-  Reply listPeerings();
-  Reply getPeering(const std::string& name);
-  Reply createPeering(const nlohmann::json& body);
-  Reply acceptPeering(const std::string& name);
-  Reply rejectPeering(const std::string& name);
-  Reply deletePeering(const std::string& name);
+  Reply removeSubnet(const SubnetRef& ref);
+  Reply availableIps(const SubnetRef& ref, const Query& q) const;
 
-  Reply listPolicies() const;
-  Reply getPolicy(const std::string& name) const;
-  Reply putPolicy(const std::string& name, const nlohmann::json& body);
-  Reply deletePolicy(const std::string& name);
-  Reply policyStats(const std::string& name);
+ private:
+  Engine& engine_;
+};
 
-  using Query = std::map<std::string, std::string>;
-  Reply listInstances(const Query& q) const;
-  Reply getInstance(const std::string& name) const;
-  Reply createInstance(const nlohmann::json& body);
-  Reply deleteInstance(const std::string& name);
-  Reply stopInstance(const std::string& name);
-  Reply startInstance(const std::string& name);
-  Reply resetInstance(const std::string& name);
+class PeeringService {
+ public:
+  explicit PeeringService(Engine& engine) : engine_(engine) {}
+  Reply list();
+  Reply get(const std::string& name);
+  Reply create(const nlohmann::json& body);
+  Reply accept(const std::string& name);
+  Reply reject(const std::string& name);
+  Reply remove(const std::string& name);
+
+ private:
+  // Pending requests past their expiry become expired (and are saved so).
+  void expire();
+  Engine& engine_;
+};
+
+class PolicyService {
+ public:
+  explicit PolicyService(Engine& engine) : engine_(engine) {}
+  Reply list() const;
+  Reply get(const std::string& name) const;
+  Reply put(const std::string& name, const nlohmann::json& body);
+  Reply remove(const std::string& name);
+  // Packets and bytes per rule, read from the routers' tables.
+  Reply stats(const std::string& name);
+
+ private:
+  Engine& engine_;
+};
+
+class InstanceService {
+ public:
+  explicit InstanceService(Engine& engine) : engine_(engine) {}
+  // Commands run only when a runner is set (not in a dry run or unit tests).
+  void setCommandRunner(CommandRunner* runner) { runner_ = runner; }
+  // At start: hosts files, and each RUNNING instance's command adopted if
+  // still alive or started again.
+  void resume();
+
+  Reply list(const Query& q) const;
+  Reply get(const std::string& name) const;
+  Reply create(const nlohmann::json& body);
+  Reply remove(const std::string& name);
+  Reply stop(const std::string& name);
+  Reply start(const std::string& name);
+  Reply reset(const std::string& name);
   Reply addNic(const std::string& name, const nlohmann::json& body);
   Reply removeNic(const std::string& name, const std::string& nic);
   Reply serialOutput(const std::string& name, const Query& q) const;
-  Reply availableIps(const std::string& vpc, const std::string& subnet, const Query& q) const;
-  // Commands run only when a runner is set (not in a dry run or unit tests).
-  void setCommandRunner(CommandRunner* runner) { runner_ = runner; }
-
-  Reply plan();
-  Reply status();
-
-  const DaemonConfig& config() const { return config_; }
-  size_t vpcCount() const { return vpcs_.size(); }
-  // "ready: 3 VPCs, 12 subnets, 2 instances", for systemd's STATUS=.
-  std::string summary() const;
 
  private:
-  const Vpc& requireVpc(const std::string& name) const;
-  Topology topology() const;
-  // Reconciles `scope`; a kernel failure becomes a 500 carrying its message.
-  void converge(const std::string& vpc, Scope scope);
-  void converge(const std::set<std::string>& vpcs, Scope scope);
-  void converge(const std::set<std::string>& vpcs, const KernelState& desired, const Scope& scope);
-  std::set<int> usedTransitIndexes() const;
-  Peering& requirePeering(const std::string& name);
-  Peering& requirePending(const std::string& name, const std::string& verb);
-  // Pending requests past their expiry become expired (and are saved so).
-  void expirePeerings();
-  static int64_t now();
-  void requireFreeNamespace(const std::string& ns);
-  static std::set<std::string> namespacesOf(const Vpc& vpc);
-  // The VPC a namespace name belongs to ("" for none): vpc-<vpc>[.<subnet>].
-  std::string vpcOfNamespace(const std::string& ns) const;
-  ReconcileReport reconcile(const Scope& scope);
-  ReconcileReport reconcile(const KernelState& desired, const Scope& scope);
-  const Policy& requirePolicy(const std::string& name) const;
-  void resolveTargets(Policy& p, bool list) const;
-  static std::set<std::string> vpcsOf(const Policy& p);
-  // Policies applying to a subnet (or to any subnet of the VPC when empty).
-  std::vector<std::string> policiesOn(const std::string& vpc, const std::string& subnet) const;
-  static Scope routersOf(const std::set<std::string>& vpcs);
-  Instance& requireInstance(const std::string& name);
-  const Instance& requireInstance(const std::string& name) const;
-  // The NICs in a subnet (or in any subnet of the VPC when empty), by instance.
-  std::vector<std::string> instancesIn(const std::string& vpc, const std::string& subnet) const;
-  // 409 naming the policies, then the instance NICs, that still use a VPC or
-  // subnet (subnet empty: any subnet of the VPC).
-  void requireUnused(const std::string& vpc, const std::string& subnet) const;
-  Nic allocateNic(const NicRequest& r, const std::string& instance,
-                  const std::string& nicName) const;
-  // Saves `i` and brings its namespace and the routers of its VPCs to it.
-  void applyInstance(const Instance& i, const std::set<std::string>& extraVpcs = {});
-  static std::set<std::string> vpcsOf(const Instance& i);
-  void writeHostsFiles() const;
-  void startCommand(Instance& i);
-  void stopCommand(Instance& i);
+  // Commits `next`, then writes the hosts files of every instance.
+  void commit(const DesiredState& next);
+  // The command of `i` started (or stopped), and the pid recorded.
+  void startCommand(const Instance& i);
+  void stopCommand(const Instance& i);
   bool commandRunning(const Instance& i) const;
-  // At start: adopt a RUNNING instance's command still alive, or start it again.
-  void resumeCommands();
-  // Other firewalls in the host: what drops forwarded traffic, and (with
-  // docker_compat) vpcd's accepts in DOCKER-USER for the transit links.
-  void updateCoexistence();
+  void writeHostsFiles() const;
 
-  DaemonConfig config_;
-  StateStore& store_;
-  Kernel& kernel_;
-  Reconciler& reconciler_;
-  std::map<std::string, Vpc> vpcs_;
-  std::map<std::string, Peering> peerings_;
-  std::map<std::string, Policy> policies_;
-  std::map<std::string, Instance> instances_;
+  Engine& engine_;
   CommandRunner* runner_ = nullptr;
-  bool loaded_ = false;
-  std::vector<std::string> forwardBlockers_;
-  std::vector<std::string> warned_;  // blockers already logged
-  std::string dockerUser_ = "off";   // off, "N rules", "no DOCKER-USER chain"
+};
 
-  struct VpcStatus {
-    std::chrono::system_clock::time_point lastReconcile{};
-    std::chrono::microseconds duration{0};
-    uint64_t applied = 0;
-    std::string error;
-    uint64_t repairs = 0;  // drift reconciles that changed the kernel
-    std::chrono::system_clock::time_point lastRepair{};
-  };
-  void record(const std::string& vpc, const ReconcileReport& report, bool drift);
-  std::map<std::string, VpcStatus> status_;
-  ReconcileReport startReport_;
-  std::function<void(const std::set<std::string>&)> afterReconcile_;
+// Everything the daemon serves, over one engine.
+class Services {
+ public:
+  Services(DaemonConfig config, StateStore& store, Kernel& kernel, Reconciler& reconciler)
+      : engine(std::move(config), store, kernel, reconciler),
+        vpcs(engine),
+        peerings(engine),
+        policies(engine),
+        instances(engine) {}
+  void load() { engine.load(); }
+  ReconcileReport start() {
+    ReconcileReport report = engine.start();
+    instances.resume();
+    return report;
+  }
+  size_t vpcCount() const { return engine.state().vpcs().size(); }
+
+  Engine engine;
+  VpcService vpcs;
+  PeeringService peerings;
+  PolicyService policies;
+  InstanceService instances;
 };
 
 }  // namespace vpcd

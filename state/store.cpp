@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 
 namespace vpcd {
 namespace {
@@ -32,9 +32,9 @@ std::string parentOf(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
-}  // namespace
+constexpr const char* kJournal = "journal.json";
 
-void writeFileAtomic(const std::string& path, const std::string& content) {
+void writeWhole(const std::string& path, const std::string& content, bool sync) {
   std::string tmp = path + ".tmp";
   Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!f) throw StateError("cannot write " + tmp + ": " + errnoText());
@@ -45,14 +45,30 @@ void writeFileAtomic(const std::string& path, const std::string& content) {
     if (n < 0) throw StateError("cannot write " + tmp + ": " + errnoText());
     done += static_cast<size_t>(n);
   }
-  if (::fsync(f.get()) != 0) throw StateError("cannot fsync " + tmp + ": " + errnoText());
+  if (sync && ::fsync(f.get()) != 0) throw StateError("cannot fsync " + tmp + ": " + errnoText());
   f = Fd();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     throw StateError("cannot rename " + tmp + " to " + path + ": " + errnoText());
   }
-  // The rename is durable only once the directory entry is.
-  Fd dir(::open(parentOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+void syncDir(const std::string& path) {
+  Fd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir) ::fsync(dir.get());
+}
+
+void removeFile(const std::string& file) {
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+    throw StateError("cannot remove " + file + ": " + errnoText());
+  }
+}
+
+}  // namespace
+
+void writeFileAtomic(const std::string& path, const std::string& content) {
+  writeWhole(path, content, true);
+  // The rename is durable only once the directory entry is.
+  syncDir(parentOf(path));
 }
 
 StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
@@ -62,6 +78,7 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_ + "/policies");
   makeDir(dir_ + "/instances");
   makeDir(dir_ + "/serial");
+  makeDir(dir_ + "/subnets");
 }
 
 void StateStore::lock() {
@@ -85,6 +102,7 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
     const std::string& kind) const {
   std::string dirPath = dir_ + "/" + kind;
   DIR* dir = ::opendir(dirPath.c_str());
+  if (!dir && errno == ENOENT && kind.starts_with("subnets/")) return {};
   if (!dir) throw StateError("cannot read " + dirPath + ": " + errnoText());
   std::vector<std::string> files;
   while (dirent* e = ::readdir(dir)) {
@@ -116,6 +134,199 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
   return out;
 }
 
+void StateStore::Batch::put(const std::string& path, const std::string& kind, nlohmann::json body) {
+  // Built by assignment: an initializer list would copy the body.
+  nlohmann::json doc = nlohmann::json::object();
+  doc["schema_version"] = kSchemaVersion;
+  doc["kind"] = kind;
+  doc[kind] = std::move(body);
+  writes[path] = doc.dump(2) + "\n";
+  removes.erase(path);
+}
+
+namespace {
+
+// Performs a journal's writes and removes (each idempotent), then makes them
+// durable with one syncfs of the state directory's filesystem.
+void perform(const std::string& dir, const nlohmann::json& journal) {
+  for (const auto& [path, content] : journal.at("writes").items()) {
+    makeDir(parentOf(dir + "/" + path));
+    writeWhole(dir + "/" + path, content.get<std::string>(), false);
+  }
+  for (const auto& path : journal.at("removes")) {
+    std::string file = dir + "/" + path.get<std::string>();
+    removeFile(file);
+    // A VPC's subnet directory goes with its last subnet file.
+    if (file.find("/subnets/") != std::string::npos) ::rmdir(parentOf(file).c_str());
+  }
+  Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root || ::syncfs(root.get()) != 0)
+    throw StateError("cannot sync " + dir + ": " + errnoText());
+}
+
+}  // namespace
+
+void StateStore::write(const Batch& batch) const {
+  if (batch.writes.empty() && batch.removes.empty()) return;
+  if (batch.writes.size() + batch.removes.size() == 1) {
+    // One file: its own atomic replacement is all or nothing already.
+    if (!batch.writes.empty()) {
+      const auto& [path, content] = *batch.writes.begin();
+      makeDir(parentOf(path));
+      writeFileAtomic(path, content);
+    } else {
+      const std::string& file = *batch.removes.begin();
+      removeFile(file);
+      if (file.find("/subnets/") != std::string::npos) ::rmdir(parentOf(file).c_str());
+      syncDir(parentOf(file));
+    }
+    return;
+  }
+  // Several files: the journal holds them all and is durable before any of
+  // them is touched; it goes only once they all are.
+  nlohmann::json journal{{"schema_version", kSchemaVersion},
+                         {"writes", nlohmann::json::object()},
+                         {"removes", nlohmann::json::array()}};
+  size_t cut = dir_.size() + 1;
+  for (const auto& [path, content] : batch.writes) journal["writes"][path.substr(cut)] = content;
+  for (const auto& path : batch.removes) journal["removes"].push_back(path.substr(cut));
+  writeFileAtomic(dir_ + "/" + kJournal, journal.dump() + "\n");
+  perform(dir_, journal);
+  removeFile(dir_ + "/" + kJournal);
+  syncDir(dir_);
+}
+
+void StateStore::replayJournal() const {
+  std::string path = dir_ + "/" + kJournal;
+  std::ifstream in(path);
+  if (!in) return;
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    perform(dir_, nlohmann::json::parse(text.str()));
+  } catch (const StateError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StateError(path + ": " + e.what());
+  }
+  removeFile(path);
+  syncDir(dir_);
+}
+
+namespace {
+
+nlohmann::json vpcBody(const Vpc& vpc) {
+  nlohmann::json body = toState(vpc);
+  body.erase("subnets");
+  return body;
+}
+
+}  // namespace
+
+void StateStore::addVpc(Batch& b, const Vpc* old, const Vpc& vpc) const {
+  if (!old || vpcBody(*old) != vpcBody(vpc)) b.put(vpcPath(vpc.name), "vpc", vpcBody(vpc));
+  for (const auto& s : vpc.subnets) {
+    const Subnet* had = old ? old->findSubnet(s.name) : nullptr;
+    if (had && *had == s) continue;
+    nlohmann::json body = toJson(s, vpc);
+    body["seq"] = s.seq;
+    b.put(subnetPath(vpc.name, s.name), "subnet", std::move(body));
+  }
+  if (!old) return;
+  for (const auto& s : old->subnets) {
+    if (!vpc.findSubnet(s.name)) b.removes.insert(subnetPath(vpc.name, s.name));
+  }
+}
+
+void StateStore::dropVpc(Batch& b, const Vpc& vpc) const {
+  b.removes.insert(vpcPath(vpc.name));
+  for (const auto& s : vpc.subnets) b.removes.insert(subnetPath(vpc.name, s.name));
+}
+
+namespace {
+
+// Calls `changed(old, new)` for each object of `table` that differs between
+// the two (either may be null: created or deleted).
+template <typename T, typename Fn>
+void eachChange(const Table<T>& old, const Table<T>& next, Fn&& changed) {
+  for (const auto& [name, obj] : next) {
+    auto it = old.find(name);
+    if (it == old.end()) {
+      changed(nullptr, obj.get());
+    } else if (it->second != obj && !(*it->second == *obj)) {
+      changed(it->second.get(), obj.get());
+    }
+  }
+  for (const auto& [name, obj] : old) {
+    if (!next.count(name)) changed(obj.get(), nullptr);
+  }
+}
+
+}  // namespace
+
+void StateStore::commit(const DesiredState& old, const DesiredState& next) const {
+  Batch b;
+  eachChange(old.vpcs(), next.vpcs(), [&](const Vpc* before, const Vpc* after) {
+    if (after) {
+      addVpc(b, before, *after);
+    } else {
+      dropVpc(b, *before);
+    }
+  });
+  for (const auto& [name, p] : next.peerings()) {
+    const Peering* had = old.findPeering(name);
+    if (!had || !(*had == p)) b.put(path("peerings", name), "peering", toState(p));
+  }
+  for (const auto& [name, p] : old.peerings()) {
+    if (!next.findPeering(name)) b.removes.insert(path("peerings", name));
+  }
+  eachChange(old.policies(), next.policies(), [&](const Policy* before, const Policy* after) {
+    if (after) {
+      b.put(path("policies", after->name), "policy", toState(*after));
+    } else {
+      b.removes.insert(path("policies", before->name));
+    }
+  });
+  eachChange(old.instances(), next.instances(), [&](const Instance* before, const Instance* after) {
+    if (after) {
+      b.put(path("instances", after->name), "instance", toState(*after));
+    } else {
+      b.removes.insert(path("instances", before->name));
+    }
+  });
+  write(b);
+}
+
+std::vector<Vpc> StateStore::loadVpcs() const {
+  replayJournal();
+  std::vector<Vpc> out;
+  Batch migration;
+  for (const auto& [file, doc] : load("vpcs")) {
+    try {
+      const nlohmann::json& body = doc.at("vpc");
+      nlohmann::json whole = body;
+      bool inline1 = body.contains("subnets");  // schema 1: subnets inside
+      if (!inline1) whole["subnets"] = nlohmann::json::array();
+      for (const auto& [subFile, sub] : load("subnets/" + body.at("name").get<std::string>())) {
+        try {
+          whole["subnets"].push_back(sub.at("subnet"));
+        } catch (const std::exception& e) {
+          throw StateError(subFile + ": " + e.what());
+        }
+      }
+      Vpc vpc = fromState(whole);
+      if (inline1) addVpc(migration, nullptr, vpc);
+      out.push_back(std::move(vpc));
+    } catch (const StateError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw StateError(file + ": " + e.what());
+    }
+  }
+  write(migration);
+  return out;
+}
+
 namespace {
 
 // Each document's `key` object made a value by `fn`; a failure names the file.
@@ -135,10 +346,6 @@ auto parseEach(const std::vector<std::pair<std::string, nlohmann::json>>& docs,
 
 }  // namespace
 
-std::vector<Vpc> StateStore::loadVpcs() const {
-  return parseEach(load("vpcs"), "vpc", fromState);
-}
-
 std::vector<Peering> StateStore::loadPeerings() const {
   return parseEach(load("peerings"), "peering", fromPeeringState);
 }
@@ -151,37 +358,25 @@ std::vector<Instance> StateStore::loadInstances() const {
   return parseEach(load("instances"), "instance", instanceFromState);
 }
 
-void StateStore::saveInstance(const Instance& i) const {
-  save("instances", i.name, toState(i));
-}
-
-void StateStore::save(const std::string& kind, const std::string& name, nlohmann::json body) const {
-  std::string singular = kind == "policies" ? "policy" : kind.substr(0, kind.size() - 1);
-  // Built by assignment: an initializer list would copy the body.
-  nlohmann::json doc = nlohmann::json::object();
-  doc["schema_version"] = kSchemaVersion;
-  doc["kind"] = singular;
-  doc[singular] = std::move(body);
-  writeFileAtomic(path(kind, name), doc.dump(2) + "\n");
-}
-
 void StateStore::saveVpc(const Vpc& vpc) const {
-  save("vpcs", vpc.name, toState(vpc));
-}
-void StateStore::savePeering(const Peering& p) const {
-  save("peerings", p.name, toState(p));
-}
-void StateStore::savePolicy(const Policy& p) const {
-  save("policies", p.name, toState(p));
+  Batch b;
+  addVpc(b, nullptr, vpc);
+  write(b);
 }
 
-void StateStore::remove(const std::string& kind, const std::string& name) const {
-  std::string file = path(kind, name);
-  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
-    throw StateError("cannot remove " + file + ": " + errnoText());
+void StateStore::removeVpc(const std::string& name) const {
+  for (const auto& v : loadVpcs()) {
+    if (v.name != name) continue;
+    Batch b;
+    dropVpc(b, v);
+    write(b);
   }
-  Fd dir(::open((dir_ + "/" + kind).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir) ::fsync(dir.get());
+}
+
+void StateStore::saveInstance(const Instance& i) const {
+  Batch b;
+  b.put(path("instances", i.name), "instance", toState(i));
+  write(b);
 }
 
 }  // namespace vpcd

@@ -1,12 +1,19 @@
 #pragma once
-// The desired state on disk: one JSON file per VPC under <dir>/vpcs/, each
-// written atomically (temp file, fsync, rename, fsync of the directory) so a
-// crash leaves either the old file or the new one, never a torn one.
+// The desired state on disk, one JSON file per object: <dir>/vpcs/<vpc>.json
+// (the VPC itself), <dir>/subnets/<vpc>/<subnet>.json, and one per peering,
+// policy and instance. A change writes the files of the objects it changed
+// and nothing else, so a subnet create costs one small file whatever the VPC
+// holds. One file is replaced atomically (temp file, fsync, rename, fsync of
+// the directory); a change of several files goes through a journal, so a
+// crash leaves either all of them old or all of them new, never a mix.
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "lib/kernel/netns.h"
+#include "lib/model/desired_state.h"
 #include "lib/model/instance.h"
 #include "lib/model/peering.h"
 #include "lib/model/policy.h"
@@ -21,7 +28,9 @@ class StateError : public std::runtime_error {
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // 2: subnets in files of their own (1 held them inside the VPC's file;
+  // such files are read and rewritten in the new layout at start).
+  static constexpr int kSchemaVersion = 2;
 
   // Creates the directory (mode 0700) if needed.
   explicit StateStore(std::string dir);
@@ -30,21 +39,25 @@ class StateStore {
   // directory. Throws StateError naming the holder's pid.
   void lock();
 
+  // Writes the files of what differs between `old` and `next`: objects are
+  // compared by pointer first (DesiredState shares what a change did not
+  // touch), then by value.
+  void commit(const DesiredState& old, const DesiredState& next) const;
+
+  // Reads every VPC with its subnets; a VPC file of schema 1 is migrated to
+  // the current layout (subnet files written, then the VPC file) on the way.
   std::vector<Vpc> loadVpcs() const;
   void saveVpc(const Vpc& vpc) const;
-  void removeVpc(const std::string& name) const { remove("vpcs", name); }
+  void removeVpc(const std::string& name) const;
   std::string vpcPath(const std::string& name) const { return path("vpcs", name); }
+  std::string subnetPath(const std::string& vpc, const std::string& subnet) const {
+    return dir_ + "/subnets/" + vpc + "/" + subnet + ".json";
+  }
 
   std::vector<Peering> loadPeerings() const;
-  void savePeering(const Peering& p) const;
-  void removePeering(const std::string& name) const { remove("peerings", name); }
-
   std::vector<Policy> loadPolicies() const;
-  void savePolicy(const Policy& p) const;
-  void removePolicy(const std::string& name) const { remove("policies", name); }
   std::vector<Instance> loadInstances() const;
   void saveInstance(const Instance& i) const;
-  void removeInstance(const std::string& name) const { remove("instances", name); }
   // The command output of an instance (its serial console).
   std::string serialPath(const std::string& name) const {
     return dir_ + "/serial/" + name + ".log";
@@ -55,10 +68,19 @@ class StateStore {
   std::string path(const std::string& kind, const std::string& name) const {
     return dir_ + "/" + kind + "/" + name + ".json";
   }
-  // The documents of one kind, checked for their schema version.
-  std::vector<std::pair<std::string, nlohmann::json>> load(const std::string& kind) const;
-  void save(const std::string& kind, const std::string& name, nlohmann::json body) const;
-  void remove(const std::string& kind, const std::string& name) const;
+  // Files to write (path -> content) and to remove, made durable together.
+  struct Batch {
+    std::map<std::string, std::string> writes;
+    std::set<std::string> removes;
+    void put(const std::string& path, const std::string& kind, nlohmann::json body);
+  };
+  void write(const Batch& batch) const;
+  // A journal left by a crash in the middle of a write is finished first.
+  void replayJournal() const;
+  void addVpc(Batch& b, const Vpc* old, const Vpc& vpc) const;
+  void dropVpc(Batch& b, const Vpc& vpc) const;
+  // The documents of one kind (one directory), checked for their schema version.
+  std::vector<std::pair<std::string, nlohmann::json>> load(const std::string& dir) const;
 
   std::string dir_;
   Fd lock_;

@@ -1,6 +1,6 @@
 #pragma once
 // Field checks shared by the request parsers; each failure is an
-// ApiError(400) naming the field by its path.
+// DomainError (Invalid) naming the field by its path.
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>

@@ -1,8 +1,9 @@
 #include "lib/model/instance.h"
 
 #include <cstdio>
+#include <set>
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 #include "lib/model/fields.h"
 #include "lib/model/names.h"
 #include "lib/model/timestamp.h"
@@ -20,11 +21,11 @@ std::map<std::string, std::string> stringMap(const json& body, const std::string
   std::map<std::string, std::string> out;
   auto it = body.find(field);
   if (it == body.end()) return out;
-  if (!it->is_object()) throw ApiError::invalid(field, "must be an object of strings");
+  if (!it->is_object()) throw DomainError::invalid(field, "must be an object of strings");
   for (const auto& [key, value] : it->items()) {
-    if (!value.is_string()) throw ApiError::invalid(field + "." + key, "must be a string");
+    if (!value.is_string()) throw DomainError::invalid(field + "." + key, "must be a string");
     if (key.empty() || key.find('=') != std::string::npos || key.find(',') != std::string::npos)
-      throw ApiError::invalid(field + "." + key, "keys must be non-empty, without '=' or ','");
+      throw DomainError::invalid(field + "." + key, "keys must be non-empty, without '=' or ','");
     out[key] = value.get<std::string>();
   }
   return out;
@@ -34,10 +35,10 @@ std::vector<std::string> stringList(const json& body, const std::string& field) 
   std::vector<std::string> out;
   auto it = body.find(field);
   if (it == body.end()) return out;
-  if (!it->is_array()) throw ApiError::invalid(field, "must be a list of strings");
+  if (!it->is_array()) throw DomainError::invalid(field, "must be a list of strings");
   for (size_t i = 0; i < it->size(); ++i) {
     if (!(*it)[i].is_string() || (*it)[i].get_ref<const std::string&>().empty())
-      throw ApiError::invalid(indexed(field, i), "must be a non-empty string");
+      throw DomainError::invalid(indexed(field, i), "must be a non-empty string");
     out.push_back((*it)[i].get<std::string>());
   }
   return out;
@@ -61,29 +62,29 @@ std::string toString(InstanceStatus s) {
 }
 
 NicRequest parseNicRequest(const json& body, const std::string& path) {
-  if (!body.is_object()) throw ApiError::invalid(path, "must be a JSON object");
+  if (!body.is_object()) throw DomainError::invalid(path, "must be a JSON object");
   for (const auto& [key, value] : body.items()) {
     if (key != "subnet" && key != "ip")
-      throw ApiError::invalid(nicField(path, key.c_str()), "unknown field");
+      throw DomainError::invalid(nicField(path, key.c_str()), "unknown field");
   }
   NicRequest r{.field = path};
   auto subnet = body.find("subnet");
   std::string field = nicField(path, "subnet");
-  if (subnet == body.end()) throw ApiError::invalid(field, "is required");
-  if (!subnet->is_string()) throw ApiError::invalid(field, "must be a string");
+  if (subnet == body.end()) throw DomainError::invalid(field, "is required");
+  if (!subnet->is_string()) throw DomainError::invalid(field, "must be a string");
   const std::string& target = subnet->get_ref<const std::string&>();
   size_t slash = target.find('/');
   if (slash == std::string::npos || !isLabel(target.substr(0, slash)) ||
       !isLabel(target.substr(slash + 1)))
-    throw ApiError::invalid(field, "\"" + target + "\" is not of the form vpc/subnet");
+    throw DomainError::invalid(field, "\"" + target + "\" is not of the form vpc/subnet");
   r.vpc = target.substr(0, slash);
   r.subnet = target.substr(slash + 1);
   if (auto ip = body.find("ip"); ip != body.end()) {
     std::string f = nicField(path, "ip");
-    if (!ip->is_string()) throw ApiError::invalid(f, "must be a string");
+    if (!ip->is_string()) throw DomainError::invalid(f, "must be a string");
     auto addr = Ipv4::parse(ip->get<std::string>());
     if (!addr)
-      throw ApiError::invalid(f, "\"" + ip->get<std::string>() + "\" is not an IPv4 address");
+      throw DomainError::invalid(f, "\"" + ip->get<std::string>() + "\" is not an IPv4 address");
     r.ip = addr;
   }
   return r;
@@ -97,7 +98,7 @@ InstanceRequest parseInstanceRequest(const json& body) {
   requireLabel("name", i.name);
   bool single = body.contains("subnet") || body.contains("ip");
   if (single && body.contains("nics"))
-    throw ApiError::invalid("nics", "give either nics or subnet/ip, not both");
+    throw DomainError::invalid("nics", "give either nics or subnet/ip, not both");
   if (single) {
     json nic = json::object();
     for (const char* f : {"subnet", "ip"}) {
@@ -106,18 +107,19 @@ InstanceRequest parseInstanceRequest(const json& body) {
     req.nics.push_back(parseNicRequest(nic, ""));
   } else {
     auto nics = body.find("nics");
-    if (nics == body.end()) throw ApiError::invalid("nics", "is required (at least one NIC)");
+    if (nics == body.end()) throw DomainError::invalid("nics", "is required (at least one NIC)");
     if (!nics->is_array() || nics->empty())
-      throw ApiError::invalid("nics", "must be a non-empty list of {\"subnet\": \"vpc/subnet\"}");
+      throw DomainError::invalid("nics",
+                                 "must be a non-empty list of {\"subnet\": \"vpc/subnet\"}");
     for (size_t n = 0; n < nics->size(); ++n)
       req.nics.push_back(parseNicRequest((*nics)[n], indexed("nics", n)));
   }
   for (size_t a = 0; a < req.nics.size(); ++a) {
     for (size_t b = 0; b < a; ++b) {
       if (req.nics[a].vpc == req.nics[b].vpc && req.nics[a].subnet == req.nics[b].subnet)
-        throw ApiError::invalid(nicField(req.nics[a].field, "subnet"),
-                                "a second NIC in subnet " + req.nics[a].vpc + "/" +
-                                    req.nics[a].subnet + "; one NIC per subnet");
+        throw DomainError::invalid(nicField(req.nics[a].field, "subnet"),
+                                   "a second NIC in subnet " + req.nics[a].vpc + "/" +
+                                       req.nics[a].subnet + "; one NIC per subnet");
     }
   }
   i.labels = stringMap(body, "labels");
@@ -125,15 +127,6 @@ InstanceRequest parseInstanceRequest(const json& body) {
   i.tags = stringList(body, "tags");
   i.command = stringList(body, "command");
   return req;
-}
-
-std::string instanceNamespace(const std::string& instance) {
-  return "vm-" + instance;
-}
-
-std::string instancePortName(const std::string& instance, const std::string& nic) {
-  // eth<k> -> n-<instance>-<k>
-  return interfaceName("n-", instance + "-" + nic.substr(3));
 }
 
 std::string macFor(const std::string& key) {
@@ -214,32 +207,57 @@ json toState(const Instance& i) {
 }
 
 Instance instanceFromState(const json& s) {
-  Instance i;
-  i.name = s.at("name").get<std::string>();
-  std::string status = s.at("status").get<std::string>();
-  i.status = status == "RUNNING"   ? InstanceStatus::Running
-             : status == "STOPPED" ? InstanceStatus::Stopped
-                                   : InstanceStatus::Provisioning;
-  for (const auto& n : s.at("nics")) {
-    auto cidr = Cidr::parse(n.at("subnet_cidr").get<std::string>());
-    auto ip = Ipv4::parse(n.at("ip").get<std::string>());
-    if (!cidr || !ip) throw std::runtime_error("bad address in nic " + n.dump());
-    i.nics.push_back({.name = n.at("name").get<std::string>(),
-                      .vpc = n.at("vpc").get<std::string>(),
-                      .subnet = n.at("subnet").get<std::string>(),
-                      .subnetCidr = *cidr,
-                      .ip = *ip,
-                      .mac = n.at("mac").get<std::string>()});
+  // Re-validated with the request rules (as VPC files are): a hand-edited
+  // file must not be able to hold what the API would refuse.
+  json request = json::object();
+  for (const char* f : {"name", "labels", "metadata", "tags", "command"}) {
+    if (s.contains(f)) request[f] = s.at(f);
   }
-  i.labels = s.value("labels", std::map<std::string, std::string>{});
-  i.metadata = s.value("metadata", std::map<std::string, std::string>{});
-  i.tags = s.value("tags", std::vector<std::string>{});
-  i.command = s.value("command", std::vector<std::string>{});
+  request["nics"] = json::array();
+  for (const auto& n : s.at("nics")) {
+    request["nics"].push_back(
+        {{"subnet", n.at("vpc").get<std::string>() + "/" + n.at("subnet").get<std::string>()},
+         {"ip", n.at("ip")}});
+  }
+  InstanceRequest req = parseInstanceRequest(request);
+  Instance i = req.instance;
+  std::string status = s.at("status").get<std::string>();
+  bool known = false;
+  for (auto st : {InstanceStatus::Provisioning, InstanceStatus::Running, InstanceStatus::Stopped}) {
+    if (toString(st) == status) {
+      i.status = st;
+      known = true;
+    }
+  }
+  if (!known) throw DomainError::invalid("status", "unknown instance status \"" + status + "\"");
+  std::set<int> indexes;
+  for (size_t k = 0; k < req.nics.size(); ++k) {
+    const json& n = s.at("nics")[k];
+    std::string field = indexed("nics", k);
+    std::string name = n.at("name").get<std::string>();
+    int index = nicIndex(name);
+    if (index < 0 || !indexes.insert(index).second)
+      throw DomainError::invalid(field + ".name", "\"" + name + "\" is not a NIC name of its own");
+    auto cidr = Cidr::parse(n.at("subnet_cidr").get<std::string>());
+    if (!cidr || !cidr->contains(*req.nics[k].ip))
+      throw DomainError::invalid(field + ".subnet_cidr", "must be the subnet holding the NIC's ip");
+    std::string mac = n.at("mac").get<std::string>();
+    if (mac != macFor(i.name + "/" + name))
+      throw DomainError::invalid(field + ".mac",
+                                 "is not the MAC vpcd gives " + i.name + "/" + name);
+    i.nics.push_back({.name = name,
+                      .vpc = req.nics[k].vpc,
+                      .subnet = req.nics[k].subnet,
+                      .subnetCidr = *cidr,
+                      .ip = *req.nics[k].ip,
+                      .mac = mac});
+  }
   i.createdAt = s.value("created_at", int64_t{0});
   i.lastStartAt = s.value("last_start_at", int64_t{0});
   i.lastStopAt = s.value("last_stop_at", int64_t{0});
   i.pid = s.value("pid", 0);
   i.pidStartTime = s.value("pid_start_time", uint64_t{0});
+  if (i.pid < 0) throw DomainError::invalid("pid", "must not be negative");
   return i;
 }
 

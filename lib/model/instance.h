@@ -1,7 +1,7 @@
 #pragma once
 // Instances: a network namespace vm-<name> with one veth NIC per attachment,
 // the lab host users run a command in. Values, request parsing (every
-// rejection an ApiError naming the field) and the state-file form.
+// rejection an DomainError naming the field) and the state-file form.
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -67,9 +67,6 @@ struct InstanceRequest {
 InstanceRequest parseInstanceRequest(const nlohmann::json& body);
 NicRequest parseNicRequest(const nlohmann::json& body, const std::string& path);
 
-// The namespace and the router-side port of a NIC.
-std::string instanceNamespace(const std::string& instance);
-std::string instancePortName(const std::string& instance, const std::string& nic);
 // A stable, locally administered unicast MAC for `key` (02:xx:…).
 std::string macFor(const std::string& key);
 

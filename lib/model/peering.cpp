@@ -1,6 +1,6 @@
 #include "lib/model/peering.h"
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 #include "lib/model/fields.h"
 #include "lib/model/names.h"
 #include "lib/model/timestamp.h"
@@ -16,7 +16,7 @@ json timeOrNull(int64_t t) {
 
 std::vector<Cidr> parseCidrList(const json& list, const std::string& field) {
   if (!list.is_array() || list.empty())
-    throw ApiError::invalid(field, "must be a non-empty list of CIDRs");
+    throw DomainError::invalid(field, "must be a non-empty list of CIDRs");
   std::vector<Cidr> out;
   for (size_t i = 0; i < list.size(); ++i) {
     out.push_back(parseNetwork(list[i], field + "[" + std::to_string(i) + "]", 0, 32));
@@ -64,18 +64,18 @@ Peering parsePeeringRequest(const json& body, int64_t now) {
   requireLabel("peer_vpc", p.peerVpc);
   if (auto it = body.find("allowed_cidrs"); it != body.end()) {
     if (!it->is_object())
-      throw ApiError::invalid("allowed_cidrs", "must be an object keyed by VPC name");
+      throw DomainError::invalid("allowed_cidrs", "must be an object keyed by VPC name");
     for (const auto& [side, list] : it->items()) {
       std::string field = "allowed_cidrs." + side;
       if (side != p.vpc && side != p.peerVpc) {
-        throw ApiError::invalid(field, "\"" + side + "\" is neither vpc nor peer_vpc");
+        throw DomainError::invalid(field, "\"" + side + "\" is neither vpc nor peer_vpc");
       }
       p.allowed[side] = parseCidrList(list, field);
     }
   }
   if (auto it = body.find("expires_in_s"); it != body.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
-      throw ApiError::invalid("expires_in_s", "must be a positive integer (seconds)");
+      throw DomainError::invalid("expires_in_s", "must be a positive integer (seconds)");
     }
     p.expiresAt = now + it->get<int64_t>();
   }
@@ -91,9 +91,9 @@ void checkNoAmbiguousRoutes(const Peering& p, const std::map<std::string, Peerin
       // `side` would route both p's far side and other's far side.
       std::string pair;
       if (overlapping(p.allowed.at(p.other(side)), other.allowed.at(other.other(side)), &pair)) {
-        throw ApiError::conflict("peering " + p.name + ": vpc " + side + " would route " + pair +
-                                 " both to " + p.other(side) + " and to " + other.other(side) +
-                                 " (peering " + name + ")");
+        throw DomainError::conflict("peering " + p.name + ": vpc " + side + " would route " + pair +
+                                    " both to " + p.other(side) + " and to " + other.other(side) +
+                                    " (peering " + name + ")");
       }
     }
   }
@@ -101,27 +101,39 @@ void checkNoAmbiguousRoutes(const Peering& p, const std::map<std::string, Peerin
 
 void checkPeering(Peering& p, const std::map<std::string, Vpc>& vpcs,
                   const std::map<std::string, Peering>& peerings) {
+  checkPeering(
+      p,
+      [&](const std::string& name) {
+        auto it = vpcs.find(name);
+        return it == vpcs.end() ? nullptr : &it->second;
+      },
+      peerings);
+}
+
+void checkPeering(Peering& p, const VpcLookup& vpcs,
+                  const std::map<std::string, Peering>& peerings) {
   for (const auto* side : {&p.vpc, &p.peerVpc}) {
-    if (!vpcs.count(*side)) throw ApiError::notFound("vpc " + *side + " not found");
+    if (!vpcs(*side)) throw DomainError::notFound("vpc " + *side + " not found");
   }
   if (p.vpc == p.peerVpc) {
-    throw ApiError::conflict("peering " + p.name + ": a VPC cannot peer with itself", "peer_vpc");
+    throw DomainError::conflict("peering " + p.name + ": a VPC cannot peer with itself",
+                                "peer_vpc");
   }
-  const Vpc& a = vpcs.at(p.vpc);
-  const Vpc& b = vpcs.at(p.peerVpc);
+  const Vpc& a = *vpcs(p.vpc);
+  const Vpc& b = *vpcs(p.peerVpc);
   if (a.cidr.overlaps(b.cidr)) {
-    throw ApiError::conflict("peering " + p.name + ": vpc " + a.name + " " + a.cidr.str() +
-                                 " overlaps vpc " + b.name + " " + b.cidr.str(),
-                             "peer_vpc");
+    throw DomainError::conflict("peering " + p.name + ": vpc " + a.name + " " + a.cidr.str() +
+                                    " overlaps vpc " + b.name + " " + b.cidr.str(),
+                                "peer_vpc");
   }
   for (const auto& [name, other] : peerings) {
     bool samePair = (other.vpc == p.vpc && other.peerVpc == p.peerVpc) ||
                     (other.vpc == p.peerVpc && other.peerVpc == p.vpc);
     if (samePair && other.live() && name != p.name) {
-      throw ApiError::conflict("peering " + p.name + ": vpcs " + p.vpc + " and " + p.peerVpc +
-                                   " are already peered by " + name + " (" + toString(other.state) +
-                                   ")",
-                               "peer_vpc");
+      throw DomainError::conflict("peering " + p.name + ": vpcs " + p.vpc + " and " + p.peerVpc +
+                                      " are already peered by " + name + " (" +
+                                      toString(other.state) + ")",
+                                  "peer_vpc");
     }
   }
   for (const Vpc* v : {&a, &b}) {
@@ -129,9 +141,9 @@ void checkPeering(Peering& p, const std::map<std::string, Vpc>& vpcs,
     if (list.empty()) list.push_back(v->cidr);
     for (const auto& c : list) {
       if (!v->cidr.contains(c)) {
-        throw ApiError::unprocessable("peering " + p.name + ": allowed cidr " + c.str() +
-                                          " is outside vpc " + v->name + " " + v->cidr.str(),
-                                      "allowed_cidrs." + v->name);
+        throw DomainError::unprocessable("peering " + p.name + ": allowed cidr " + c.str() +
+                                             " is outside vpc " + v->name + " " + v->cidr.str(),
+                                         "allowed_cidrs." + v->name);
       }
     }
   }
@@ -191,7 +203,7 @@ Peering fromPeeringState(const json& s) {
     if (toString(st) == state) p.state = st;
   }
   if (toString(p.state) != state)
-    throw ApiError::invalid("state", "unknown peering state \"" + state + "\"");
+    throw DomainError::invalid("state", "unknown peering state \"" + state + "\"");
   p.acceptedAt = s.at("accepted_at").get<int64_t>();
   p.rejectedAt = s.at("rejected_at").get<int64_t>();
   p.expiresAt = s.at("expires_at").get<int64_t>();

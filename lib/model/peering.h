@@ -1,6 +1,7 @@
 #pragma once
 // VPC peerings as values: the request, its validation, its life cycle.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -42,6 +43,9 @@ Peering parsePeeringRequest(const nlohmann::json& body, int64_t now);
 // two, no overlapping VPC CIDRs, no route ambiguity with another active peer
 // of either side (409); every allowed CIDR inside its VPC (422). Fills in the
 // default allow-lists.
+using VpcLookup = std::function<const Vpc*(const std::string&)>;
+void checkPeering(Peering& p, const VpcLookup& vpcs,
+                  const std::map<std::string, Peering>& peerings);
 void checkPeering(Peering& p, const std::map<std::string, Vpc>& vpcs,
                   const std::map<std::string, Peering>& peerings);
 

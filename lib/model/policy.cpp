@@ -4,7 +4,7 @@
 #include <charconv>
 #include <string_view>
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 #include "lib/model/fields.h"
 #include "lib/model/names.h"
 #include "lib/model/timestamp.h"
@@ -36,7 +36,7 @@ struct Path {
 };
 
 [[noreturn]] void invalid(const Path& path, const std::string& message) {
-  throw ApiError::invalid(path.str(), message);
+  throw DomainError::invalid(path.str(), message);
 }
 
 void onlyFields(const json& obj, const Path& path,
@@ -310,14 +310,15 @@ Policy parsePolicy(const std::string& name, const json& body, int64_t now) {
   Policy p{.name = name, .createdAt = now, .updatedAt = now};
   if (body.is_array()) {
     p.format = "seed";
-    if (body.empty()) throw ApiError::invalid("", "a list of policies must not be empty");
+    if (body.empty()) throw DomainError::invalid("", "a list of policies must not be empty");
     for (size_t i = 0; i < body.size(); ++i)
       p.sections.push_back(parseSeedSection(body[i], Path{}[i]));
     return p;
   }
-  if (!body.is_object()) throw ApiError::invalid("", "request body must be a JSON object or list");
+  if (!body.is_object())
+    throw DomainError::invalid("", "request body must be a JSON object or list");
   if (const json* n = find(body, "name"); n && (!n->is_string() || *n != name))
-    throw ApiError::invalid("name", "does not match the name in the URL (\"" + name + "\")");
+    throw DomainError::invalid("name", "does not match the name in the URL (\"" + name + "\")");
   if (body.contains("subnet")) {
     p.format = "seed";
     p.sections.push_back(parseSeedSection(body, Path{}));

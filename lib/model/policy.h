@@ -66,7 +66,7 @@ std::string toString(const PortRange& r);
 
 // Parses a PUT body in either format (detected by its fields: a seed
 // document has "subnet"; a list is always the seed format). `name` comes from
-// the URL. Throws ApiError(400) naming the path of the bad field.
+// the URL. Throws DomainError (Invalid) naming the path of the bad field.
 Policy parsePolicy(const std::string& name, const nlohmann::json& body, int64_t now);
 
 // The normalized document: the vpcd format, one section flattened.

@@ -1,8 +1,9 @@
 #include "lib/model/vpc.h"
 
+#include <algorithm>
 #include <set>
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 #include "lib/model/fields.h"
 #include "lib/model/names.h"
 
@@ -27,11 +28,12 @@ Vpc parseVpcRequest(const json& body) {
   requireLabel("name", vpc.name);
   vpc.cidr = requireNetwork(body, "cidr", 8, 28);
   if (auto it = body.find("mtu"); it != body.end()) {
-    if (!it->is_number_integer()) throw ApiError::invalid("mtu", "must be an integer");
+    if (!it->is_number_integer()) throw DomainError::invalid("mtu", "must be an integer");
     auto mtu = it->get<int64_t>();
     if (mtu < kMinMtu || mtu > kMaxMtu) {
-      throw ApiError::invalid("mtu", std::to_string(mtu) + " is outside " +
-                                         std::to_string(kMinMtu) + "–" + std::to_string(kMaxMtu));
+      throw DomainError::invalid("mtu", std::to_string(mtu) + " is outside " +
+                                            std::to_string(kMinMtu) + "–" +
+                                            std::to_string(kMaxMtu));
     }
     vpc.mtu = static_cast<int>(mtu);
   }
@@ -49,7 +51,7 @@ Subnet parseSubnetRequest(const json& body) {
     if (type == "public") {
       subnet.type = SubnetType::Public;
     } else if (type != "private") {
-      throw ApiError::invalid("type", "\"" + type + "\" is not one of public, private");
+      throw DomainError::invalid("type", "\"" + type + "\" is not one of public, private");
     }
   }
   return subnet;
@@ -57,15 +59,15 @@ Subnet parseSubnetRequest(const json& body) {
 
 void checkSubnetFits(const Vpc& vpc, const Subnet& subnet) {
   if (!vpc.cidr.contains(subnet.cidr)) {
-    throw ApiError::unprocessable("subnet " + subnet.name + ": cidr " + subnet.cidr.str() +
-                                      " is outside vpc " + vpc.name + " " + vpc.cidr.str(),
-                                  "cidr");
+    throw DomainError::unprocessable("subnet " + subnet.name + ": cidr " + subnet.cidr.str() +
+                                         " is outside vpc " + vpc.name + " " + vpc.cidr.str(),
+                                     "cidr");
   }
   for (const auto& other : vpc.subnets) {
     if (other.cidr.overlaps(subnet.cidr)) {
-      throw ApiError::conflict("subnet " + subnet.name + ": cidr " + subnet.cidr.str() +
-                                   " overlaps subnet " + other.name + " " + other.cidr.str(),
-                               "cidr");
+      throw DomainError::conflict("subnet " + subnet.name + ": cidr " + subnet.cidr.str() +
+                                      " overlaps subnet " + other.name + " " + other.cidr.str(),
+                                  "cidr");
     }
   }
 }
@@ -105,7 +107,8 @@ json toState(const Vpc& vpc) {
                        {"type", toString(s.type)},
                        {"gateway", s.gateway().str()},
                        {"address", s.address().str()},
-                       {"namespace", subnetNamespace(vpc.name, s.name)}});
+                       {"namespace", subnetNamespace(vpc.name, s.name)},
+                       {"seq", s.seq}});
   }
   return json{{"name", vpc.name},
               {"cidr", vpc.cidr.str()},
@@ -125,8 +128,13 @@ Vpc fromState(const json& state) {
     Subnet subnet = parseSubnetRequest(
         json{{"name", s.at("name")}, {"cidr", s.at("cidr")}, {"type", s.at("type")}});
     checkSubnetFits(vpc, subnet);
+    subnet.seq = s.contains("seq") ? s.at("seq").get<uint64_t>() : vpc.subnets.size() + 1;
     vpc.subnets.push_back(subnet);
   }
+  // Creation order, as the API lists them; a file without "seq" (schema 1,
+  // which kept them in order) keeps its position.
+  std::stable_sort(vpc.subnets.begin(), vpc.subnets.end(),
+                   [](const Subnet& a, const Subnet& b) { return a.seq < b.seq; });
   return vpc;
 }
 

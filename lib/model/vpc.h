@@ -1,6 +1,6 @@
 #pragma once
 // VPCs and subnets as values, with the validation of API requests and state
-// files. Every rejection is an ApiError naming the offending field.
+// files. Every rejection is an DomainError naming the offending field.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -20,11 +20,17 @@ struct Subnet {
   std::string name;
   Cidr cidr;
   SubnetType type = SubnetType::Private;
+  // Creation order within its VPC, kept in its state file: subnets are
+  // stored one file each, and listed in the order they were made.
+  uint64_t seq = 0;
 
   Ipv4 gateway() const { return cidr.host(1); }
   // The subnet namespace's own address (eth0).
   Ipv4 address() const { return cidr.host(2); }
-  bool operator==(const Subnet&) const = default;
+  // The subnet as asked for; `seq` only orders it.
+  bool operator==(const Subnet& o) const {
+    return name == o.name && cidr == o.cidr && type == o.type;
+  }
 };
 
 struct Vpc {
@@ -34,7 +40,7 @@ struct Vpc {
   // Which /30 of the transit pool this VPC's uplink uses; fixed at creation so
   // addresses survive restarts.
   int transitIndex = -1;
-  std::vector<Subnet> subnets;
+  std::vector<Subnet> subnets;  // in creation order (Subnet::seq)
 
   const Subnet* findSubnet(const std::string& name) const;
   bool operator==(const Vpc&) const = default;

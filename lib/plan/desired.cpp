@@ -26,7 +26,7 @@ void addHostSide(Namespace& host, const Vpc& vpc, const Transit& transit) {
   std::string name = transitLinkName(vpc.name);
   host.links[name] = Link{.name = name,
                           .kind = LinkKind::Veth,
-                          .alias = std::string(kAliasPrefix) + "transit:" + vpc.name,
+                          .alias = linkAlias(LinkRole::Transit, vpc.name),
                           .mtu = static_cast<uint32_t>(vpc.mtu),
                           .up = true,
                           .isPeer = true};
@@ -36,46 +36,43 @@ void addHostSide(Namespace& host, const Vpc& vpc, const Transit& transit) {
 
 Namespace subnetSide(const Vpc& vpc, const Subnet& subnet) {
   Namespace ns = ownedNamespace(subnetNamespace(vpc.name, subnet.name));
-  ns.links[kSubnetNic] =
-      Link{.name = kSubnetNic,
-           .kind = LinkKind::Veth,
-           .alias = std::string(kAliasPrefix) + "nic:" + vpc.name + "/" + subnet.name,
-           .mtu = static_cast<uint32_t>(vpc.mtu),
-           .mac = subnetMac(vpc.name, subnet.name),
-           .up = true,
-           .isPeer = true};
+  ns.links[kSubnetNic] = Link{.name = kSubnetNic,
+                              .kind = LinkKind::Veth,
+                              .alias = linkAlias(LinkRole::Nic, vpc.name, subnet.name),
+                              .mtu = static_cast<uint32_t>(vpc.mtu),
+                              .mac = subnetMac(vpc.name, subnet.name),
+                              .up = true,
+                              .isPeer = true};
   ns.addresses.insert({kSubnetNic, subnet.cidr.withAddr(subnet.address())});
   ns.routes.insert({Cidr{}, subnet.gateway(), kSubnetNic});
   return ns;
 }
 
-// A NIC of an instance seen from its VPC's router: a port of br0.
-struct VmPort {
-  const Instance* instance;
-  const Nic* nic;
-};
-
 // The instance NICs' ports on br0, and the bridge table pinning every port
 // (subnet hosts and instance NICs) to its address and MAC.
-void addBridgePorts(Namespace& ns, const Vpc& vpc, const std::vector<VmPort>& vmPorts) {
+void addBridgePorts(Namespace& ns, const Vpc& vpc,
+                    const std::vector<std::shared_ptr<const Instance>>& instances) {
   std::vector<PortAddress> ports;
   std::map<std::string, std::vector<std::string>> portsOf;  // subnet -> its ports
   for (const auto& s : vpc.subnets) {
     ports.push_back({subnetPortName(s.name), s.address(), subnetMac(vpc.name, s.name)});
     portsOf[s.name].push_back(ports.back().port);
   }
-  for (const auto& [instance, nic] : vmPorts) {
-    std::string port = instancePortName(instance->name, nic->name);
-    ns.links[port] =
-        Link{.name = port,
-             .kind = LinkKind::Veth,
-             .alias = std::string(kAliasPrefix) + "vmport:" + instance->name + "/" + nic->name,
-             .master = kBridge,
-             .mtu = static_cast<uint32_t>(vpc.mtu),
-             .peerNamespace = instanceNamespace(instance->name),
-             .peerName = nic->name};
-    ports.push_back({port, nic->ip, nic->mac});
-    portsOf[nic->subnet].push_back(port);
+  for (const auto& instance : instances) {
+    for (const auto& n : instance->nics) {
+      if (n.vpc != vpc.name) continue;
+      const Nic* nic = &n;
+      std::string port = instancePortName(instance->name, nic->name);
+      ns.links[port] = Link{.name = port,
+                            .kind = LinkKind::Veth,
+                            .alias = linkAlias(LinkRole::VmPort, instance->name, nic->name),
+                            .master = kBridge,
+                            .mtu = static_cast<uint32_t>(vpc.mtu),
+                            .peerNamespace = instanceNamespace(instance->name),
+                            .peerName = nic->name};
+      ports.push_back({port, nic->ip, nic->mac});
+      portsOf[nic->subnet].push_back(port);
+    }
   }
   // Ports of one subnet may talk at layer 2; any other pair only through br0.
   std::vector<std::pair<std::string, std::string>> pairs;
@@ -90,8 +87,9 @@ void addBridgePorts(Namespace& ns, const Vpc& vpc, const std::vector<VmPort>& vm
   ns.tables[bridge.key()] = bridge;
 }
 
-Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<PeerLink>& peers,
-                     const std::vector<Policy>& policies, const std::vector<VmPort>& vmPorts) {
+Namespace routerSide(const VpcInputs& in, const std::vector<PeerLink>& peers) {
+  const Vpc& vpc = *in.vpc;
+  Transit transit = transitFor(in.transitPool, vpc.transitIndex);
   auto mtu = static_cast<uint32_t>(vpc.mtu);
   Namespace ns = ownedNamespace(routerNamespace(vpc.name));
   // A bridge left to choose its MAC takes the lowest of its ports' and
@@ -100,12 +98,12 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<P
   // time a subnet or an instance NIC is added or removed elsewhere in the VPC.
   ns.links[kBridge] = Link{.name = kBridge,
                            .kind = LinkKind::Bridge,
-                           .alias = std::string(kAliasPrefix) + "bridge:" + vpc.name,
+                           .alias = linkAlias(LinkRole::Bridge, vpc.name),
                            .mtu = mtu,
                            .mac = macFor("bridge:" + vpc.name)};
   ns.links[kRouterUplink] = Link{.name = kRouterUplink,
                                  .kind = LinkKind::Veth,
-                                 .alias = std::string(kAliasPrefix) + "uplink:" + vpc.name,
+                                 .alias = linkAlias(LinkRole::Uplink, vpc.name),
                                  .mtu = mtu,
                                  .peerNamespace = kHostNamespace,
                                  .peerName = transitLinkName(vpc.name)};
@@ -118,7 +116,7 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<P
     std::string port = subnetPortName(s.name);
     ns.links[port] = Link{.name = port,
                           .kind = LinkKind::Veth,
-                          .alias = std::string(kAliasPrefix) + "port:" + vpc.name + "/" + s.name,
+                          .alias = linkAlias(LinkRole::Port, vpc.name, s.name),
                           .master = kBridge,
                           .mtu = mtu,
                           .peerNamespace = subnetNamespace(vpc.name, s.name),
@@ -128,56 +126,79 @@ Namespace routerSide(const Vpc& vpc, const Transit& transit, const std::vector<P
   }
   std::vector<std::pair<std::string, Cidr>> subnets;
   for (const auto& s : vpc.subnets) subnets.emplace_back(s.name, s.cidr);
+  std::vector<const Policy*> policies;
+  for (const auto& p : in.policies) policies.push_back(p.get());
   NftTable table =
       routerTable(kRouterUplink, publicSubnets, peers, subnetFilters(vpc.name, subnets, policies));
   ns.tables[table.key()] = table;
-  addBridgePorts(ns, vpc, vmPorts);
+  addBridgePorts(ns, vpc, in.instances);
   return ns;
 }
 
-// The two ends of an active peering: a veth between the routers, created from
-// the requesting side, with routes only for the other side's allow-list.
-void addPeeringLinks(KernelState& state, const Peering& p, const Vpc& a, const Vpc& b,
-                     const Cidr& pool) {
+// One end of an active peering in this VPC's router: a veth between the
+// routers, created from the requesting side, with routes only for the other
+// side's allow-list.
+void addPeerEnd(Namespace& router, const Vpc& vpc, const PeerSide& side, const Cidr& pool) {
+  const Peering& p = side.peering;
   Transit t = transitFor(pool, p.transitIndex);
-  auto mtu = static_cast<uint32_t>(std::min(a.mtu, b.mtu));
-  std::string alias = std::string(kAliasPrefix) + "peer:" + p.name;
-  Namespace& ra = state.at(routerNamespace(a.name));
-  Namespace& rb = state.at(routerNamespace(b.name));
-  std::string inA = peerLinkName(b.name), inB = peerLinkName(a.name);
-  ra.links[inA] = Link{.name = inA,
-                       .kind = LinkKind::Veth,
-                       .alias = alias,
-                       .mtu = mtu,
-                       .peerNamespace = rb.name,
-                       .peerName = inB};
-  rb.links[inB] =
-      Link{.name = inB, .kind = LinkKind::Veth, .alias = alias, .mtu = mtu, .isPeer = true};
-  ra.addresses.insert({inA, t.hostEnd});
-  rb.addresses.insert({inB, t.routerEnd});
-  for (const auto& c : p.allowed.at(b.name)) ra.routes.insert({c, t.routerEnd.addr, inA});
-  for (const auto& c : p.allowed.at(a.name)) rb.routes.insert({c, t.hostEnd.addr, inB});
+  auto mtu = static_cast<uint32_t>(std::min(vpc.mtu, side.otherMtu));
+  const std::string& other = p.other(vpc.name);
+  std::string name = peerLinkName(other);
+  bool requester = p.vpc == vpc.name;
+  Link link{
+      .name = name, .kind = LinkKind::Veth, .alias = linkAlias(LinkRole::Peer, p.name), .mtu = mtu};
+  if (requester) {
+    link.peerNamespace = routerNamespace(other);
+    link.peerName = peerLinkName(vpc.name);
+  } else {
+    link.isPeer = true;
+  }
+  router.links[name] = link;
+  Cidr mine = requester ? t.hostEnd : t.routerEnd;
+  Cidr theirs = requester ? t.routerEnd : t.hostEnd;
+  router.addresses.insert({name, mine});
+  for (const auto& c : p.allowed.at(other)) router.routes.insert({c, theirs.addr, name});
+}
+
+// An object the change did not touch is the same object; an equal value
+// made anew (a re-applied request) is equal too.
+template <typename T>
+bool sameValues(const std::shared_ptr<const T>& a, const std::shared_ptr<const T>& b) {
+  return a == b || (a && b && *a == *b);
+}
+template <typename T>
+bool sameValues(const std::vector<std::shared_ptr<const T>>& a,
+                const std::vector<std::shared_ptr<const T>>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const auto& x, const auto& y) { return sameValues(x, y); });
+}
+
+// An instance is built only when every VPC of its NICs exists (the state
+// never lets a VPC go with NICs in it; a hand-edited state file could).
+bool placed(const DesiredState& state, const Instance& i) {
+  return std::all_of(i.nics.begin(), i.nics.end(),
+                     [&](const Nic& n) { return state.vpcs().count(n.vpc) > 0; });
 }
 
 // vm-<instance>: eth<k> per NIC with its address; the primary NIC holds the
 // default route. Every NIC also has a table of its own chosen by source
 // address, so that a reply leaves by the NIC its request came in on (the
 // bridge drops a packet whose source is not its port's address).
-Namespace instanceSide(const Instance& i, const std::map<std::string, const Vpc*>& vpcs) {
+Namespace buildInstance(const InstanceInputs& in) {
+  const Instance& i = *in.instance;
   Namespace ns = ownedNamespace(instanceNamespace(i.name));
   for (size_t k = 0; k < i.nics.size(); ++k) {
     const Nic& nic = i.nics[k];
-    ns.links[nic.name] =
-        Link{.name = nic.name,
-             .kind = LinkKind::Veth,
-             .alias = std::string(kAliasPrefix) + "vmnic:" + i.name + "/" + nic.name,
-             .mtu = static_cast<uint32_t>(vpcs.at(nic.vpc)->mtu),
-             .mac = nic.mac,
-             .up = i.status != InstanceStatus::Stopped,
-             .isPeer = true};
+    ns.links[nic.name] = Link{.name = nic.name,
+                              .kind = LinkKind::Veth,
+                              .alias = linkAlias(LinkRole::VmNic, i.name, nic.name),
+                              .mtu = static_cast<uint32_t>(in.mtuOf.at(nic.vpc)),
+                              .mac = nic.mac,
+                              .up = i.status != InstanceStatus::Stopped,
+                              .isPeer = true};
     ns.addresses.insert({nic.name, nic.subnetCidr.withAddr(nic.ip)});
     if (k == 0) ns.routes.insert({Cidr{}, nic.gateway(), nic.name});
-    auto index = static_cast<uint32_t>(std::stoul(nic.name.substr(3)));
+    auto index = static_cast<uint32_t>(nicIndex(nic.name));
     uint32_t table = kNicTableBase + index;
     ns.rules.insert({kNicRulePriority + index, Cidr{nic.ip, 32}, table});
     ns.routes.insert({nic.subnetCidr, Ipv4{}, nic.name, table});
@@ -192,86 +213,107 @@ std::string subnetMac(const std::string& vpc, const std::string& subnet) {
   return macFor("subnet:" + vpc + "/" + subnet);
 }
 
-std::string peerLinkName(const std::string& peerVpc) {
-  return interfaceName("p-", peerVpc);
-}
-
-std::string transitLinkName(const std::string& vpc) {
-  return interfaceName("t-", vpc);
-}
-std::string subnetPortName(const std::string& subnet) {
-  return interfaceName("s-", subnet);
-}
 std::string forwardingSysctl(const std::string& device) {
   return "net/ipv4/conf/" + device + "/forwarding";
 }
 
-std::string peerNamespaceOf(const std::string& alias) {
-  std::string_view a = alias;
-  auto after = [&](std::string_view prefix) -> std::optional<std::string_view> {
-    std::string full = std::string(kAliasPrefix) + std::string(prefix);
-    if (a.rfind(full, 0) != 0) return std::nullopt;
-    return a.substr(full.size());
-  };
-  if (auto vpc = after("transit:")) return routerNamespace(*vpc);
-  if (auto owner = after("vmport:"))
-    return instanceNamespace(std::string(owner->substr(0, owner->find('/'))));
-  if (auto owner = after("port:")) {
-    size_t slash = owner->find('/');
-    if (slash == std::string_view::npos) return "";
-    return subnetNamespace(owner->substr(0, slash), owner->substr(slash + 1));
-  }
-  return "";
+bool VpcInputs::operator==(const VpcInputs& o) const {
+  return sameValues(vpc, o.vpc) && transitPool == o.transitPool && peers == o.peers &&
+         sameValues(policies, o.policies) && sameValues(instances, o.instances);
 }
 
-KernelState desiredState(const Topology& topology) {
-  KernelState state;
-  Namespace& host = state[kHostNamespace];
-  host.name = kHostNamespace;
-  std::map<std::string, const Vpc*> byName;
-  for (const auto& vpc : topology.vpcs) byName[vpc.name] = &vpc;
-  std::map<std::string, std::vector<PeerLink>> peersOf;
-  std::vector<const Peering*> active;
-  for (const auto& p : topology.peerings) {
-    if (p.state != PeeringState::Active || !byName.count(p.vpc) || !byName.count(p.peerVpc))
-      continue;
-    active.push_back(&p);
-    const auto& a = p.allowed.at(p.vpc);
-    const auto& b = p.allowed.at(p.peerVpc);
-    peersOf[p.vpc].push_back({peerLinkName(p.peerVpc), p.name, a, b});
-    peersOf[p.peerVpc].push_back({peerLinkName(p.vpc), p.name, b, a});
+bool InstanceInputs::operator==(const InstanceInputs& o) const {
+  return sameValues(instance, o.instance) && mtuOf == o.mtuOf;
+}
+
+std::map<std::string, VpcInputs> vpcInputs(const DesiredState& state) {
+  std::map<std::string, VpcInputs> out;
+  const auto& vpcs = state.vpcs();
+  for (const auto& [name, vpc] : vpcs)
+    out[name] = {.vpc = vpc, .transitPool = state.host().transitPool};
+  for (const auto& [name, p] : state.peerings()) {
+    if (p.state != PeeringState::Active || !vpcs.count(p.vpc) || !vpcs.count(p.peerVpc)) continue;
+    out[p.vpc].peers.push_back({p, vpcs.at(p.peerVpc)->mtu});
+    out[p.peerVpc].peers.push_back({p, vpcs.at(p.vpc)->mtu});
   }
-  std::map<std::string, std::vector<VmPort>> vmPortsOf;  // vpc -> NICs in it
-  for (const auto& i : topology.instances) {
-    bool placed = std::all_of(i.nics.begin(), i.nics.end(),
-                              [&](const Nic& n) { return byName.count(n.vpc) > 0; });
-    if (!placed) continue;  // the service never lets a VPC go with NICs in it
-    for (const auto& nic : i.nics) vmPortsOf[nic.vpc].push_back({&i, &nic});
-    Namespace vm = instanceSide(i, byName);
-    state[vm.name] = std::move(vm);
-  }
-  for (const auto& vpc : topology.vpcs) {
-    Transit transit = transitFor(topology.transitPool, vpc.transitIndex);
-    addHostSide(host, vpc, transit);
-    Namespace router =
-        routerSide(vpc, transit, peersOf[vpc.name], topology.policies, vmPortsOf[vpc.name]);
-    state[router.name] = std::move(router);
-    for (const auto& s : vpc.subnets) {
-      Namespace sub = subnetSide(vpc, s);
-      state[sub.name] = std::move(sub);
+  for (const auto& [name, p] : state.policies()) {
+    for (const auto& vpc : vpcsOf(*p)) {
+      if (out.count(vpc)) out[vpc].policies.push_back(p);
     }
   }
-  for (const Peering* p : active) {
-    addPeeringLinks(state, *p, *byName.at(p->vpc), *byName.at(p->peerVpc), topology.transitPool);
+  for (const auto& [name, i] : state.instances()) {
+    auto in = vpcsOf(*i);
+    if (!placed(state, *i)) continue;
+    for (const auto& vpc : in) out[vpc].instances.push_back(i);
   }
-  if (!topology.vpcs.empty()) {
+  return out;
+}
+
+std::map<std::string, InstanceInputs> instanceInputs(const DesiredState& state) {
+  std::map<std::string, InstanceInputs> out;
+  for (const auto& [name, i] : state.instances()) {
+    if (!placed(state, *i)) continue;
+    InstanceInputs in{.instance = i};
+    for (const auto& vpc : vpcsOf(*i)) in.mtuOf[vpc] = state.vpcs().at(vpc)->mtu;
+    out[name] = std::move(in);
+  }
+  return out;
+}
+
+Namespace hostSide(const DesiredState& state) {
+  Namespace host;
+  host.name = kHostNamespace;
+  const HostSettings& settings = state.host();
+  for (const auto& [name, vpc] : state.vpcs()) {
+    addHostSide(host, *vpc, transitFor(settings.transitPool, vpc->transitIndex));
+  }
+  if (!state.vpcs().empty()) {
     // The host forwards between transit links and the uplink, and masquerades
     // the transit pool out of it; with no VPC left, the table goes too.
-    host.sysctls[forwardingSysctl(topology.uplink)] = kOn;
-    NftTable table = hostTable(topology.transitPool, topology.uplink);
+    host.sysctls[forwardingSysctl(settings.uplink)] = kOn;
+    NftTable table = hostTable(settings.transitPool, settings.uplink);
     host.tables[table.key()] = table;
   }
-  return state;
+  return host;
+}
+
+std::map<std::string, Namespace> vpcSide(const VpcInputs& in) {
+  const Vpc& vpc = *in.vpc;
+  std::vector<PeerLink> links;
+  for (const auto& side : in.peers) {
+    const Peering& p = side.peering;
+    const std::string& other = p.other(vpc.name);
+    links.push_back({peerLinkName(other), p.name, p.allowed.at(vpc.name), p.allowed.at(other)});
+  }
+  std::map<std::string, Namespace> out;
+  Namespace router = routerSide(in, links);
+  for (const auto& side : in.peers) addPeerEnd(router, vpc, side, in.transitPool);
+  out[router.name] = std::move(router);
+  for (const auto& s : vpc.subnets) {
+    Namespace sub = subnetSide(vpc, s);
+    out[sub.name] = std::move(sub);
+  }
+  return out;
+}
+
+Namespace instanceSide(const InstanceInputs& in) {
+  return buildInstance(in);
+}
+
+KernelState desiredState(const DesiredState& state) {
+  KernelState out;
+  out[kHostNamespace] = hostSide(state);
+  for (const auto& [name, in] : vpcInputs(state)) out.merge(vpcSide(in));
+  for (const auto& [name, in] : instanceInputs(state)) {
+    Namespace ns = instanceSide(in);
+    out[ns.name] = std::move(ns);
+  }
+  return out;
+}
+
+KernelState desiredState(const Topology& t) {
+  return desiredState(DesiredState(HostSettings{t.uplink, t.transitPool}, t.vpcs, t.peerings,
+                                   t.policies, t.instances));
 }
 
 }  // namespace vpcd

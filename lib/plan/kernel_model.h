@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "lib/model/cidr.h"
+#include "lib/model/names.h"
 #include "lib/plan/nft_model.h"
 
 namespace vpcd {
 
 // Ownership markers (design.md §1): interface aliases start with this, routes
 // carry kRouteProtocol, nftables tables are named kTableName.
-inline constexpr const char* kAliasPrefix = "vpcd:";
 inline constexpr uint8_t kRouteProtocol = 211;
 inline constexpr const char* kTableName = "vpcd";
 inline const std::string kHostNamespace = "";
@@ -62,7 +62,7 @@ struct Link {
 inline Link markedLoopback(const std::string& ns) {
   return Link{.name = "lo",
               .kind = LinkKind::Loopback,
-              .alias = std::string(kAliasPrefix) + "netns:" + ns,
+              .alias = linkAlias(LinkRole::Netns, ns),
               .up = true};
 }
 
@@ -94,6 +94,7 @@ struct Rule {
 };
 
 struct Namespace {
+  bool operator==(const Namespace&) const = default;
   std::string name;  // kHostNamespace for the daemon's own namespace
   bool exists = true;
   bool owned = true;  // carries vpcd's marker (its loopback's alias)

@@ -6,7 +6,7 @@
 #include <set>
 #include <tuple>
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 #include "lib/plan/nft_build.h"
 
 namespace vpcd {
@@ -72,9 +72,9 @@ struct Box {
 
 void checkSize(size_t n) {
   if (n > kMaxFilterEntries) {
-    throw ApiError::unprocessable("the policies on this subnet resolve into more than " +
-                                  std::to_string(kMaxFilterEntries) +
-                                  " disjoint entries; merge overlapping sources or port ranges");
+    throw DomainError::unprocessable("the policies on this subnet resolve into more than " +
+                                     std::to_string(kMaxFilterEntries) +
+                                     " disjoint entries; merge overlapping sources or port ranges");
   }
 }
 
@@ -292,13 +292,22 @@ std::string filterChain(Direction d, const std::string& subnet) {
 std::vector<SubnetFilter> subnetFilters(const std::string& vpc,
                                         const std::vector<std::pair<std::string, Cidr>>& subnets,
                                         const std::vector<Policy>& policies) {
+  std::vector<const Policy*> refs;
+  for (const auto& p : policies) refs.push_back(&p);
+  return subnetFilters(vpc, subnets, refs);
+}
+
+std::vector<SubnetFilter> subnetFilters(const std::string& vpc,
+                                        const std::vector<std::pair<std::string, Cidr>>& subnets,
+                                        const std::vector<const Policy*>& policies) {
   std::vector<SubnetFilter> out;
   for (const auto& [subnet, cidr] : subnets) {
     std::string target = vpc + "/" + subnet;
     SubnetFilter f{.subnet = subnet, .cidr = cidr};
     bool any = false;
     std::map<Direction, std::vector<std::pair<OrderKey, EffectiveRule>>> merged;
-    for (const auto& p : policies) {
+    for (const Policy* pp : policies) {
+      const Policy& p = *pp;
       for (size_t s = 0; s < p.sections.size(); ++s) {
         const PolicySection& sec = p.sections[s];
         if (std::find(sec.appliesTo.begin(), sec.appliesTo.end(), target) == sec.appliesTo.end())

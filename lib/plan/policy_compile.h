@@ -54,6 +54,9 @@ struct SubnetFilter {
 // default is deny if any of those policies says deny.
 std::vector<SubnetFilter> subnetFilters(const std::string& vpc,
                                         const std::vector<std::pair<std::string, Cidr>>& subnets,
+                                        const std::vector<const Policy*>& policies);
+std::vector<SubnetFilter> subnetFilters(const std::string& vpc,
+                                        const std::vector<std::pair<std::string, Cidr>>& subnets,
                                         const std::vector<Policy>& policies);
 
 // A compiled box; exposed for tests and statistics.
@@ -66,7 +69,7 @@ struct FilterEntry {
 };
 
 // First-match resolution of one direction into disjoint entries. Throws
-// ApiError(422) when the result would exceed kMaxFilterEntries.
+// DomainError (Unprocessable) when the result would exceed kMaxFilterEntries.
 inline constexpr size_t kMaxFilterEntries = 200000;
 std::vector<FilterEntry> resolveFilter(const std::vector<EffectiveRule>& rules);
 

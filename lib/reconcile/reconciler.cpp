@@ -14,6 +14,17 @@ bool isTableChange(const Action& a) {
   return a.op == Action::Op::ReplaceTable || a.op == Action::Op::UpdateSets;
 }
 
+PrimaryIndex primariesOf(const KernelState& desired) {
+  PrimaryIndex out;
+  for (const auto& [name, ns] : desired) {
+    for (const auto& [ln, link] : ns.links) {
+      if (link.kind == LinkKind::Veth && !link.isPeer)
+        out[{link.peerNamespace, link.peerName}] = name;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Reconciler::Reconciler(Kernel& kernel) : kernel_(kernel) {}
@@ -49,7 +60,8 @@ void Reconciler::awaitVanishing(const Plan& p, ReconcileReport& report) {
   }
 }
 
-Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
+Plan Reconciler::plan(const KernelState& desired, const Scope& scope,
+                      const PrimaryIndex* primaries) {
   if (beforePass_) beforePass_();
   KernelState observed = observe(desired, scope);
   // A veth pair is made from one end with the other born in its namespace,
@@ -57,14 +69,9 @@ Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
   // when an end is missing in the scope, the namespace of the other end joins
   // it. Repeats until nothing is added; nothing else widens the scope, so a
   // subnet create still looks at two namespaces, not the whole VPC.
-  std::map<std::pair<std::string, std::string>, std::string>
-      primaryOf;  // peer end -> its pair's ns
-  for (const auto& [name, ns] : desired) {
-    for (const auto& [ln, link] : ns.links) {
-      if (link.kind == LinkKind::Veth && !link.isPeer)
-        primaryOf[{link.peerNamespace, link.peerName}] = name;
-    }
-  }
+  PrimaryIndex computed;
+  if (!primaries) computed = primariesOf(desired);
+  const PrimaryIndex& primaryOf = primaries ? *primaries : computed;
   for (;;) {
     std::set<std::string> more;
     for (const auto& [name, have] : observed) {
@@ -86,11 +93,12 @@ Plan Reconciler::plan(const KernelState& desired, const Scope& scope) {
   }
 }
 
-ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& scope) {
+ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& scope,
+                                      const PrimaryIndex* primaries) {
   auto start = std::chrono::steady_clock::now();
   ReconcileReport report;
   try {
-    Plan p = plan(desired, scope);
+    Plan p = plan(desired, scope, primaries);
     report.conflicts = p.conflicts;
     const auto& actions = p.actions;
     for (size_t i = 0; i < actions.size(); ++i) {

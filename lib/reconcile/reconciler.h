@@ -9,6 +9,7 @@
 
 #include "lib/kernel/kernel.h"
 #include "lib/plan/kernel_model.h"
+#include "lib/plan/picture.h"
 
 namespace vpcd {
 
@@ -34,8 +35,12 @@ class Reconciler {
  public:
   explicit Reconciler(Kernel& kernel);
 
-  Plan plan(const KernelState& desired, const Scope& scope);
-  ReconcileReport reconcile(const KernelState& desired, const Scope& scope);
+  // `primaries` (KernelPicture keeps one) says where the primary end of each
+  // veth lives; without it, the pass works it out from all of `desired`.
+  Plan plan(const KernelState& desired, const Scope& scope,
+            const PrimaryIndex* primaries = nullptr);
+  ReconcileReport reconcile(const KernelState& desired, const Scope& scope,
+                            const PrimaryIndex* primaries = nullptr);
 
   // How long to wait for links that die with a deleted namespace before
   // deleting them explicitly.

@@ -38,6 +38,18 @@ DaemonConfig testConfig(bool dryRun) {
   return config;
 }
 
+// The API as root calls it: changes are allowed (permissions have tests of
+// their own, tests/permissions_test.sh).
+struct RootApi {
+  explicit RootApi(Services& s) : api(s, authz) {}
+  HttpResponse handle(HttpRequest r) {
+    r.uid = 0;
+    return api.handle(r);
+  }
+  Authorizer authz{"", "", false};
+  Api api;
+};
+
 // A started service over a temporary state dir and a fake kernel.
 template <class K = FakeKernel>
 struct Daemon : TempDir {
@@ -46,15 +58,15 @@ struct Daemon : TempDir {
   K kernel;
   Reconciler reconciler{kernel};
   DaemonConfig config;
-  VpcService service{config, store, kernel, reconciler};
-  Api api{service};
+  Services service{config, store, kernel, reconciler};
+  RootApi api{service};
 };
 
 }  // namespace
 
 TEST_CASE("peering link names cannot collide: such VPC names already collide as transit links") {
   Daemon d;
-  Api& api = d.api;
+  RootApi& api = d.api;
   // FNV-1a-24 of these two names collides. p- and t- names keep the same
   // prefix and hash, so the second VPC is refused before it could ever be
   // peered with a router that already has the first one's link.
@@ -70,7 +82,7 @@ TEST_CASE("peering link names cannot collide: such VPC names already collide as 
 
 TEST_CASE("API answers through the service, and a kernel failure is a 500, not a crash") {
   Daemon<BrokenKernel> d(true);
-  Api& api = d.api;
+  RootApi& api = d.api;
   BrokenKernel& kernel = d.kernel;
 
   auto created = api.handle({"POST", "/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16"})"});
@@ -92,7 +104,7 @@ TEST_CASE("API answers through the service, and a kernel failure is a 500, not a
 
 TEST_CASE("a policy too large to compile is a 422 that changes nothing, even as a replacement") {
   Daemon d;
-  Api& api = d.api;
+  RootApi& api = d.api;
   REQUIRE(api.handle({"POST", "/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16"})"}).status ==
           201);
   REQUIRE(api.handle({"POST", "/v1/vpcs/prod/subnets", R"({"name":"db","cidr":"10.10.2.0/24"})"})
@@ -132,14 +144,14 @@ TEST_CASE("a policy too large to compile is a 422 that changes nothing, even as 
   CHECK(d.kernel.readTable("vpc-prod", NFPROTO_INET) == before);
 
   // What is on disk is still the first policy: a restart brings it back.
-  VpcService again(d.config, d.store, d.kernel, d.reconciler);
+  Services again(d.config, d.store, d.kernel, d.reconciler);
   again.start();
-  CHECK(Api(again).handle({"GET", "/v1/policies/db", ""}).body == stored);
+  CHECK(RootApi(again).handle({"GET", "/v1/policies/db", ""}).body == stored);
 }
 
 TEST_CASE("instances through the API on the fake kernel: addresses, refusals, lifecycle, guards") {
   Daemon d;
-  Api& api = d.api;
+  RootApi& api = d.api;
   auto call = [&](const std::string& m, const std::string& path, const std::string& body = "") {
     return api.handle({m, path, body});
   };

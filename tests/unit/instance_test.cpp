@@ -2,7 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "lib/model/api_error.h"
+#include "daemon/http_error.h"
+#include "lib/model/error.h"
 #include "tests/unit/lab.h"
 
 using namespace vpcd;
@@ -13,8 +14,8 @@ namespace {
 std::string verdict(const json& body) {
   try {
     parseInstanceRequest(body);
-  } catch (const ApiError& e) {
-    return std::to_string(e.code()) + " " + e.field();
+  } catch (const DomainError& e) {
+    return std::to_string(httpStatusOf(e.kind()).code) + " " + e.field();
   }
   return "accepted";
 }

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 #include "lib/plan/desired.h"
 
 using namespace vpcd;
@@ -25,8 +25,8 @@ TEST_CASE("a bad name is a 400 naming the field") {
   try {
     requireLabel("name", "a;rm -rf /");
     FAIL("accepted");
-  } catch (const ApiError& e) {
-    CHECK(e.code() == 400);
+  } catch (const DomainError& e) {
+    CHECK(e.kind() == ErrorKind::Invalid);
     CHECK(e.field() == "name");
   }
 }

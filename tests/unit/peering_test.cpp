@@ -2,8 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "daemon/http_error.h"
 #include "lib/kernel/fake_kernel.h"
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 #include "lib/plan/desired.h"
 #include "lib/reconcile/reconciler.h"
 
@@ -32,8 +33,8 @@ int codeOf(json body, std::map<std::string, Peering> existing = {}) {
   try {
     Peering p = parsePeeringRequest(body, 100);
     checkPeering(p, vpcs(), existing);
-  } catch (const ApiError& e) {
-    return e.code();
+  } catch (const DomainError& e) {
+    return httpStatusOf(e.kind()).code;
   }
   return 0;
 }
@@ -78,7 +79,7 @@ TEST_CASE("a bad allow-list entry is named by its path") {
                          {"allowed_cidrs", {{"a", {"10.10.1.0/24", "10.10.2.1/24"}}}}},
                         0);
     FAIL("accepted");
-  } catch (const ApiError& e) {
+  } catch (const DomainError& e) {
     CHECK(e.field() == "allowed_cidrs.a[1]");
   }
 }

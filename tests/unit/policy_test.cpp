@@ -5,7 +5,8 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "lib/model/api_error.h"
+#include "daemon/http_error.h"
+#include "lib/model/error.h"
 #include "lib/plan/nft_rules.h"
 #include "lib/plan/policy_compile.h"
 
@@ -17,8 +18,8 @@ namespace {
 std::string fieldOf(const std::string& name, const json& body) {
   try {
     parsePolicy(name, body, 0);
-  } catch (const ApiError& e) {
-    return std::to_string(e.code()) + " " + e.field();
+  } catch (const DomainError& e) {
+    return std::to_string(httpStatusOf(e.kind()).code) + " " + e.field();
   }
   return "accepted";
 }
@@ -243,8 +244,8 @@ TEST_CASE("a policy that resolves into too many entries is refused with 422") {
   try {
     resolveFilter(effective(rules));
     FAIL("accepted");
-  } catch (const ApiError& e) {
-    CHECK(e.code() == 422);
+  } catch (const DomainError& e) {
+    CHECK(e.kind() == ErrorKind::Unprocessable);
     CHECK(std::string(e.what()).find("disjoint entries") != std::string::npos);
   }
 }

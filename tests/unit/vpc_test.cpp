@@ -2,27 +2,27 @@
 
 #include <catch2/catch.hpp>
 
-#include "lib/model/api_error.h"
+#include "lib/model/error.h"
 
 using namespace vpcd;
 using nlohmann::json;
 
 namespace {
 
-ApiError vpcError(const json& body) {
+DomainError vpcError(const json& body) {
   try {
     parseVpcRequest(body);
-  } catch (const ApiError& e) {
+  } catch (const DomainError& e) {
     return e;
   }
   FAIL("accepted " << body.dump());
   throw;
 }
 
-ApiError subnetError(const json& body) {
+DomainError subnetError(const json& body) {
   try {
     parseSubnetRequest(body);
-  } catch (const ApiError& e) {
+  } catch (const DomainError& e) {
     return e;
   }
   FAIL("accepted " << body.dump());
@@ -42,7 +42,7 @@ TEST_CASE("a VPC request is validated field by field") {
   CHECK(v.mtu == 1500);
   CHECK(parseVpcRequest({{"name", "p"}, {"cidr", "10.0.0.0/8"}, {"mtu", 1460}}).mtu == 1460);
 
-  CHECK(vpcError(json::array()).code() == 400);
+  CHECK(vpcError(json::array()).kind() == ErrorKind::Invalid);
   CHECK(vpcError({{"cidr", "10.0.0.0/16"}}).field() == "name");
   CHECK(vpcError({{"name", "Prod"}, {"cidr", "10.0.0.0/16"}}).field() == "name");
   CHECK(vpcError({{"name", "prod"}}).field() == "cidr");
@@ -54,7 +54,7 @@ TEST_CASE("a VPC request is validated field by field") {
   CHECK(vpcError({{"name", "prod"}, {"cidr", "10.0.0.0/16"}, {"mtu", 100}}).field() == "mtu");
   auto unknown = vpcError({{"name", "prod"}, {"cidr", "10.0.0.0/16"}, {"colour", "red"}});
   CHECK(unknown.field() == "colour");
-  CHECK(unknown.code() == 400);
+  CHECK(unknown.kind() == ErrorKind::Invalid);
 }
 
 TEST_CASE("a subnet request is validated field by field") {
@@ -76,8 +76,8 @@ TEST_CASE("a subnet must fit its VPC and not overlap a sibling") {
   try {
     checkSubnetFits(v, parseSubnetRequest({{"name", "web"}, {"cidr", "10.10.1.0/24"}}));
     FAIL("overlap accepted");
-  } catch (const ApiError& e) {
-    CHECK(e.code() == 409);
+  } catch (const DomainError& e) {
+    CHECK(e.kind() == ErrorKind::Conflict);
     CHECK(e.field() == "cidr");
     CHECK(std::string(e.what()) ==
           "subnet web: cidr 10.10.1.0/24 overlaps subnet api 10.10.1.0/25");
@@ -85,8 +85,8 @@ TEST_CASE("a subnet must fit its VPC and not overlap a sibling") {
   try {
     checkSubnetFits(v, parseSubnetRequest({{"name", "out"}, {"cidr", "10.11.0.0/24"}}));
     FAIL("outside accepted");
-  } catch (const ApiError& e) {
-    CHECK(e.code() == 422);
+  } catch (const DomainError& e) {
+    CHECK(e.kind() == ErrorKind::Unprocessable);
   }
   CHECK_NOTHROW(checkSubnetFits(v, parseSubnetRequest({{"name", "db"}, {"cidr", "10.10.2.0/24"}})));
 }
@@ -106,7 +106,16 @@ TEST_CASE("VPC state round-trips, and a hand-edited file is re-validated") {
       parseSubnetRequest({{"name", "web"}, {"cidr", "10.10.1.0/24"}, {"type", "public"}}));
   v.subnets.push_back(parseSubnetRequest({{"name", "db"}, {"cidr", "10.10.2.0/24"}}));
   CHECK(fromState(toState(v)) == v);
+  // Subnets one file each come back in creation order (their seq), however
+  // they are read.
+  v.subnets[0].seq = 1;
+  v.subnets[1].seq = 2;
+  json reversed = toState(v);
+  std::swap(reversed["subnets"][0], reversed["subnets"][1]);
+  Vpc back = fromState(reversed);
+  CHECK(back == v);
+  CHECK(back.subnets[0].name == "web");
   json broken = toState(v);
   broken["subnets"][1]["cidr"] = "10.10.1.0/25";
-  CHECK_THROWS_AS(fromState(broken), ApiError);
+  CHECK_THROWS_AS(fromState(broken), DomainError);
 }

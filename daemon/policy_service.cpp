@@ -1,5 +1,4 @@
-// Policy statistics: the counters of the compiled map entries, summed per
-// policy rule, and the counters of the defaults of each subnet it applies to.
+// Firewall policies: create or replace, read, delete, and their counters.
 #include <linux/netfilter.h>
 
 #include "daemon/service.h"
@@ -9,6 +8,32 @@
 namespace vpcd {
 
 using nlohmann::json;
+
+Reply PolicyService::list() const {
+  json items = json::array();
+  for (const auto& [name, p] : engine_.state().policies()) items.push_back(toJson(*p));
+  return {200, json{{"items", items}}};
+}
+
+Reply PolicyService::get(const std::string& name) const {
+  return {200, toJson(engine_.state().policy(name))};
+}
+
+Reply PolicyService::put(const std::string& name, const json& body) {
+  Policy p = parsePolicy(name, body, nowSeconds());
+  const DesiredState& current = engine_.state();
+  bool created = current.findPolicy(name) == nullptr;
+  // A policy that cannot be compiled (too many entries) is refused by the
+  // commit before anything is written.
+  engine_.commit(current.with(change::PutPolicy{p, body.is_array()}));
+  return {created ? 201 : 200, toJson(engine_.state().policy(name))};
+}
+
+Reply PolicyService::remove(const std::string& name) {
+  json gone = toJson(engine_.state().policy(name));
+  engine_.commit(engine_.state().with(change::DeletePolicy{name}));
+  return {200, gone};
+}
 
 namespace {
 
@@ -29,13 +54,13 @@ std::optional<std::pair<Count, bool>> defaultCounter(const NftTable& t, const st
 
 }  // namespace
 
-Reply VpcService::policyStats(const std::string& name) {
-  const Policy& p = requirePolicy(name);
+Reply PolicyService::stats(const std::string& name) {
+  const Policy& p = engine_.state().policy(name);
   std::map<std::string, Count> perRule;
   json defaults = json::array();
   std::string prefix = name + ":";
   for (const auto& vpc : vpcsOf(p)) {
-    std::optional<NftTable> table = kernel_.readTable(routerNamespace(vpc), NFPROTO_INET);
+    std::optional<NftTable> table = engine_.kernel().readTable(routerNamespace(vpc), NFPROTO_INET);
     if (!table) continue;
     for (const auto& set : table->sets) {
       for (const auto& el : set.elems) {

@@ -1,0 +1,219 @@
+#include "daemon/engine.h"
+
+#include "daemon/http_error.h"
+#include "daemon/log.h"
+#include "lib/model/timestamp.h"
+#include "lib/plan/nft_rules.h"
+
+namespace vpcd {
+namespace {
+
+using nlohmann::json;
+
+double millis(std::chrono::microseconds d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+
+}  // namespace
+
+Engine::Engine(DaemonConfig config, StateStore& store, Kernel& kernel, Reconciler& reconciler)
+    : config_(std::move(config)),
+      store_(store),
+      kernel_(kernel),
+      reconciler_(reconciler),
+      state_(HostSettings{config_.uplink, config_.transitPool}) {}
+
+void Engine::load() {
+  state_ = DesiredState(HostSettings{config_.uplink, config_.transitPool}, store_.loadVpcs(),
+                        store_.loadPeerings(), store_.loadPolicies(), store_.loadInstances());
+  loaded_ = true;
+}
+
+ReconcileReport Engine::start() {
+  if (!loaded_) load();
+  picture_.update(state_);
+  startReport_ = reconcile(Scope::all());
+  updateCoexistence();
+  for (const auto& [name, vpc] : state_.vpcs()) record(name, startReport_, false);
+  return startReport_;
+}
+
+ReconcileReport Engine::reconcile(const Scope& scope) {
+  ReconcileReport report = reconciler_.reconcile(picture_.state(), scope, &picture_.primaries());
+  if (afterReconcile_) {
+    std::set<std::string> names;
+    for (const auto& [ns, want] : picture_.state()) {
+      if (ns != kHostNamespace) names.insert(ns);
+    }
+    std::set<std::string> passed = scope.everything ? names : scope.namespaces;
+    passed.insert(kHostNamespace);
+    afterReconcile_(names, passed);
+  }
+  return report;
+}
+
+void Engine::record(const std::string& vpc, const ReconcileReport& report, bool drift) {
+  VpcStatus& st = status_[vpc];
+  st.lastReconcile = std::chrono::system_clock::now();
+  st.duration = report.duration;
+  st.applied = report.applied.size();
+  st.error = report.error;
+  if (st.error.empty() && !report.conflicts.empty()) {
+    st.error = "namespace " + report.conflicts.front() + " is not managed by vpcd";
+  }
+  if (drift && !report.applied.empty()) {
+    ++st.repairs;
+    st.lastRepair = st.lastReconcile;
+  }
+}
+
+void Engine::requireFreeNamespaces(const std::vector<std::string>& added) {
+  for (const auto& ns : added) {
+    if (ns == kHostNamespace) continue;
+    Namespace seen = kernel_.observe(ns, nullptr);
+    if (seen.exists && !seen.owned) {
+      throw DomainError::conflict("namespace " + ns + " exists and is not managed by vpcd", "name");
+    }
+  }
+}
+
+void Engine::commit(const DesiredState& next) {
+  KernelPicture::Delta delta = picture_.delta(next);
+  requireFreeNamespaces(delta.added);
+  store_.commit(state_, next);
+  std::set<std::string> vpcs;
+  for (const auto& ns : delta.scope()) {
+    auto of = picture_.vpcsOf(ns);
+    vpcs.insert(of.begin(), of.end());
+  }
+  Scope scope = Scope::of(delta.scope());
+  bool vpcsChanged = next.vpcs().size() != state_.vpcs().size();
+  state_ = next;
+  picture_.apply(std::move(delta));
+  for (const auto& ns : scope.namespaces) {
+    auto of = picture_.vpcsOf(ns);
+    vpcs.insert(of.begin(), of.end());
+  }
+  if (scope.namespaces.empty()) return;  // nothing in the kernel changes
+  ReconcileReport report = reconcile(scope);
+  for (const auto& vpc : vpcs) {
+    if (state_.findVpc(vpc)) {
+      record(vpc, report, false);
+    } else {
+      status_.erase(vpc);
+    }
+  }
+  if (vpcsChanged) updateCoexistence();
+  if (!report.error.empty()) throw HttpError(kInternal, report.error);
+  if (!report.conflicts.empty()) {
+    throw DomainError::conflict(
+        "namespace " + report.conflicts.front() +
+        " exists and is not managed by vpcd; remove it or choose another name");
+  }
+}
+
+bool Engine::repairDrift(const std::set<std::string>& changed) {
+  kernel_.invalidate(changed);
+  std::set<std::string> scope, vpcs;
+  bool host = changed.count(kHostNamespace) > 0;
+  for (const auto& ns : changed) {
+    auto group = picture_.groupOf(ns);
+    scope.insert(group.begin(), group.end());
+    auto of = picture_.vpcsOf(ns);
+    vpcs.insert(of.begin(), of.end());
+  }
+  if (scope.empty() && !host) return true;  // someone else's namespace
+  ReconcileReport report = reconcile(Scope::of(scope));
+  for (const auto& vpc : vpcs) record(vpc, report, true);
+  if (host) updateCoexistence();  // another firewall may have changed too
+  std::string what;
+  for (const auto& ns : changed) what += (what.empty() ? "" : ", ") + displayName(ns);
+  for (const auto& change : report.applied) {
+    logLine(5, "drift in " + what + " repaired: " + change);
+  }
+  if (!report.error.empty()) {
+    logLine(3, "drift repair in " + what + " failed, will retry: " + report.error);
+  }
+  return report.error.empty();
+}
+
+void Engine::updateCoexistence() {
+  std::vector<std::string> blockers;
+  try {
+    blockers = kernel_.forwardBlockers();
+    if (config_.dockerCompat) {
+      std::vector<std::string> transit;
+      for (const auto& [name, vpc] : state_.vpcs()) transit.push_back(transitLinkName(name));
+      auto rules = transitAccepts(transit);
+      dockerUser_ = kernel_.syncMarkedRules(kDockerUserChain, "vpcd", rules)
+                        ? std::to_string(rules.size()) + " rules"
+                        : "no DOCKER-USER chain in table ip filter";
+    }
+  } catch (const KernelError& e) {
+    blockers = {std::string("(cannot read the host's nftables: ") + e.what() + ")"};
+  }
+  if (!state_.vpcs().empty() && blockers != warned_) {
+    warned_ = blockers;
+    for (const auto& b : blockers) {
+      logLine(config_.dockerCompat ? 5 : 4,
+              "forwarded traffic is dropped by " + b +
+                  (config_.dockerCompat
+                       ? "; transit links accepted in DOCKER-USER (" + dockerUser_ + ")"
+                       : "; VPCs cannot reach the uplink: allow the t-* links "
+                         "there, or run vpcd with --docker-compat"));
+    }
+  }
+  forwardBlockers_ = blockers;
+}
+
+std::string Engine::summary() const {
+  return "ready: " + std::to_string(state_.vpcs().size()) + " VPCs, " +
+         std::to_string(state_.subnetCount()) + " subnets, " +
+         std::to_string(state_.instances().size()) + " instances";
+}
+
+json Engine::plan() {
+  Plan p = reconciler_.plan(picture_.state(), Scope::all(), &picture_.primaries());
+  json actions = json::array();
+  for (const auto& a : p.actions) actions.push_back(a.describe());
+  return json{{"actions", actions}, {"conflicts", p.conflicts}, {"converged", p.empty()}};
+}
+
+json Engine::status() {
+  // Live: a plan over everything says which VPCs differ from their state now.
+  Plan live = reconciler_.plan(picture_.state(), Scope::all(), &picture_.primaries());
+  std::map<std::string, uint64_t> pending;
+  for (const auto& a : live.actions) {
+    NamespaceOwner owner = ownerOfNamespace(a.ns);
+    if (!owner.vpc.empty() && state_.findVpc(owner.vpc)) ++pending[owner.vpc];
+  }
+  json vpcs = json::array();
+  for (const auto& [name, st] : status_) {
+    std::string state = !st.error.empty()     ? "error"
+                        : pending.count(name) ? "drifting"
+                                              : "converged";
+    vpcs.push_back({{"name", name},
+                    {"state", state},
+                    {"pending_changes", pending.count(name) ? pending.at(name) : 0},
+                    {"last_reconcile", isoTime(st.lastReconcile)},
+                    {"last_duration_ms", millis(st.duration)},
+                    {"last_changes", st.applied},
+                    {"last_error", st.error},
+                    {"repairs", st.repairs},
+                    {"last_repair", isoTime(st.lastRepair)}});
+  }
+  return json{{"vpcs", vpcs},
+              {"uplink", config_.uplink},
+              {"transit_pool", config_.transitPool.str()},
+              {"dry_run", config_.dryRun},
+              {"kernel_mutations", kernel_.mutatingCalls()},
+              {"forward_blockers", forwardBlockers_},
+              {"docker_compat", {{"enabled", config_.dockerCompat}, {"docker_user", dockerUser_}}},
+              {"startup",
+               {{"changes", startReport_.applied.size()},
+                {"duration_ms", millis(startReport_.duration)},
+                {"conflicts", startReport_.conflicts},
+                {"error", startReport_.error}}}};
+}
+
+}  // namespace vpcd

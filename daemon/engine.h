@@ -1,0 +1,97 @@
+#pragma once
+// The one path every change takes (design.md, how a request flows):
+//   next = current.with(change)    (the services, validation)
+//   delta = picture.delta(next)    (desired kernel state, rebuilt where inputs changed)
+//   store.commit(current, next)    (the files that changed, before the kernel)
+//   reconcile(delta.scope())       (the namespaces whose desired content changed)
+// The engine owns the current desired state and its kernel picture; the
+// services per resource hold no state of their own.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/config.h"
+#include "lib/kernel/kernel.h"
+#include "lib/model/desired_state.h"
+#include "lib/plan/picture.h"
+#include "lib/reconcile/reconciler.h"
+#include "state/store.h"
+
+namespace vpcd {
+
+class Engine {
+ public:
+  Engine(DaemonConfig config, StateStore& store, Kernel& kernel, Reconciler& reconciler);
+
+  // Reads the state files (start() does if nobody did).
+  void load();
+  // Brings the kernel to the state: every namespace, every marked one.
+  ReconcileReport start();
+
+  const DesiredState& state() const { return state_; }
+  const DaemonConfig& config() const { return config_; }
+  Kernel& kernel() { return kernel_; }
+  StateStore& store() { return store_; }
+
+  // Makes `next` the desired state: computes what changes in the kernel
+  // picture (a policy that cannot be compiled is refused here, with nothing
+  // written), refuses namespaces it would add that exist and are not vpcd's
+  // (409), writes what changed to the store, then reconciles exactly the
+  // namespaces whose desired content changed. A kernel failure is a 500 with
+  // the kernel's words; the state stays written and the next pass repairs.
+  void commit(const DesiredState& next);
+
+  // The kernel changed under these namespaces (or namespace files): reconcile
+  // what each belongs to, and the host if it is among them. Returns false
+  // when the repair failed and should be tried again.
+  bool repairDrift(const std::set<std::string>& changed);
+
+  // Called after every reconcile with the namespaces that should exist and
+  // the namespaces the pass looked at, so a drift watch can follow them and
+  // drop what the pass itself caused.
+  using AfterReconcile =
+      std::function<void(const std::set<std::string>& all, const std::set<std::string>& passed)>;
+  void setAfterReconcile(AfterReconcile hook) { afterReconcile_ = std::move(hook); }
+
+  nlohmann::json plan();
+  nlohmann::json status();
+  // "ready: 3 VPCs, 12 subnets, 2 instances", for systemd's STATUS=.
+  std::string summary() const;
+  // Other firewalls in the host: what drops forwarded traffic, and (with
+  // docker_compat) vpcd's accepts in DOCKER-USER for the transit links.
+  void updateCoexistence();
+
+ private:
+  ReconcileReport reconcile(const Scope& scope);
+  void record(const std::string& vpc, const ReconcileReport& report, bool drift);
+  void requireFreeNamespaces(const std::vector<std::string>& added);
+
+  DaemonConfig config_;
+  StateStore& store_;
+  Kernel& kernel_;
+  Reconciler& reconciler_;
+  DesiredState state_;
+  KernelPicture picture_;
+  bool loaded_ = false;
+  std::vector<std::string> forwardBlockers_;
+  std::vector<std::string> warned_;  // blockers already logged
+  std::string dockerUser_ = "off";   // off, "N rules", "no DOCKER-USER chain"
+
+  struct VpcStatus {
+    std::chrono::system_clock::time_point lastReconcile{};
+    std::chrono::microseconds duration{0};
+    uint64_t applied = 0;
+    std::string error;
+    uint64_t repairs = 0;  // drift reconciles that changed the kernel
+    std::chrono::system_clock::time_point lastRepair{};
+  };
+  std::map<std::string, VpcStatus> status_;
+  ReconcileReport startReport_;
+  AfterReconcile afterReconcile_;
+};
+
+}  // namespace vpcd

@@ -1,0 +1,48 @@
+#pragma once
+// What the REST API answers for a failure. Domain errors map to statuses in
+// one table (httpStatusOf); failures that only exist at the HTTP layer (no
+// token, not permitted, a wrong method, a kernel failure) are HttpErrors.
+#include <stdexcept>
+#include <string>
+
+#include "lib/model/error.h"
+
+namespace vpcd {
+
+struct HttpStatus {
+  int code;
+  const char* word;  // the "status" of the error body
+};
+
+// The one place where a kind of domain error becomes an HTTP status.
+constexpr HttpStatus httpStatusOf(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::Invalid:
+      return {400, "INVALID_ARGUMENT"};
+    case ErrorKind::NotFound:
+      return {404, "NOT_FOUND"};
+    case ErrorKind::Conflict:
+      return {409, "ALREADY_EXISTS"};
+    case ErrorKind::Unprocessable:
+      return {422, "FAILED_PRECONDITION"};
+  }
+  return {500, "INTERNAL"};
+}
+
+class HttpError : public std::runtime_error {
+ public:
+  HttpError(HttpStatus status, const std::string& message, std::string field = "")
+      : std::runtime_error(message), status_(status), field_(std::move(field)) {}
+  HttpStatus status() const { return status_; }
+  const std::string& field() const { return field_; }
+
+ private:
+  HttpStatus status_;
+  std::string field_;
+};
+
+inline constexpr HttpStatus kForbidden{403, "PERMISSION_DENIED"};
+inline constexpr HttpStatus kMethodNotAllowed{405, "METHOD_NOT_ALLOWED"};
+inline constexpr HttpStatus kInternal{500, "INTERNAL"};
+
+}  // namespace vpcd

@@ -1,0 +1,211 @@
+// Instances: create, read, delete, NICs, life cycle, the command each runs,
+// its serial output, and the hosts files of their namespaces.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "daemon/log.h"
+#include "daemon/service.h"
+#include "lib/model/error.h"
+
+namespace vpcd {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr uint64_t kSerialTail = 64 << 10;
+
+// "env=lab" -> the instance has label env with value lab; "env" -> has env.
+bool hasLabel(const Instance& i, const std::string& selector) {
+  size_t eq = selector.find('=');
+  auto it = i.labels.find(selector.substr(0, eq));
+  return it != i.labels.end() && (eq == std::string::npos || it->second == selector.substr(eq + 1));
+}
+
+DomainError wrongState(const Instance& i, const std::string& verb) {
+  return DomainError::conflict("instance " + i.name + " is " + toString(i.status) + "; cannot " +
+                               verb + " it");
+}
+
+}  // namespace
+
+bool InstanceService::commandRunning(const Instance& i) const {
+  return runner_ && CommandRunner::alive(i.pid, i.pidStartTime);
+}
+
+void InstanceService::commit(const DesiredState& next) {
+  engine_.commit(next);
+  writeHostsFiles();
+}
+
+void InstanceService::startCommand(const Instance& i) {
+  if (!runner_ || i.command.empty()) return;
+  auto started =
+      runner_->start(instanceNamespace(i.name), i.command, engine_.store().serialPath(i.name));
+  Instance running = i;
+  running.pid = started.pid;
+  running.pidStartTime = started.startTime;
+  // Recorded so that a restarted daemon adopts the process instead of
+  // starting a second one.
+  engine_.commit(engine_.state().with(change::UpdateInstance{running}));
+}
+
+void InstanceService::stopCommand(const Instance& i) {
+  if (runner_) runner_->stop(i.pid, i.pidStartTime, engine_.store().serialPath(i.name));
+}
+
+void InstanceService::resume() {
+  writeHostsFiles();
+  // A copy of the table: each commit below replaces the state it belongs to.
+  const Table<Instance> instances = engine_.state().instances();
+  for (const auto& [name, ptr] : instances) {
+    Instance i = *ptr;
+    if (i.status == InstanceStatus::Provisioning) i.status = InstanceStatus::Running;
+    bool running = i.status == InstanceStatus::Running;
+    if (commandRunning(i) == running && i == *ptr) continue;  // adopted, or rightly not running
+    try {
+      if (running && !commandRunning(i)) {
+        engine_.commit(engine_.state().with(change::UpdateInstance{i}));
+        startCommand(i);
+      } else {
+        stopCommand(i);  // a stop that a crash interrupted
+        i.pid = 0;
+        i.pidStartTime = 0;
+        engine_.commit(engine_.state().with(change::UpdateInstance{i}));
+      }
+    } catch (const std::exception& e) {
+      // Its namespace may be missing after a failed start-up reconcile;
+      // `reset` starts the command once the instance is whole again.
+      logLine(3, "instance " + name + ": command not started: " + e.what());
+    }
+  }
+}
+
+Reply InstanceService::list(const Query& q) const {
+  json items = json::array();
+  for (const auto& [name, i] : engine_.state().instances()) {
+    if (q.count("label") && !hasLabel(*i, q.at("label"))) continue;
+    if (q.count("vpc") && !vpcsOf(*i).count(q.at("vpc"))) continue;
+    items.push_back(toJson(*i, commandRunning(*i)));
+  }
+  return {200, json{{"items", items}}};
+}
+
+Reply InstanceService::get(const std::string& name) const {
+  const Instance& i = engine_.state().instance(name);
+  return {200, toJson(i, commandRunning(i))};
+}
+
+Reply InstanceService::create(const json& body) {
+  InstanceRequest req = parseInstanceRequest(body);
+  std::string name = req.instance.name;
+  commit(engine_.state().with(change::CreateInstance{req, nowSeconds()}));
+  startCommand(engine_.state().instance(name));
+  const Instance& live = engine_.state().instance(name);
+  return {201, toJson(live, commandRunning(live))};
+}
+
+Reply InstanceService::remove(const std::string& name) {
+  Instance i = engine_.state().instance(name);
+  stopCommand(i);
+  commit(engine_.state().with(change::DeleteInstance{name}));
+  const std::string dir = engine_.config().etcNetnsDir + "/" + instanceNamespace(name);
+  ::unlink((dir + "/hosts").c_str());
+  ::rmdir(dir.c_str());
+  ::unlink(engine_.store().serialPath(name).c_str());
+  i.status = InstanceStatus::Stopped;
+  return {200, toJson(i, false)};
+}
+
+Reply InstanceService::stop(const std::string& name) {
+  Instance i = engine_.state().instance(name);
+  if (i.status != InstanceStatus::Running) throw wrongState(i, "stop");
+  stopCommand(i);
+  i.pid = 0;
+  i.pidStartTime = 0;
+  i.status = InstanceStatus::Stopped;
+  i.lastStopAt = nowSeconds();
+  commit(engine_.state().with(change::UpdateInstance{i}));
+  return {200, toJson(i, false)};
+}
+
+Reply InstanceService::start(const std::string& name) {
+  Instance i = engine_.state().instance(name);
+  if (i.status != InstanceStatus::Stopped) throw wrongState(i, "start");
+  i.status = InstanceStatus::Running;
+  i.lastStartAt = nowSeconds();
+  commit(engine_.state().with(change::UpdateInstance{i}));
+  startCommand(engine_.state().instance(name));
+  const Instance& live = engine_.state().instance(name);
+  return {200, toJson(live, commandRunning(live))};
+}
+
+Reply InstanceService::reset(const std::string& name) {
+  Instance i = engine_.state().instance(name);
+  if (i.status != InstanceStatus::Running) throw wrongState(i, "reset");
+  stopCommand(i);
+  i.pid = 0;
+  i.pidStartTime = 0;
+  i.lastStartAt = nowSeconds();
+  engine_.commit(engine_.state().with(change::UpdateInstance{i}));
+  startCommand(engine_.state().instance(name));
+  const Instance& live = engine_.state().instance(name);
+  return {200, toJson(live, commandRunning(live))};
+}
+
+Reply InstanceService::addNic(const std::string& name, const json& body) {
+  NicRequest r = parseNicRequest(body, "");
+  commit(engine_.state().with(change::AddNic{name, r}));
+  return {201, toJson(engine_.state().instance(name).nics.back(), false)};
+}
+
+Reply InstanceService::removeNic(const std::string& name, const std::string& nic) {
+  const Instance& i = engine_.state().instance(name);
+  auto it = std::find_if(i.nics.begin(), i.nics.end(), [&](const Nic& n) { return n.name == nic; });
+  json gone = it == i.nics.end() ? json() : toJson(*it, false);
+  commit(engine_.state().with(change::RemoveNic{name, nic}));
+  return {200, gone};
+}
+
+Reply InstanceService::serialOutput(const std::string& name, const Query& q) const {
+  engine_.state().instance(name);
+  std::string path = engine_.store().serialPath(name);
+  auto [contents, start] = readTail(path, kSerialTail);
+  if (q.count("follow") && q.at("follow") != "0" && q.at("follow") != "false") {
+    // The tail, then whatever the command writes, until the instance goes.
+    return {200, {}, Follow{path, start, [this, name] {
+                              return engine_.state().findInstance(name) != nullptr;
+                            }}};
+  }
+  return {200, json{{"contents", contents}, {"start", start}, {"next", start + contents.size()}}};
+}
+
+void InstanceService::writeHostsFiles() const {
+  if (engine_.config().dryRun) return;
+  ::mkdir(engine_.config().etcNetnsDir.c_str(), 0755);
+  const DesiredState& state = engine_.state();
+  for (const auto& [name, i] : state.instances()) {
+    std::set<std::string> vpcs = vpcsOf(*i);
+    std::string text = "127.0.0.1\tlocalhost\n::1\tlocalhost\n";
+    for (const auto& vpc : vpcs) {
+      const Vpc* v = state.findVpc(vpc);
+      if (!v) continue;
+      for (const auto& s : v->subnets) text += s.address().str() + "\t" + s.name + "." + vpc + "\n";
+    }
+    for (const auto& [otherName, other] : state.instances()) {
+      for (size_t k = 0; k < other->nics.size(); ++k) {
+        const Nic& n = other->nics[k];
+        if (!vpcs.count(n.vpc)) continue;
+        text +=
+            n.ip.str() + "\t" + (k == 0 ? otherName + " " : "") + otherName + "-" + n.name + "\n";
+      }
+    }
+    std::string dir = engine_.config().etcNetnsDir + "/" + instanceNamespace(name);
+    ::mkdir(dir.c_str(), 0755);
+    std::ofstream(dir + "/hosts", std::ios::trunc) << text;
+  }
+}
+
+}  // namespace vpcd

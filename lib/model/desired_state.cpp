@@ -1,0 +1,458 @@
+#include "lib/model/desired_state.h"
+
+#include <algorithm>
+
+#include "lib/ipam/ipam.h"
+#include "lib/model/error.h"
+
+namespace vpcd {
+namespace {
+
+template <typename T>
+const T* find(const Table<T>& table, const std::string& name) {
+  auto it = table.find(name);
+  return it == table.end() ? nullptr : it->second.get();
+}
+
+template <typename T>
+void put(Table<T>& table, T value) {
+  std::string name = value.name;
+  table[name] = std::make_shared<const T>(std::move(value));
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// Where a policy target was written, for errors: the document's own path.
+std::string targetField(const Policy& p, bool list, size_t section, size_t i) {
+  if (p.format == "seed") return list ? "[" + std::to_string(section) + "].subnet" : "subnet";
+  std::string field = "applies_to[" + std::to_string(i) + "]";
+  return p.sections.size() == 1 && !list ? field
+                                         : "sections[" + std::to_string(section) + "]." + field;
+}
+
+}  // namespace
+
+std::set<std::string> vpcsOf(const Instance& i) {
+  std::set<std::string> out;
+  for (const auto& n : i.nics) out.insert(n.vpc);
+  return out;
+}
+
+std::set<std::string> vpcsOf(const Policy& p) {
+  std::set<std::string> out;
+  for (const auto& s : p.sections) {
+    for (const auto& t : s.appliesTo) out.insert(t.substr(0, t.find('/')));
+  }
+  return out;
+}
+
+DesiredState::DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
+                           std::vector<Policy> policies, std::vector<Instance> instances)
+    : host_(std::move(host)) {
+  for (auto& v : vpcs) put(vpcs_, std::move(v));
+  for (auto& p : peerings) peerings_[p.name] = std::move(p);
+  for (auto& p : policies) put(policies_, std::move(p));
+  for (auto& i : instances) put(instances_, std::move(i));
+}
+
+DesiredState DesiredState::with(const Change& c) const {
+  DesiredState next = *this;
+  std::visit([&](const auto& change) { next.apply(change); }, c);
+  return next;
+}
+
+DesiredState DesiredState::with(const std::vector<Change>& changes) const {
+  DesiredState next = *this;
+  for (const auto& c : changes) std::visit([&](const auto& change) { next.apply(change); }, c);
+  return next;
+}
+
+const Vpc* DesiredState::findVpc(const std::string& name) const {
+  return find(vpcs_, name);
+}
+const Policy* DesiredState::findPolicy(const std::string& name) const {
+  return find(policies_, name);
+}
+const Instance* DesiredState::findInstance(const std::string& name) const {
+  return find(instances_, name);
+}
+const Peering* DesiredState::findPeering(const std::string& name) const {
+  auto it = peerings_.find(name);
+  return it == peerings_.end() ? nullptr : &it->second;
+}
+const Subnet* DesiredState::findSubnet(const SubnetRef& ref) const {
+  const Vpc* v = findVpc(ref.vpc);
+  return v ? v->findSubnet(ref.subnet) : nullptr;
+}
+
+const Vpc& DesiredState::vpc(const std::string& name) const {
+  if (const Vpc* v = findVpc(name)) return *v;
+  throw DomainError::notFound("vpc " + name + " not found");
+}
+const Subnet& DesiredState::subnet(const SubnetRef& ref) const {
+  if (const Subnet* s = vpc(ref.vpc).findSubnet(ref.subnet)) return *s;
+  throw DomainError::notFound("subnet " + ref.subnet + " not found in vpc " + ref.vpc);
+}
+const Peering& DesiredState::peering(const std::string& name) const {
+  if (const Peering* p = findPeering(name)) return *p;
+  throw DomainError::notFound("peering " + name + " not found");
+}
+const Policy& DesiredState::policy(const std::string& name) const {
+  if (const Policy* p = findPolicy(name)) return *p;
+  throw DomainError::notFound("policy " + name + " not found");
+}
+const Instance& DesiredState::instance(const std::string& name) const {
+  if (const Instance* i = findInstance(name)) return *i;
+  throw DomainError::notFound("instance " + name + " not found");
+}
+
+std::vector<std::string> DesiredState::policiesOn(const SubnetRef& ref) const {
+  std::vector<std::string> out;
+  for (const auto& [name, p] : policies_) {
+    bool hit = std::any_of(p->sections.begin(), p->sections.end(), [&](const PolicySection& s) {
+      return std::any_of(s.appliesTo.begin(), s.appliesTo.end(), [&](const std::string& t) {
+        return ref.subnet.empty() ? t.substr(0, t.find('/')) == ref.vpc : t == ref.str();
+      });
+    });
+    if (hit) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> DesiredState::nicsIn(const SubnetRef& ref) const {
+  std::vector<std::string> out;
+  for (const auto& [name, i] : instances_) {
+    for (const auto& n : i->nics) {
+      if (n.vpc == ref.vpc && (ref.subnet.empty() || n.subnet == ref.subnet))
+        out.push_back(name + "/" + n.name);
+    }
+  }
+  return out;
+}
+
+std::vector<Ipv4> DesiredState::availableIps(const SubnetRef& ref, size_t limit) const {
+  SubnetIpam ipam(subnet(ref).cidr);
+  for (const auto& [name, i] : instances_) {
+    for (const auto& n : i->nics) {
+      if (n.vpc == ref.vpc && n.subnet == ref.subnet) ipam.markUsed(n.ip);
+    }
+  }
+  return ipam.available(limit);
+}
+
+std::set<int> DesiredState::usedTransitIndexes() const {
+  std::set<int> used;
+  for (const auto& [name, v] : vpcs_) used.insert(v->transitIndex);
+  for (const auto& [name, p] : peerings_) {
+    if (p.state == PeeringState::Active) used.insert(p.transitIndex);
+  }
+  return used;
+}
+
+size_t DesiredState::subnetCount() const {
+  size_t n = 0;
+  for (const auto& [name, v] : vpcs_) n += v->subnets.size();
+  return n;
+}
+
+int DesiredState::freeTransitIndex() const {
+  auto index = lowestFreeIndex(usedTransitIndexes(), transitCapacity(host_.transitPool));
+  if (!index) {
+    throw DomainError::unprocessable("transit pool " + host_.transitPool.str() +
+                                     " has no free /30 left");
+  }
+  return *index;
+}
+
+void DesiredState::requireUnused(const SubnetRef& ref) const {
+  auto refuse = [&](const std::vector<std::string>& users, const std::string& what,
+                    const std::string& advice) {
+    if (users.empty()) return;
+    throw DomainError::conflict((ref.subnet.empty() ? "vpc " + ref.vpc : "subnet " + ref.str()) +
+                                " has " + what + " (" + joined(users) + "); " + advice);
+  };
+  refuse(policiesOn(ref), "policies applied",
+         "delete them or remove it from their applies_to first");
+  refuse(nicsIn(ref), "instance NICs", "delete them first");
+}
+
+// --- VPCs and subnets ---
+
+void DesiredState::apply(const change::CreateVpc& c) {
+  Vpc vpc = c.vpc;
+  if (const Vpc* have = findVpc(vpc.name)) {
+    if (have->cidr == vpc.cidr && have->mtu == vpc.mtu) return;  // the same again: nothing
+    throw DomainError::conflict("vpc " + vpc.name + " exists with cidr " + have->cidr.str() +
+                                    " and mtu " + std::to_string(have->mtu),
+                                have->cidr != vpc.cidr ? "cidr" : "mtu");
+  }
+  for (const auto& [name, other] : vpcs_) {
+    if (transitLinkName(name) == transitLinkName(vpc.name)) {
+      throw DomainError::conflict("vpc " + vpc.name + ": interface name " +
+                                      transitLinkName(vpc.name) + " is already used by vpc " +
+                                      name + "; choose another name",
+                                  "name");
+    }
+  }
+  vpc.transitIndex = freeTransitIndex();
+  put(vpcs_, std::move(vpc));
+}
+
+void DesiredState::apply(const change::DeleteVpc& c) {
+  vpc(c.name);
+  requireUnused({c.name, ""});
+  for (const auto& [pname, p] : peerings_) {
+    if (p.live() && (p.vpc == c.name || p.peerVpc == c.name)) {
+      throw DomainError::conflict("vpc " + c.name + " has peering " + pname + " (" +
+                                  toString(p.state) + "); delete the peering first");
+    }
+  }
+  vpcs_.erase(c.name);
+}
+
+void DesiredState::apply(const change::CreateSubnet& c) {
+  const Vpc& current = vpc(c.vpc);
+  const Subnet& subnet = c.subnet;
+  if (const Subnet* have = current.findSubnet(subnet.name)) {
+    if (*have == subnet) return;
+    throw DomainError::conflict("subnet " + subnet.name + " exists in vpc " + c.vpc +
+                                    " with cidr " + have->cidr.str() + " and type " +
+                                    toString(have->type),
+                                have->cidr != subnet.cidr ? "cidr" : "type");
+  }
+  checkSubnetFits(current, subnet);
+  for (const auto& other : current.subnets) {
+    if (subnetPortName(other.name) == subnetPortName(subnet.name)) {
+      throw DomainError::conflict("subnet " + subnet.name + ": interface name " +
+                                      subnetPortName(subnet.name) + " is already used by subnet " +
+                                      other.name + "; choose another name",
+                                  "name");
+    }
+  }
+  Vpc updated = current;
+  Subnet added = subnet;
+  added.seq = updated.subnets.empty() ? 1 : updated.subnets.back().seq + 1;
+  updated.subnets.push_back(std::move(added));
+  put(vpcs_, std::move(updated));
+}
+
+void DesiredState::apply(const change::DeleteSubnet& c) {
+  subnet(c.ref);
+  requireUnused(c.ref);
+  Vpc updated = vpc(c.ref.vpc);
+  std::erase_if(updated.subnets, [&](const Subnet& s) { return s.name == c.ref.subnet; });
+  put(vpcs_, std::move(updated));
+}
+
+// --- peerings ---
+
+void DesiredState::apply(const change::ExpirePeerings& c) {
+  for (auto& [name, p] : peerings_) expire(p, c.now);
+}
+
+void DesiredState::apply(const change::RequestPeering& c) {
+  Peering p = c.peering;
+  auto lookup = [this](const std::string& name) { return findVpc(name); };
+  if (const Peering* have = findPeering(p.name)) {
+    // Identical when it names the same VPCs and, with defaults filled in, the
+    // same allow-lists; a re-run script then gets the peering it made.
+    Peering probe = p;
+    for (const auto* side : {&p.vpc, &p.peerVpc}) {
+      if (!probe.allowed.count(*side) && findVpc(*side))
+        probe.allowed[*side] = {findVpc(*side)->cidr};
+    }
+    if (have->vpc == probe.vpc && have->peerVpc == probe.peerVpc && have->allowed == probe.allowed)
+      return;
+    throw DomainError::conflict("peering " + p.name + " exists between " + have->vpc + " and " +
+                                    have->peerVpc + " with other allowed cidrs",
+                                "name");
+  }
+  checkPeering(p, lookup, peerings_);
+  peerings_[p.name] = std::move(p);
+}
+
+Peering& DesiredState::pending(const std::string& name, const std::string& verb) {
+  peering(name);
+  Peering& p = peerings_.at(name);
+  if (p.state != PeeringState::Pending) {
+    throw DomainError::conflict("peering " + name + " is " + toString(p.state) +
+                                "; only a pending-acceptance peering can be " + verb);
+  }
+  return p;
+}
+
+void DesiredState::apply(const change::AcceptPeering& c) {
+  apply(change::ExpirePeerings{c.now});
+  Peering& p = pending(c.name, "accepted");
+  checkNoAmbiguousRoutes(p, peerings_);
+  p.transitIndex = freeTransitIndex();
+  p.state = PeeringState::Active;
+  p.acceptedAt = c.now;
+}
+
+void DesiredState::apply(const change::RejectPeering& c) {
+  apply(change::ExpirePeerings{c.now});
+  Peering& p = pending(c.name, "rejected");
+  p.state = PeeringState::Rejected;
+  p.rejectedAt = c.now;
+}
+
+void DesiredState::apply(const change::DeletePeering& c) {
+  peering(c.name);
+  peerings_.erase(c.name);
+}
+
+// --- policies ---
+
+// Targets become "vpc/subnet": a seed document may name a subnet by CIDR,
+// which must match exactly one subnet across all VPCs.
+void DesiredState::resolveTargets(Policy& p, bool list) const {
+  for (size_t s = 0; s < p.sections.size(); ++s) {
+    auto& targets = p.sections[s].appliesTo;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      std::string field = targetField(p, list, s, i);
+      if (auto cidr = Cidr::parse(targets[i])) {
+        std::vector<std::string> matches;
+        for (const auto& [name, v] : vpcs_) {
+          for (const auto& sub : v->subnets) {
+            if (sub.cidr == *cidr) matches.push_back(SubnetRef{name, sub.name}.str());
+          }
+        }
+        if (matches.empty()) throw DomainError::notFound("no subnet has cidr " + targets[i], field);
+        if (matches.size() > 1) {
+          throw DomainError::conflict("cidr " + targets[i] + " matches subnets " + matches[0] +
+                                          " and " + matches[1] + "; name the subnet as vpc/subnet",
+                                      field);
+        }
+        targets[i] = matches[0];
+        continue;
+      }
+      auto ref = SubnetRef::parse(targets[i]);
+      if (!ref || !findSubnet(*ref))
+        throw DomainError::notFound("subnet " + targets[i] + " not found", field);
+    }
+  }
+}
+
+void DesiredState::apply(const change::PutPolicy& c) {
+  Policy p = c.policy;
+  resolveTargets(p, c.list);
+  if (const Policy* have = findPolicy(p.name)) {
+    if (have->sections == p.sections) return;
+    p.createdAt = have->createdAt;
+  }
+  put(policies_, std::move(p));
+}
+
+void DesiredState::apply(const change::DeletePolicy& c) {
+  policy(c.name);
+  policies_.erase(c.name);
+}
+
+// --- instances ---
+
+Nic DesiredState::allocateNic(const NicRequest& r, const std::string& instance, int index) const {
+  std::string field = r.field.empty() ? "subnet" : r.field + ".subnet";
+  SubnetRef ref{r.vpc, r.subnet};
+  const Subnet* subnet = findSubnet(ref);
+  if (!subnet) throw DomainError::notFound("subnet " + ref.str() + " not found", field);
+  SubnetIpam ipam(subnet->cidr);
+  std::map<uint32_t, std::string> holders;
+  for (const auto& [name, i] : instances_) {
+    for (const auto& n : i->nics) {
+      if (n.vpc == r.vpc && n.subnet == r.subnet) {
+        ipam.markUsed(n.ip);
+        holders[n.ip.value] = name + "/" + n.name;
+      }
+    }
+  }
+  std::string ipField = r.field.empty() ? "ip" : r.field + ".ip";
+  if (r.ip) {
+    if (!subnet->cidr.contains(*r.ip))
+      throw DomainError::conflict(
+          r.ip->str() + " is outside subnet " + ref.str() + " (" + subnet->cidr.str() + ")",
+          ipField);
+    if (ipam.isReserved(*r.ip))
+      throw DomainError::conflict(r.ip->str() + " is reserved in " + subnet->cidr.str() +
+                                      " (network, gateway .1, subnet host .2, broadcast)",
+                                  ipField);
+    if (ipam.inUse(*r.ip))
+      throw DomainError::conflict(r.ip->str() + " is in use by " + holders.at(r.ip->value),
+                                  ipField);
+  }
+  std::string why;
+  auto ip = ipam.allocate(r.ip, &why);
+  if (!ip) throw DomainError::conflict(why, field);
+  std::string name = nicName(index);
+  return Nic{.name = name,
+             .vpc = r.vpc,
+             .subnet = r.subnet,
+             .subnetCidr = subnet->cidr,
+             .ip = *ip,
+             .mac = macFor(instance + "/" + name)};
+}
+
+void DesiredState::apply(const change::CreateInstance& c) {
+  Instance i = c.request.instance;
+  if (findInstance(i.name)) throw DomainError::conflict("instance " + i.name + " exists", "name");
+  for (const auto& [name, other] : instances_) {
+    if (instancePortName(name, nicName(0)) == instancePortName(i.name, nicName(0)))
+      throw DomainError::conflict("instance " + i.name + ": interface names would collide with " +
+                                      "instance " + name + "; choose another name",
+                                  "name");
+  }
+  // The request has at most one NIC per subnet (checked when parsed), so
+  // no NIC of it competes with another for an address.
+  for (size_t k = 0; k < c.request.nics.size(); ++k)
+    i.nics.push_back(allocateNic(c.request.nics[k], i.name, static_cast<int>(k)));
+  i.createdAt = c.now;
+  i.status = InstanceStatus::Running;
+  i.lastStartAt = c.now;
+  put(instances_, std::move(i));
+}
+
+void DesiredState::apply(const change::DeleteInstance& c) {
+  instance(c.name);
+  instances_.erase(c.name);
+}
+
+void DesiredState::apply(const change::UpdateInstance& c) {
+  const Instance& have = instance(c.instance.name);
+  if (have.nics != c.instance.nics) {
+    throw DomainError::invalid("nics", "an instance's NICs change only by adding or removing one");
+  }
+  put(instances_, c.instance);
+}
+
+void DesiredState::apply(const change::AddNic& c) {
+  Instance i = instance(c.instance);
+  for (const auto& n : i.nics) {
+    if (n.vpc == c.nic.vpc && n.subnet == c.nic.subnet)
+      throw DomainError::invalid("subnet", "instance " + i.name + " already has " + n.name +
+                                               " in " + n.target() + "; one NIC per subnet");
+  }
+  std::set<int> used;
+  for (const auto& n : i.nics) used.insert(nicIndex(n.name));
+  int k = *lowestFreeIndex(used, 1 << 16);
+  i.nics.push_back(allocateNic(c.nic, i.name, k));
+  put(instances_, std::move(i));
+}
+
+void DesiredState::apply(const change::RemoveNic& c) {
+  Instance i = instance(c.instance);
+  auto it =
+      std::find_if(i.nics.begin(), i.nics.end(), [&](const Nic& n) { return n.name == c.nic; });
+  if (it == i.nics.end())
+    throw DomainError::notFound("instance " + i.name + " has no NIC " + c.nic);
+  if (it == i.nics.begin())
+    throw DomainError::conflict("eth0 is the primary NIC of " + i.name +
+                                "; it goes only with the instance");
+  i.nics.erase(it);
+  put(instances_, std::move(i));
+}
+
+}  // namespace vpcd

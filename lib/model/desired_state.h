@@ -1,0 +1,190 @@
+#pragma once
+// The desired state of the whole host as one value: VPCs with their subnets,
+// peerings, firewall policies and instances. It is never changed in place:
+// `next = current.with(change)` validates a change against the whole state
+// and returns the new value, or throws a DomainError (kind, field, message)
+// with `current` untouched. A list of changes (a lab, a batch of requests) is
+// one `with`: validated together, all or nothing.
+//
+// Objects are held by shared pointers to const values, so a new state shares
+// every object the change did not touch with the old one: making `next` costs
+// what the change touches, and "did this VPC change?" is first a pointer
+// comparison (lib/plan/picture.h, state/store.h rely on that).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "lib/model/instance.h"
+#include "lib/model/names.h"
+#include "lib/model/peering.h"
+#include "lib/model/policy.h"
+#include "lib/model/vpc.h"
+
+namespace vpcd {
+
+template <typename T>
+using Table = std::map<std::string, std::shared_ptr<const T>>;
+
+// What the host contributes: the uplink device and the transit pool.
+struct HostSettings {
+  std::string uplink;
+  Cidr transitPool;
+  bool operator==(const HostSettings&) const = default;
+};
+
+// The changes. Each names what it acts on; `now` (unix seconds) is passed in
+// so that `with` stays a pure function.
+namespace change {
+struct CreateVpc {
+  Vpc vpc;  // as parsed; the transit /30 is chosen by `with`
+};
+struct DeleteVpc {
+  std::string name;
+};
+struct CreateSubnet {
+  std::string vpc;
+  Subnet subnet;
+};
+struct DeleteSubnet {
+  SubnetRef ref;
+};
+struct RequestPeering {
+  Peering peering;  // as parsed
+};
+struct AcceptPeering {
+  std::string name;
+  int64_t now;
+};
+struct RejectPeering {
+  std::string name;
+  int64_t now;
+};
+struct DeletePeering {
+  std::string name;
+};
+// Pending requests past their expiry become expired.
+struct ExpirePeerings {
+  int64_t now;
+};
+struct PutPolicy {
+  Policy policy;      // as parsed; targets are resolved to vpc/subnet by `with`
+  bool list = false;  // written as a list (seed format): how errors name fields
+};
+struct DeletePolicy {
+  std::string name;
+};
+struct CreateInstance {
+  InstanceRequest request;
+  int64_t now;
+};
+struct DeleteInstance {
+  std::string name;
+};
+// The instance's life cycle and its command (status, times, pid); its NICs
+// change only through AddNic and RemoveNic.
+struct UpdateInstance {
+  Instance instance;
+};
+struct AddNic {
+  std::string instance;
+  NicRequest nic;
+};
+struct RemoveNic {
+  std::string instance;
+  std::string nic;
+};
+}  // namespace change
+
+using Change =
+    std::variant<change::CreateVpc, change::DeleteVpc, change::CreateSubnet, change::DeleteSubnet,
+                 change::RequestPeering, change::AcceptPeering, change::RejectPeering,
+                 change::DeletePeering, change::ExpirePeerings, change::PutPolicy,
+                 change::DeletePolicy, change::CreateInstance, change::DeleteInstance,
+                 change::UpdateInstance, change::AddNic, change::RemoveNic>;
+
+class DesiredState {
+ public:
+  DesiredState() = default;
+  explicit DesiredState(HostSettings host) : host_(std::move(host)) {}
+  // Objects read from the state store, as they are (no change validation:
+  // each was validated when it was loaded).
+  DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
+               std::vector<Policy> policies, std::vector<Instance> instances);
+
+  DesiredState with(const Change& c) const;
+  DesiredState with(const std::vector<Change>& changes) const;
+
+  const HostSettings& host() const { return host_; }
+  const Table<Vpc>& vpcs() const { return vpcs_; }
+  const std::map<std::string, Peering>& peerings() const { return peerings_; }
+  const Table<Policy>& policies() const { return policies_; }
+  const Table<Instance>& instances() const { return instances_; }
+
+  // nullptr when absent.
+  const Vpc* findVpc(const std::string& name) const;
+  const Subnet* findSubnet(const SubnetRef& ref) const;
+  const Peering* findPeering(const std::string& name) const;
+  const Policy* findPolicy(const std::string& name) const;
+  const Instance* findInstance(const std::string& name) const;
+  // NotFound errors naming the object.
+  const Vpc& vpc(const std::string& name) const;
+  const Subnet& subnet(const SubnetRef& ref) const;
+  const Peering& peering(const std::string& name) const;
+  const Policy& policy(const std::string& name) const;
+  const Instance& instance(const std::string& name) const;
+
+  // Policies with a target in the subnet (in any subnet of the VPC when
+  // ref.subnet is empty), and "instance/eth<k>" of the NICs there.
+  std::vector<std::string> policiesOn(const SubnetRef& ref) const;
+  std::vector<std::string> nicsIn(const SubnetRef& ref) const;
+  // The addresses of a subnet that are neither reserved nor held by a NIC,
+  // lowest first.
+  std::vector<Ipv4> availableIps(const SubnetRef& ref, size_t limit) const;
+  // VPC uplinks and active peering links share the transit pool.
+  std::set<int> usedTransitIndexes() const;
+  size_t subnetCount() const;
+
+ private:
+  // One `apply` per kind of change, on a state being built (`*this` is the
+  // working copy inside `with`).
+  void apply(const change::CreateVpc& c);
+  void apply(const change::DeleteVpc& c);
+  void apply(const change::CreateSubnet& c);
+  void apply(const change::DeleteSubnet& c);
+  void apply(const change::RequestPeering& c);
+  void apply(const change::AcceptPeering& c);
+  void apply(const change::RejectPeering& c);
+  void apply(const change::DeletePeering& c);
+  void apply(const change::ExpirePeerings& c);
+  void apply(const change::PutPolicy& c);
+  void apply(const change::DeletePolicy& c);
+  void apply(const change::CreateInstance& c);
+  void apply(const change::DeleteInstance& c);
+  void apply(const change::UpdateInstance& c);
+  void apply(const change::AddNic& c);
+  void apply(const change::RemoveNic& c);
+
+  // 409 naming the policies, then the instance NICs, that still use a VPC or
+  // subnet (ref.subnet empty: any subnet of the VPC).
+  void requireUnused(const SubnetRef& ref) const;
+  Peering& pending(const std::string& name, const std::string& verb);
+  void resolveTargets(Policy& p, bool list) const;
+  Nic allocateNic(const NicRequest& r, const std::string& instance, int index) const;
+  int freeTransitIndex() const;
+
+  HostSettings host_;
+  Table<Vpc> vpcs_;
+  std::map<std::string, Peering> peerings_;  // few, and small: held by value
+  Table<Policy> policies_;
+  Table<Instance> instances_;
+};
+
+// The VPCs an instance has NICs in; the VPCs a policy has targets in.
+std::set<std::string> vpcsOf(const Instance& i);
+std::set<std::string> vpcsOf(const Policy& p);
+
+}  // namespace vpcd
