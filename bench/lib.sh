@@ -51,3 +51,21 @@ iperf() {
 
 # ratio LABEL NUMERATOR-ROW DENOMINATOR-ROW TARGET: printed by report.py.
 ratio() { printf '%s\t#ratio\t%s|%s|%s|%s\n' "$SECTION" "$1" "$2" "$3" "$4" >>"$BENCH_OUT"; }
+
+# Waits (up to 30 s) until the daemon has used no CPU for a second: the
+# kernel's deferred notifications of what was just built (link watch, carrier
+# changes) have arrived and been handled, so a timed request meets a quiet
+# host rather than the tail of the build.
+settle() {
+  local last="" same=0 cpu
+  for _ in $(seq 150); do
+    cpu=$(awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat")
+    if [[ $cpu == "$last" ]]; then
+      ((++same >= 5)) && return 0
+    else
+      same=0
+      last=$cpu
+    fi
+    sleep 0.2
+  done
+}

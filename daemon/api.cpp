@@ -189,7 +189,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
   std::string detail;
   try {
     std::string why =
-        authz_.check({request.uid, request.gid, request.pid},
+        authz_.check({request.uid, request.gid, request.pid, request.groups},
                      Authorizer::permissionFor(request.method, segments(request.target)));
     if (!why.empty()) throw HttpError(kForbidden, why);
     Reply reply = route(request);
@@ -204,10 +204,19 @@ HttpResponse Api::handle(const HttpRequest& request) {
     detail = e.what();
   } catch (const HttpError& e) {
     status = e.status().code;
-    body = errorBody(status, e.status().word, e.what(), e.field()).dump();
+    auto doc = errorBody(status, e.status().word, e.what(), e.field());
+    if (!e.details.is_null()) doc["error"]["details"] = e.details;
+    body = doc.dump();
+    detail = e.what();
+  } catch (const KernelError& e) {
+    // An observation outside a reconcile (a plan, a namespace check).
+    status = 500;
+    auto doc = errorBody(500, "INTERNAL", e.what(), "");
+    doc["error"]["details"] = kernelDetails(e);
+    body = doc.dump();
     detail = e.what();
   } catch (const std::exception& e) {
-    // StateError, KernelError (an observation outside a reconcile), or
+    // StateError, or
     // anything else: the daemon answers 500 with the message and lives on.
     status = 500;
     body = errorBody(500, "INTERNAL", e.what(), "").dump();

@@ -17,6 +17,7 @@ struct HttpRequest {
   uid_t uid = static_cast<uid_t>(-1);  // the caller, from SO_PEERCRED
   pid_t pid = 0;
   gid_t gid = static_cast<gid_t>(-1);
+  std::vector<gid_t> groups;  // supplementary, from SO_PEERGROUPS
 };
 
 struct HttpResponse {

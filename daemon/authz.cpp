@@ -52,18 +52,6 @@ void checkPermission(const std::string& perm, const std::string& where) {
                                 ": " + join(verbs) + ", or *)");
 }
 
-// The groups of the calling process, as the kernel has them now.
-std::vector<gid_t> groupsOf(const Caller& c) {
-  std::vector<gid_t> out{c.gid};
-  std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("Groups:", 0) != 0) continue;
-    std::stringstream ids(line.substr(7));
-    for (gid_t g; ids >> g;) out.push_back(g);
-  }
-  return out;
-}
-
 }  // namespace
 
 Authorizer::Authorizer(const std::string& group, const std::string& rolesFile, bool required)
@@ -122,7 +110,8 @@ bool Authorizer::granted(const std::vector<std::string>& perms,
 
 std::string Authorizer::check(const Caller& c, const std::string& permission) const {
   if (permission.empty() || c.uid == 0) return "";
-  std::vector<gid_t> groups = groupsOf(c);
+  std::vector<gid_t> groups = c.groups;
+  groups.push_back(c.gid);
   if (groupId_ != static_cast<gid_t>(-1) &&
       std::find(groups.begin(), groups.end(), groupId_) != groups.end())
     return "";

@@ -13,10 +13,13 @@
 
 namespace vpcd {
 
+// Who is calling, as the kernel recorded it when the client connected
+// (SO_PEERCRED, SO_PEERGROUPS): a pid looked up later may be gone or reused.
 struct Caller {
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
 };
 
 class Authorizer {

@@ -63,14 +63,26 @@ void DriftWatcher::watch(const std::set<std::string>& namespaces) {
   syncEntries();
 }
 
-void DriftWatcher::forget(const std::string& ns) {
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second->w.ns == ns) {
-      close(it->second);
-      it = entries_.erase(it);
-    } else {
-      ++it;
+void DriftWatcher::watchSome(const std::set<std::string>& add, const std::set<std::string>& drop) {
+  for (const auto& ns : drop) forget(ns);
+  for (const auto& ns : add) {
+    events_.watchOne(ns);
+    for (const auto& w : events_.descriptorsOf(ns)) {
+      if (entries_.count(w.fd)) continue;
+      auto e = std::make_shared<Entry>(Entry{w, boost::asio::posix::stream_descriptor(io_, w.fd)});
+      entries_[w.fd] = e;
+      arm(e);
     }
+  }
+}
+
+void DriftWatcher::forget(const std::string& ns) {
+  // By the namespace's own descriptors: a lookup, not a walk of every entry.
+  for (const auto& w : events_.descriptorsOf(ns)) {
+    auto it = entries_.find(w.fd);
+    if (it == entries_.end()) continue;
+    close(it->second);
+    entries_.erase(it);
   }
   events_.forget(ns);
 }

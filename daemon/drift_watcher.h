@@ -27,6 +27,9 @@ class DriftWatcher {
   void watch(const std::set<std::string>& namespaces);
   // Stops watching `ns` now: its sockets would keep it from being destroyed.
   void forget(const std::string& ns);
+  // After a pass over some namespaces: starts watching those of them that
+  // should exist, stops watching those that should not.
+  void watchSome(const std::set<std::string>& add, const std::set<std::string>& drop);
   // Drops notifications caused by vpcd's own changes (called right after a
   // pass over `passed`), still releasing namespaces whose files disappeared.
   // Notifications of namespaces outside the pass are someone else's change

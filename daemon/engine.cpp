@@ -41,13 +41,22 @@ ReconcileReport Engine::start() {
 ReconcileReport Engine::reconcile(const Scope& scope) {
   ReconcileReport report = reconciler_.reconcile(picture_.state(), scope, &picture_.primaries());
   if (afterReconcile_) {
-    std::set<std::string> names;
-    for (const auto& [ns, want] : picture_.state()) {
-      if (ns != kHostNamespace) names.insert(ns);
+    PassDone done{.everything = scope.everything};
+    const KernelState& want = picture_.state();
+    if (scope.everything) {
+      for (const auto& [ns, content] : want) {
+        if (ns != kHostNamespace) done.watch.insert(ns);
+      }
+      done.passed = done.watch;
+    } else {
+      for (const auto& ns : scope.namespaces) {
+        if (ns == kHostNamespace) continue;
+        (want.count(ns) ? done.watch : done.unwatch).insert(ns);
+      }
+      done.passed = scope.namespaces;
     }
-    std::set<std::string> passed = scope.everything ? names : scope.namespaces;
-    passed.insert(kHostNamespace);
-    afterReconcile_(names, passed);
+    done.passed.insert(kHostNamespace);
+    afterReconcile_(done);
   }
   return report;
 }
@@ -90,6 +99,13 @@ void Engine::commit(const DesiredState& next) {
   bool vpcsChanged = next.vpcs().size() != state_.vpcs().size();
   state_ = next;
   picture_.apply(std::move(delta));
+  // A VPC whose last pass failed is retried with any change: a user who
+  // repeats a request after a 500 gets the repair, not a no-op.
+  for (const auto& [vpc, st] : status_) {
+    if (st.error.empty()) continue;
+    auto group = picture_.groupOf(routerNamespace(vpc));
+    scope.namespaces.insert(group.begin(), group.end());
+  }
   for (const auto& ns : scope.namespaces) {
     auto of = picture_.vpcsOf(ns);
     vpcs.insert(of.begin(), of.end());
@@ -104,7 +120,11 @@ void Engine::commit(const DesiredState& next) {
     }
   }
   if (vpcsChanged) updateCoexistence();
-  if (!report.error.empty()) throw HttpError(kInternal, report.error);
+  if (!report.error.empty()) {
+    HttpError e(kInternal, report.error);
+    if (report.failure) e.details = kernelDetails(*report.failure);
+    throw e;
+  }
   if (!report.conflicts.empty()) {
     throw DomainError::conflict(
         "namespace " + report.conflicts.front() +

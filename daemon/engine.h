@@ -50,11 +50,16 @@ class Engine {
   // when the repair failed and should be tried again.
   bool repairDrift(const std::set<std::string>& changed);
 
-  // Called after every reconcile with the namespaces that should exist and
-  // the namespaces the pass looked at, so a drift watch can follow them and
-  // drop what the pass itself caused.
-  using AfterReconcile =
-      std::function<void(const std::set<std::string>& all, const std::set<std::string>& passed)>;
+  // Called after every reconcile, so a drift watch can follow the namespaces
+  // and drop what the pass itself caused. After a pass over everything,
+  // `watch` is every namespace that should exist (watch exactly those);
+  // otherwise `watch` and `unwatch` are the namespaces of the pass that
+  // should and should not exist. `passed` is what the pass looked at.
+  struct PassDone {
+    bool everything = false;
+    std::set<std::string> watch, unwatch, passed;
+  };
+  using AfterReconcile = std::function<void(const PassDone&)>;
   void setAfterReconcile(AfterReconcile hook) { afterReconcile_ = std::move(hook); }
 
   nlohmann::json plan();

@@ -2,9 +2,12 @@
 // What the REST API answers for a failure. Domain errors map to statuses in
 // one table (httpStatusOf); failures that only exist at the HTTP layer (no
 // token, not permitted, a wrong method, a kernel failure) are HttpErrors.
+#include <cstring>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
+#include "lib/kernel/kernel.h"
 #include "lib/model/error.h"
 
 namespace vpcd {
@@ -35,11 +38,25 @@ class HttpError : public std::runtime_error {
       : std::runtime_error(message), status_(status), field_(std::move(field)) {}
   HttpStatus status() const { return status_; }
   const std::string& field() const { return field_; }
+  // More about the failure, as the error body's "details" (a kernel
+  // failure: the operation, the object, errno and the kernel's own words).
+  nlohmann::ordered_json details;
 
  private:
   HttpStatus status_;
   std::string field_;
 };
+
+// A kernel failure as the API reports it: the operation, the object, errno
+// (number and name) and the kernel's own message (extended ack).
+inline nlohmann::ordered_json kernelDetails(const KernelError& k) {
+  const char* name = k.code() ? strerrorname_np(k.code()) : nullptr;
+  return {{"operation", k.op()},
+          {"object", k.object()},
+          {"errno", k.code()},
+          {"errno_name", name ? name : ""},
+          {"kernel_message", k.kernelMessage()}};
+}
 
 inline constexpr HttpStatus kForbidden{403, "PERMISSION_DENIED"};
 inline constexpr HttpStatus kMethodNotAllowed{405, "METHOD_NOT_ALLOWED"};

@@ -21,6 +21,18 @@ using Stream = boost::asio::local::stream_protocol::socket;
 
 constexpr size_t kMaxBody = 16 * 1024 * 1024;  // a policy of ~100,000 rules
 
+// The client's supplementary groups as they were when it connected. The
+// first call learns the size (ERANGE), the second reads them.
+std::vector<gid_t> peerGroups(int fd) {
+  socklen_t len = 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, nullptr, &len) != 0 && errno != ERANGE) return {};
+  std::vector<gid_t> out(len / sizeof(gid_t));
+  if (out.empty()) return out;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out.data(), &len) != 0) return {};
+  out.resize(len / sizeof(gid_t));
+  return out;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Stream socket, Api& api) : socket_(std::move(socket)), api_(api) {}
@@ -33,6 +45,7 @@ class Session : public std::enable_shared_from_this<Session> {
       gid_ = cred.gid;
       pid_ = cred.pid;
     }
+    groups_ = peerGroups(socket_.native_handle());
     read();
   }
 
@@ -65,8 +78,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void onRead(beast::error_code ec) {
     if (ec) return;  // closed, or not HTTP: drop the connection
     auto req = parser_->release();
-    HttpRequest request{
-        std::string(req.method_string()), std::string(req.target()), req.body(), uid_, pid_, gid_};
+    HttpRequest request{std::string(req.method_string()),
+                        std::string(req.target()),
+                        req.body(),
+                        uid_,
+                        pid_,
+                        gid_,
+                        groups_};
     HttpResponse result = api_.handle(request);
     if (result.follow) return startFollow(std::move(*result.follow), req.version());
     auto res = std::make_shared<http::response<http::string_body>>(
@@ -134,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uid_t uid_ = static_cast<uid_t>(-1);
   pid_t pid_ = 0;
   gid_t gid_ = static_cast<gid_t>(-1);
+  std::vector<gid_t> groups_;
 };
 
 void removeStaleSocket(boost::asio::io_context& io, const std::string& path) {

@@ -104,13 +104,16 @@ int run(vpcd::DaemonConfig config) {
         [&](const std::set<std::string>& changed) { return service.engine.repairDrift(changed); });
     real->setBeforeNamespaceDelete([&](const std::string& ns) { watcher->forget(ns); });
     reconciler.setBeforePass([&] { real->invalidate(watcher->takePending()); });
-    service.engine.setAfterReconcile(
-        [&](const std::set<std::string>& namespaces, const std::set<std::string>& passed) {
-          watcher->watch(namespaces);
-          // What the pass did itself is no drift; a change by hand to a
-          // namespace outside the pass still is, and is repaired.
-          watcher->discardPending(passed);
-        });
+    service.engine.setAfterReconcile([&](const vpcd::Engine::PassDone& done) {
+      if (done.everything) {
+        watcher->watch(done.watch);
+      } else {
+        watcher->watchSome(done.watch, done.unwatch);
+      }
+      // What the pass did itself is no drift; a change by hand to a
+      // namespace outside the pass still is, and is repaired.
+      watcher->discardPending(done.passed);
+    });
   }
 
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");

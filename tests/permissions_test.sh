@@ -57,6 +57,23 @@ out=$(as daemon "$users_gid" POST /v1/instances '{"name":"x","subnet":"prod/web"
 assert_eq 201 "${out%% *}" "members of the API group may do everything"
 out=$(as daemon "$users_gid" POST /v1/instances/x/stop)
 assert_eq 200 "${out%% *}" "... including instance:stop"
+# The groups are the ones the client had when it connected: here the
+# connecting process is gone before its request is read (its child sends it
+# on the inherited socket), so nothing can be looked up by its pid any more.
+out=$(setpriv --reuid=daemon --regid=nogroup --groups "$users_gid" /usr/bin/python3 - "$SOCK" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(w)
+    os.read(r, 1)  # returns when the parent has exited
+    s.sendall(b"POST /v1/instances/x/start HTTP/1.1\r\nHost: vpcd\r\nContent-Length: 0\r\n\r\n")
+    print(s.recv(65536).split(b"\r\n")[0].decode())
+    sys.exit(0)
+PY
+)
+assert_eq "HTTP/1.1 200 OK" "$out" "groups are taken when the client connects (SO_PEERGROUPS), not looked up by pid later"
 out=$(as root none DELETE /v1/instances/x)
 assert_eq 200 "${out%% *}" "root may do everything"
 log=$(cat "$WORK/log")

@@ -162,18 +162,30 @@ void EventSource::watch(const std::set<std::string>& namespaces) {
       forget(ns);
     }
   }
-  for (const auto& ns : wanted) {
-    if (sockets_.count(ns) || (!ns.empty() && !dir_.exists(ns))) continue;
-    try {
-      Sockets& s = sockets_.emplace(ns, open(ns)).first->second;
-      add({s.route.get(), ns});
-      add({s.nft.get(), ns});
-      if (s.nflog) add({s.nflog.get(), ns, true});
-    } catch (const KernelError&) {
-      // Gone between the check and the open; the inotify event covers it.
-      forget(ns);
-    }
+  for (const auto& ns : wanted) watchOne(ns);
+}
+
+void EventSource::watchOne(const std::string& ns) {
+  if (sockets_.count(ns) || (!ns.empty() && !dir_.exists(ns))) return;
+  try {
+    Sockets& s = sockets_.emplace(ns, open(ns)).first->second;
+    add({s.route.get(), ns});
+    add({s.nft.get(), ns});
+    if (s.nflog) add({s.nflog.get(), ns, true});
+  } catch (const KernelError&) {
+    // Gone between the check and the open; the inotify event covers it.
+    forget(ns);
   }
+}
+
+std::vector<EventSource::Watched> EventSource::descriptorsOf(const std::string& ns) const {
+  std::vector<Watched> out;
+  auto it = sockets_.find(ns);
+  if (it == sockets_.end()) return out;
+  out.push_back({it->second.route.get(), ns});
+  out.push_back({it->second.nft.get(), ns});
+  if (it->second.nflog) out.push_back({it->second.nflog.get(), ns, true});
+  return out;
 }
 
 void EventSource::forget(const std::string& ns) {

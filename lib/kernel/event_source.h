@@ -26,6 +26,9 @@ class EventSource {
   // Watches exactly `namespaces` (and always the host, ""): opens sockets for
   // new ones that exist, closes those no longer named.
   void watch(const std::set<std::string>& namespaces);
+  // Starts watching `ns` if it exists and is not watched yet (a pass over a
+  // few namespaces costs what it touches, not what the host holds).
+  void watchOne(const std::string& ns);
   void forget(const std::string& ns);
 
   struct Watched {
@@ -34,6 +37,7 @@ class EventSource {
     bool log = false;  // the NFLOG socket of a router (policy rules with "log")
   };
   std::vector<Watched> descriptors() const;
+  std::vector<Watched> descriptorsOf(const std::string& ns) const;
   // The descriptors with something to read now, found without reading any
   // (one epoll_wait, not a read per namespace).
   std::vector<Watched> ready() const;

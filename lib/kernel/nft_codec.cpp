@@ -2,6 +2,7 @@
 
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -183,6 +184,9 @@ void NftnlDeleter::operator()(nftnl_set* s) const {
 }
 void NftnlDeleter::operator()(nftnl_rule* r) const {
   nftnl_rule_free(r);
+}
+void NftnlDeleter::operator()(nftnl_gen* g) const {
+  nftnl_gen_free(g);
 }
 
 NftnlPtr<nftnl_table> encodeTable(const NftTable& t) {

@@ -8,6 +8,7 @@ struct nftnl_table;
 struct nftnl_chain;
 struct nftnl_set;
 struct nftnl_rule;
+struct nftnl_gen;
 
 namespace vpcd {
 
@@ -16,6 +17,7 @@ struct NftnlDeleter {
   void operator()(nftnl_chain* c) const;
   void operator()(nftnl_set* s) const;
   void operator()(nftnl_rule* r) const;
+  void operator()(nftnl_gen* g) const;
 };
 template <typename T>
 using NftnlPtr = std::unique_ptr<T, NftnlDeleter>;

@@ -4,6 +4,7 @@
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -33,11 +34,15 @@ struct ReplyState {
   const OnMessage* onMessage;
   int error = 0;
   bool answered = false;  // an NLMSG_ERROR (error or ack) arrived
+  // The kernel flags a dump whose objects changed while it was being sent
+  // (NLM_F_DUMP_INTR): what arrived may be neither the old nor the new state.
+  bool interrupted = false;
   std::string extAck;
 };
 
 int dataCallback(const nlmsghdr* nlh, void* data) {
   auto* st = static_cast<ReplyState*>(data);
+  if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) st->interrupted = true;
   if (st->onMessage && *st->onMessage) (*st->onMessage)(nlh);
   return MNL_CB_OK;
 }
@@ -63,7 +68,10 @@ void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDo
   // control messages it covers, so NLMSG_DONE must stop the run explicitly.
   mnl_cb_t ctl[NLMSG_MIN_TYPE] = {};
   ctl[NLMSG_ERROR] = errorCallback;
-  ctl[NLMSG_DONE] = [](const nlmsghdr*, void*) { return MNL_CB_STOP; };
+  ctl[NLMSG_DONE] = [](const nlmsghdr* nlh, void* data) {
+    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) static_cast<ReplyState*>(data)->interrupted = true;
+    return MNL_CB_STOP;
+  };
   for (;;) {
     ssize_t n = recv(mnl_socket_get_fd(sock), buf.data(), buf.size(), untilDone ? 0 : MSG_DONTWAIT);
     if (n < 0) {
@@ -173,6 +181,9 @@ void NftSocket::send(Batch& batch, const std::string& what) {
 
 namespace {
 
+// A dump the kernel marked as interrupted: the snapshot starts again.
+struct DumpInterrupted {};
+
 // One dump request; returns the kernel's errno (0 on success).
 int dumpRequest(mnl_socket* sock, uint32_t portId, uint32_t& seq, uint16_t type, uint32_t family,
                 uint16_t flags, const std::function<void(nlmsghdr*)>& payload,
@@ -185,10 +196,62 @@ int dumpRequest(mnl_socket* sock, uint32_t portId, uint32_t& seq, uint16_t type,
   if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) return errno;
   ReplyState st{&onMessage};
   readReplies(sock, portId, st, true);
+  if (st.interrupted && !st.error) throw DumpInterrupted{};
   return st.error;
 }
 
+// How often a snapshot is tried while the ruleset keeps changing under it.
+constexpr int kSnapshotAttempts = 8;
+
+// One dump, read again while the kernel marks it interrupted; `fn` starts
+// from nothing each time. EAGAIN after kSnapshotAttempts.
+template <typename Fn>
+int retryInterrupted(Fn&& fn) {
+  for (int attempt = 0; attempt < kSnapshotAttempts; ++attempt) {
+    try {
+      return fn();
+    } catch (const DumpInterrupted&) {
+    }
+  }
+  return EAGAIN;
+}
+
 }  // namespace
+
+uint32_t NftSocket::generation() {
+  uint32_t gen = 0;
+  int err = dumpRequest(
+      sock_, portId_, seq_, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, [](nlmsghdr*) {},
+      [&](const nlmsghdr* h) {
+        NftnlPtr<nftnl_gen> g(nftnl_gen_alloc());
+        if (nftnl_gen_nlmsg_parse(h, g.get()) == 0) gen = nftnl_gen_get_u32(g.get(), NFTNL_GEN_ID);
+      });
+  if (err) throw KernelError("read nftables generation", displayName(ns_), std::strerror(err), err);
+  return gen;
+}
+
+std::map<std::string, NftTable> NftSocket::snapshot(const std::vector<uint32_t>& families,
+                                                    const std::string& name) {
+  // Each table is several dump requests (table, chains, sets, elements,
+  // rules). The ruleset's generation id, read before and after, changes with
+  // every committed transaction: equal ids mean the pieces form one state.
+  for (int attempt = 0; attempt < kSnapshotAttempts; ++attempt) {
+    try {
+      uint32_t before = generation();
+      std::map<std::string, NftTable> out;
+      for (uint32_t family : families) {
+        if (auto t = dump(family, name)) out[t->key()] = std::move(*t);
+      }
+      if (generation() == before) return out;
+    } catch (const DumpInterrupted&) {
+      // Changed while it was being sent: read it again.
+    }
+  }
+  throw KernelError(
+      "dump nftables tables", name + " in " + displayName(ns_),
+      "the ruleset changed during each of " + std::to_string(kSnapshotAttempts) + " attempts",
+      EAGAIN);
+}
 
 std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name) {
   NftTable t{.family = family, .name = name};
@@ -362,22 +425,25 @@ bool NftSocket::remove(uint32_t family, const std::string& name) {
 
 std::vector<std::string> NftSocket::forwardDropChains() {
   std::vector<std::string> out;
-  int err = dumpRequest(
-      sock_, portId_, seq_, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, [](nlmsghdr*) {},
-      [&](const nlmsghdr* h) {
-        NftnlPtr<nftnl_chain> c(nftnl_chain_alloc());
-        if (nftnl_chain_nlmsg_parse(h, c.get()) != 0) return;
-        uint32_t family = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY);
-        std::string table = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
-        if (table == kTableName || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) return;
-        if (family != NFPROTO_IPV4 && family != NFPROTO_INET) return;
-        if (nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM) != NF_INET_FORWARD ||
-            nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) != NF_DROP)
-          return;
-        out.push_back(std::string("table ") + (family == NFPROTO_INET ? "inet " : "ip ") + table +
-                      " chain " + nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME) +
-                      " (policy drop)");
-      });
+  int err = retryInterrupted([&] {
+    out.clear();
+    return dumpRequest(
+        sock_, portId_, seq_, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, [](nlmsghdr*) {},
+        [&](const nlmsghdr* h) {
+          NftnlPtr<nftnl_chain> c(nftnl_chain_alloc());
+          if (nftnl_chain_nlmsg_parse(h, c.get()) != 0) return;
+          uint32_t family = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY);
+          std::string table = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
+          if (table == kTableName || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) return;
+          if (family != NFPROTO_IPV4 && family != NFPROTO_INET) return;
+          if (nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM) != NF_INET_FORWARD ||
+              nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) != NF_DROP)
+            return;
+          out.push_back(std::string("table ") + (family == NFPROTO_INET ? "inet " : "ip ") + table +
+                        " chain " + nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME) +
+                        " (policy drop)");
+        });
+  });
   if (err)
     throw KernelError("dump nftables chains", "all in " + displayName(ns_), std::strerror(err));
   return out;
@@ -388,28 +454,32 @@ NftSocket::Sync NftSocket::syncMarkedRules(uint32_t family, const std::string& t
                                            const std::vector<NftRule>& rules) {
   std::vector<uint64_t> ours;
   std::vector<NftRule> current;
-  int err = dumpRequest(
-      sock_, portId_, seq_, NFT_MSG_GETRULE, family, NLM_F_DUMP,
-      [&](nlmsghdr* h) {
-        NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
-        nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
-        nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
-        nftnl_rule_nlmsg_build_payload(h, r.get());
-      },
-      [&](const nlmsghdr* h) {
-        NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
-        if (nftnl_rule_nlmsg_parse(h, r.get()) != 0 ||
-            chain != nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN) ||
-            !nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA))
-          return;
-        uint32_t len = 0;
-        auto* data =
-            static_cast<const char*>(nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &len));
-        if (commentOf(std::string(data, len)) == comment) {
-          ours.push_back(nftnl_rule_get_u64(r.get(), NFTNL_RULE_HANDLE));
-          current.push_back(decodeRule(r.get()));
-        }
-      });
+  int err = retryInterrupted([&] {
+    ours.clear();
+    current.clear();
+    return dumpRequest(
+        sock_, portId_, seq_, NFT_MSG_GETRULE, family, NLM_F_DUMP,
+        [&](nlmsghdr* h) {
+          NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+          nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+          nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+          nftnl_rule_nlmsg_build_payload(h, r.get());
+        },
+        [&](const nlmsghdr* h) {
+          NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+          if (nftnl_rule_nlmsg_parse(h, r.get()) != 0 ||
+              chain != nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN) ||
+              !nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA))
+            return;
+          uint32_t len = 0;
+          auto* data =
+              static_cast<const char*>(nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &len));
+          if (commentOf(std::string(data, len)) == comment) {
+            ours.push_back(nftnl_rule_get_u64(r.get(), NFTNL_RULE_HANDLE));
+            current.push_back(decodeRule(r.get()));
+          }
+        });
+  });
   if (err == ENOENT) return Sync::NoChain;
   if (err)
     throw KernelError("dump nftables rules", table + " " + chain + " in " + displayName(ns_),

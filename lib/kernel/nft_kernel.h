@@ -1,5 +1,6 @@
 #pragma once
 // nftables over libmnl + libnftnl, on one socket bound to one namespace.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,13 @@ class NftSocket {
   // The table with its chains, sets (with elements) and rules, canonicalized;
   // nullopt when it does not exist.
   std::optional<NftTable> dump(uint32_t family, const std::string& name);
+  // The tables `name` of these families as one consistent state: retried
+  // while the ruleset's generation changes during the dumps or a dump is
+  // interrupted (NLM_F_DUMP_INTR). Keyed by NftTable::key().
+  std::map<std::string, NftTable> snapshot(const std::vector<uint32_t>& families,
+                                           const std::string& name);
+  // The ruleset's generation id (NFT_MSG_GETGEN).
+  uint32_t generation();
 
   // One transaction over several tables. Each is either created whole
   // (deleted first if it exists) or, given `deltas`, keeps everything but

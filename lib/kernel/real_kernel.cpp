@@ -111,9 +111,7 @@ Namespace RealKernel::dump(const std::string& ns, const Namespace* want,
       return Namespace{.name = ns, .owned = false};
     }
   }
-  for (uint32_t family : kFamilies) {
-    if (auto table = nft(ns).dump(family, kTableName)) out.tables[table->key()] = std::move(*table);
-  }
+  out.tables = nft(ns).snapshot({std::begin(kFamilies), std::end(kFamilies)}, kTableName);
   return out;
 }
 

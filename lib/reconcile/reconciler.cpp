@@ -119,6 +119,7 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
     awaitVanishing(p, report);
   } catch (const KernelError& e) {
     report.error = e.what();
+    report.failure = e;
   }
   report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);

@@ -17,6 +17,7 @@ struct ReconcileReport {
   std::vector<std::string> applied;    // what changed the kernel, in order
   std::vector<std::string> conflicts;  // namespaces taken by someone else
   std::string error;                   // the failure that stopped the apply, if any
+  std::optional<KernelError> failure;  // the same, with its operation, object and errno
   std::chrono::microseconds duration{0};
   bool ok() const { return error.empty() && conflicts.empty(); }
 };

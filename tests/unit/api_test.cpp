@@ -16,10 +16,17 @@ namespace {
 class BrokenKernel : public FakeKernel {
  public:
   Namespace observe(const std::string& ns, const Namespace* want) override {
-    if (broken) throw KernelError("dump links", displayName(ns), "Operation not permitted");
+    if (broken) throw KernelError("dump links", displayName(ns), "Operation not permitted", EPERM);
     return FakeKernel::observe(ns, want);
   }
+  bool apply(const Action& a) override {
+    if (refuseLinks && a.op == Action::Op::CreateLink)
+      throw KernelError("create link", a.link.name + " in " + displayName(a.ns),
+                        "File exists (a link of that name is in the way)", EEXIST);
+    return FakeKernel::apply(a);
+  }
   bool broken = false;
+  bool refuseLinks = false;
 };
 
 struct TempDir {
@@ -100,6 +107,29 @@ TEST_CASE("API answers through the service, and a kernel failure is a 500, not a
   CHECK(create.body.find("\"status\":\"INTERNAL\"") != std::string::npos);
   kernel.broken = false;
   CHECK(api.handle({"GET", "/v1/health", ""}).status == 200);
+
+  // A kernel failure carries its operation, object, errno and the kernel's
+  // words up to the answer, as fields a client can act on.
+  auto details = [](const HttpResponse& r) {
+    return nlohmann::json::parse(r.body)["error"]["details"];
+  };
+  kernel.broken = true;
+  auto failed = details(api.handle({"GET", "/v1/plan", ""}));
+  CHECK(failed["operation"] == "dump links");
+  CHECK(failed["errno"] == EPERM);
+  CHECK(failed["errno_name"] == "EPERM");
+  kernel.broken = false;
+  kernel.refuseLinks = true;
+  auto refused =
+      api.handle({"POST", "/v1/vpcs/prod/subnets", R"({"name":"web","cidr":"10.10.1.0/24"})"});
+  CHECK(refused.status == 500);
+  auto k = details(refused);
+  CHECK(k["operation"] == "create link");
+  CHECK(k["object"] == "s-web in vpc-prod");
+  CHECK(k["errno"] == EEXIST);
+  CHECK(k["errno_name"] == "EEXIST");
+  CHECK(k["kernel_message"] == "File exists (a link of that name is in the way)");
+  kernel.refuseLinks = false;
 }
 
 TEST_CASE("a policy too large to compile is a 422 that changes nothing, even as a replacement") {
