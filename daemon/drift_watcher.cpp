@@ -52,7 +52,8 @@ void DriftWatcher::watch(const std::set<std::string>& namespaces) {
   // Entries go first: their descriptors must not outlive the sockets.
   for (auto it = entries_.begin(); it != entries_.end();) {
     const std::string& ns = it->second->w.ns;
-    if (ns != EventSource::kNetnsDirKey && !ns.empty() && !namespaces.count(ns)) {
+    if (ns != EventSource::kNetnsDirKey && ns != EventSource::kAllKey && !ns.empty() &&
+        !namespaces.count(ns)) {
       close(it->second);
       it = entries_.erase(it);
     } else {

@@ -1,6 +1,7 @@
 #include "lib/kernel/event_source.h"
 
 #include <arpa/inet.h>
+#include <linux/net_namespace.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netlink.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 
 #include "lib/kernel/kernel.h"
+#include "lib/model/names.h"
 #include "lib/plan/policy_compile.h"
 
 namespace vpcd {
@@ -36,9 +38,68 @@ Fd netlinkSocket(int protocol, uint32_t groups, int extraGroup) {
   }
   // Bursts (a namespace with hundreds of links going away) must not be lost:
   // an overflow is still reported as a change, but a larger queue avoids it.
+  // The shared sockets hear every namespace: as root, past rmem_max.
   int size = 1 << 20;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  int big = 16 << 20;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
   return fd;
+}
+
+Fd listenAll(Fd fd) {
+  int one = 1;
+  if (::setsockopt(fd.get(), SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one, sizeof one) != 0)
+    throw KernelError("netlink listen all namespaces", "events", std::strerror(errno));
+  return fd;
+}
+
+// RTM_NEWNSID or RTM_GETNSID for the namespace open at `nsFd`; returns the
+// kernel's errno (0 on success) and, for GETNSID, the id.
+int nsidRequest(int sock, uint16_t type, int nsFd, int32_t* id) {
+  struct {
+    nlmsghdr h;
+    rtgenmsg g;
+    char attrs[64];
+  } req{};
+  req.h.nlmsg_type = type;
+  req.h.nlmsg_flags = NLM_F_REQUEST | (type == RTM_NEWNSID ? NLM_F_ACK : 0);
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(rtgenmsg));
+  req.g.rtgen_family = AF_UNSPEC;
+  auto put = [&](uint16_t attr, int32_t value) {
+    auto* a =
+        reinterpret_cast<nlattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.h.nlmsg_len));
+    a->nla_type = attr;
+    a->nla_len = NLA_HDRLEN + sizeof value;
+    std::memcpy(reinterpret_cast<char*>(a) + NLA_HDRLEN, &value, sizeof value);
+    req.h.nlmsg_len = NLMSG_ALIGN(req.h.nlmsg_len) + NLA_ALIGN(a->nla_len);
+  };
+  put(NETNSA_FD, nsFd);
+  if (type == RTM_NEWNSID) put(NETNSA_NSID, -1);  // -1: the kernel picks the lowest free id
+  if (::send(sock, &req, req.h.nlmsg_len, 0) < 0) return errno;
+  alignas(nlmsghdr) char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(sock, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    int left = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nlh, left);
+         nlh = NLMSG_NEXT(nlh, left)) {
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        return -static_cast<nlmsgerr*>(NLMSG_DATA(nlh))->error;
+      }
+      if (nlh->nlmsg_type != RTM_NEWNSID) continue;
+      int len = static_cast<int>(nlh->nlmsg_len - NLMSG_LENGTH(sizeof(rtgenmsg)));
+      auto* a = reinterpret_cast<nlattr*>(static_cast<char*>(NLMSG_DATA(nlh)) +
+                                          NLMSG_ALIGN(sizeof(rtgenmsg)));
+      for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
+           len -= NLA_ALIGN(a->nla_len),
+           a = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(a) + NLA_ALIGN(a->nla_len))) {
+        if ((a->nla_type & NLA_TYPE_MASK) == NETNSA_NSID && id)
+          std::memcpy(id, reinterpret_cast<char*>(a) + NLA_HDRLEN, sizeof *id);
+      }
+      return 0;
+    }
+  }
 }
 
 // Binds NFLOG group kPolicyLogGroup of the current namespace, copying the
@@ -101,9 +162,8 @@ Fd tryNflog() {
   }
 }
 
-// A router namespace is vpc-<vpc>; subnet namespaces carry a '.' (design.md).
 bool isRouter(const std::string& ns) {
-  return ns.rfind("vpc-", 0) == 0 && ns.find('.') == std::string::npos;
+  return ownerOfNamespace(ns).kind == NamespaceOwner::Kind::Router;
 }
 
 }  // namespace
@@ -119,6 +179,25 @@ EventSource::EventSource(std::string netnsDir) : dir_(std::move(netnsDir)) {
   epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw KernelError("epoll", "events", std::strerror(errno));
   add({inotify_.get(), kNetnsDirKey});
+  allRoute_ = listenAll(netlinkSocket(
+      NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE, 0));
+  allNft_ = listenAll(netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES));
+  add({allRoute_.get(), kAllKey});
+  add({allNft_.get(), kAllKey});
+  rtnl_ = Fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!rtnl_) throw KernelError("netlink socket", "namespace ids", std::strerror(errno));
+}
+
+int32_t EventSource::nsidOf(const std::string& ns) {
+  Fd nsFd = dir_.open(ns);
+  int err = nsidRequest(rtnl_.get(), RTM_NEWNSID, nsFd.get(), nullptr);
+  if (err && err != EEXIST)
+    throw KernelError("assign namespace id", displayName(ns), std::strerror(err), err);
+  int32_t id = -1;
+  err = nsidRequest(rtnl_.get(), RTM_GETNSID, nsFd.get(), &id);
+  if (err || id < 0)
+    throw KernelError("read namespace id", displayName(ns), std::strerror(err ? err : ENOENT));
+  return id;
 }
 
 void EventSource::add(const Watched& w) {
@@ -141,37 +220,31 @@ std::vector<EventSource::Watched> EventSource::ready() const {
   return out;
 }
 
-EventSource::Sockets EventSource::open(const std::string& ns) {
-  Fd nsFd = dir_.open(ns);
-  NetnsGuard in(ns.empty() ? -1 : nsFd.get());
-  return Sockets{
-      netlinkSocket(NETLINK_ROUTE,
-                    RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE, 0),
-      netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES), isRouter(ns) ? tryNflog() : Fd()};
-}
-
 void EventSource::watch(const std::set<std::string>& namespaces) {
   std::set<std::string> wanted = namespaces;
   wanted.insert("");
-  for (auto it = sockets_.begin(); it != sockets_.end();) {
-    if (wanted.count(it->first)) {
-      ++it;
-    } else {
-      std::string ns = it->first;
-      ++it;
-      forget(ns);
-    }
+  for (auto it = watched_.begin(); it != watched_.end();) {
+    std::string ns = it->first;
+    ++it;
+    if (!wanted.count(ns)) forget(ns);
   }
   for (const auto& ns : wanted) watchOne(ns);
 }
 
 void EventSource::watchOne(const std::string& ns) {
-  if (sockets_.count(ns) || (!ns.empty() && !dir_.exists(ns))) return;
+  if (watched_.count(ns) || (!ns.empty() && !dir_.exists(ns))) return;
   try {
-    Sockets& s = sockets_.emplace(ns, open(ns)).first->second;
-    add({s.route.get(), ns});
-    add({s.nft.get(), ns});
-    if (s.nflog) add({s.nflog.get(), ns, true});
+    Watch w;
+    // The daemon's own namespace: its messages carry no id.
+    if (!ns.empty()) w.nsid = nsidOf(ns);
+    if (isRouter(ns)) {
+      Fd nsFd = dir_.open(ns);
+      NetnsGuard in(nsFd.get());
+      w.nflog = tryNflog();
+    }
+    if (w.nflog) add({w.nflog.get(), ns, true});
+    if (w.nsid >= 0) byNsid_[w.nsid] = ns;  // an id freed by a dead namespace is reused
+    watched_.emplace(ns, std::move(w));
   } catch (const KernelError&) {
     // Gone between the check and the open; the inotify event covers it.
     forget(ns);
@@ -179,35 +252,65 @@ void EventSource::watchOne(const std::string& ns) {
 }
 
 std::vector<EventSource::Watched> EventSource::descriptorsOf(const std::string& ns) const {
-  std::vector<Watched> out;
-  auto it = sockets_.find(ns);
-  if (it == sockets_.end()) return out;
-  out.push_back({it->second.route.get(), ns});
-  out.push_back({it->second.nft.get(), ns});
-  if (it->second.nflog) out.push_back({it->second.nflog.get(), ns, true});
-  return out;
+  auto it = watched_.find(ns);
+  if (it == watched_.end() || !it->second.nflog) return {};
+  return {{it->second.nflog.get(), ns, true}};
 }
 
 void EventSource::forget(const std::string& ns) {
-  auto it = sockets_.find(ns);
-  if (it == sockets_.end()) return;
+  auto it = watched_.find(ns);
+  if (it == watched_.end()) return;
   // Closing a descriptor takes it out of the epoll set.
-  for (const Fd* fd : {&it->second.route, &it->second.nft, &it->second.nflog})
-    byFd_.erase(fd->get());
-  sockets_.erase(it);
+  if (it->second.nflog) byFd_.erase(it->second.nflog.get());
+  if (auto id = byNsid_.find(it->second.nsid); id != byNsid_.end() && id->second == ns)
+    byNsid_.erase(id);
+  watched_.erase(it);
 }
 
 std::vector<EventSource::Watched> EventSource::descriptors() const {
-  std::vector<Watched> out{{inotify_.get(), kNetnsDirKey}};
-  for (const auto& [ns, s] : sockets_) {
-    out.push_back({s.route.get(), ns});
-    out.push_back({s.nft.get(), ns});
-    if (s.nflog) out.push_back({s.nflog.get(), ns, true});
+  std::vector<Watched> out{
+      {inotify_.get(), kNetnsDirKey}, {allRoute_.get(), kAllKey}, {allNft_.get(), kAllKey}};
+  for (const auto& [ns, w] : watched_) {
+    if (w.nflog) out.push_back({w.nflog.get(), ns, true});
   }
   return out;
 }
 
+std::set<std::string> EventSource::drainAll(const Watched& w) {
+  std::set<std::string> changed;
+  alignas(nlmsghdr) char buf[64 * 1024];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int32_t))];
+  for (;;) {
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(w.fd, &msg, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ENOBUFS) {
+      // Overflow: something changed somewhere, and which is lost.
+      for (const auto& [ns, watch] : watched_) changed.insert(ns);
+      continue;
+    }
+    if (n <= 0) break;
+    int32_t nsid = -1;  // no id: the daemon's own namespace
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_LISTEN_ALL_NSID)
+        std::memcpy(&nsid, CMSG_DATA(c), sizeof nsid);
+    }
+    if (nsid < 0) {
+      changed.insert("");
+    } else if (auto it = byNsid_.find(nsid); it != byNsid_.end()) {
+      changed.insert(it->second);
+    }  // else: a namespace that is not ours (it has an id for another reason)
+  }
+  return changed;
+}
+
 std::set<std::string> EventSource::drain(const Watched& w) {
+  if (w.ns == kAllKey) return drainAll(w);
   std::set<std::string> changed;
   alignas(inotify_event) char buf[64 * 1024];
   for (;;) {

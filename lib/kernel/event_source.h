@@ -20,6 +20,8 @@ namespace vpcd {
 class EventSource {
  public:
   static inline const std::string kNetnsDirKey = "*netns-dir*";
+  // The two sockets that hear every watched namespace (see below).
+  static inline const std::string kAllKey = "*all-namespaces*";
 
   explicit EventSource(std::string netnsDir);
 
@@ -52,19 +54,30 @@ class EventSource {
   std::vector<std::string> readLog(const Watched& w);
 
  private:
-  struct Sockets {
-    Fd route;
-    Fd nft;
+  // One rtnetlink and one nftables socket in the daemon's own namespace hear
+  // every namespace that has an id there (NETLINK_LISTEN_ALL_NSID; the
+  // message's namespace comes as a control message). The kernel delivers a
+  // notification by walking every socket subscribed to its group, on every
+  // namespace: one socket per namespace made each notification cost what the
+  // host holds. Only the NFLOG socket of a router lives in the router (a log
+  // group is bound per namespace).
+  struct Watch {
+    int32_t nsid = -1;
     Fd nflog;  // routers only
   };
-  Sockets open(const std::string& ns);
   void add(const Watched& w);
+  // The id of `ns` in the daemon's namespace, assigned if it has none.
+  int32_t nsidOf(const std::string& ns);
+  std::set<std::string> drainAll(const Watched& w);
 
   NetnsDir dir_;
   Fd inotify_;
   Fd epoll_;  // every descriptor, level-triggered, for ready()
   std::map<int, Watched> byFd_;
-  std::map<std::string, Sockets> sockets_;
+  Fd allRoute_, allNft_;
+  Fd rtnl_;                               // requests: RTM_NEWNSID, RTM_GETNSID
+  std::map<std::string, Watch> watched_;  // by namespace ("" the host)
+  std::map<int32_t, std::string> byNsid_;
 };
 
 }  // namespace vpcd

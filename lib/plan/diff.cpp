@@ -181,9 +181,13 @@ struct Builder {
         add(deletes, {.op = Op::DeleteNamespace, .ns = name});
       }
     }
-    for (const auto& [name, want] : desired) {
-      const Namespace* have = seen(name);
-      if (!have) continue;  // out of this reconcile's scope
+    // Walked by what was observed (the scope), in the same name order as the
+    // desired map: a pass costs its scope, not every namespace vpcd wants.
+    for (const auto& [name, observedNs] : observed) {
+      auto it = desired.find(name);
+      if (it == desired.end()) continue;
+      const Namespace& want = it->second;
+      const Namespace* have = &observedNs;
       if (have->exists && !have->owned) {
         conflicts.push_back(name);
         continue;
@@ -195,10 +199,11 @@ struct Builder {
     }
     // Second pass: a veth created from one namespace recreates its far end in
     // another, which must be known before that namespace's addresses are planned.
-    for (const auto& [name, want] : desired) {
-      const Namespace* have = seen(name);
-      if (!have || (have->exists && !have->owned)) continue;
-      ensureRest(want, have->exists ? have : nullptr);
+    for (const auto& [name, observedNs] : observed) {
+      auto it = desired.find(name);
+      const Namespace* have = &observedNs;
+      if (it == desired.end() || (have->exists && !have->owned)) continue;
+      ensureRest(it->second, have->exists ? have : nullptr);
     }
   }
 };

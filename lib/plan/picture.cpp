@@ -85,15 +85,24 @@ KernelPicture::Delta KernelPicture::delta(const DesiredState& next) const {
 }
 
 void KernelPicture::put(const std::string& name, std::optional<Namespace> ns) {
-  // The index entries of a namespace are those of its primary veth ends.
-  std::erase_if(primaries_, [&](const auto& entry) { return entry.second == name; });
+  // The index entries of a namespace are those of its primary veth ends,
+  // found by the namespace (not by walking the whole index).
+  auto& keys = primaryKeysOf_[name];
+  for (const auto& key : keys) {
+    if (auto it = primaries_.find(key); it != primaries_.end() && it->second == name)
+      primaries_.erase(it);
+  }
+  keys.clear();
   if (!ns) {
+    primaryKeysOf_.erase(name);
     state_.erase(name);
     return;
   }
   for (const auto& [ln, link] : ns->links) {
-    if (link.kind == LinkKind::Veth && !link.isPeer)
+    if (link.kind == LinkKind::Veth && !link.isPeer) {
       primaries_[{link.peerNamespace, link.peerName}] = name;
+      keys.emplace_back(link.peerNamespace, link.peerName);
+    }
   }
   state_[name] = std::move(*ns);
 }

@@ -75,6 +75,7 @@ class KernelPicture {
 
   KernelState state_;
   PrimaryIndex primaries_;
+  std::map<std::string, std::vector<PrimaryIndex::key_type>> primaryKeysOf_;
   std::map<std::string, VpcPart> vpcs_;
   std::map<std::string, InstancePart> instances_;
 };
