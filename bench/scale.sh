@@ -5,6 +5,9 @@
 #     with 10 subnets already on the host against 1,000 (5 VPCs x 200);
 #  8. replacing a policy in one VPC with no other policy on the host against
 #     with 1,000 policy rules in each of the other VPCs.
+#  9. beside row 7, the kernel's own floor for a subnet (../shared/bench/
+#     nl_floor.c: netns + veth + addresses + route over libnl, serially) on an
+#     empty host and on the host holding the 1,000 subnets: what any tool pays.
 # Each timed request is repeated K times (create, then delete) and the median
 # kept. Usage: bench/scale.sh RUNS [BIG] (default 1000 subnets).
 source "$(dirname "$0")/lib.sh"
@@ -49,12 +52,30 @@ median_request() {  # METHOD PATH BODY UNDO-METHOD UNDO-PATH [UNDO-BODY]
   printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((K + 1) / 2))p"
 }
 
+# The kernel floor: 20 subnets built by nl_floor, microseconds per subnet ->
+# milliseconds. It runs in a network namespace of its own (it picks fixed
+# interface indexes, taken on a populated host) beside the same netns
+# directory; its namespaces it removes itself, its bridge goes with its own.
+FLOOR_SRC="$ROOT/../shared/bench/nl_floor.c"
+FLOOR=""
+read -ra NL_FLAGS <<<"$(pkg-config --cflags --libs libnl-route-3.0)"
+if [[ -f $FLOOR_SRC ]] && cc -O2 -o "$WORK/nl_floor" "$FLOOR_SRC" "${NL_FLAGS[@]}"; then
+  FLOOR="$WORK/nl_floor"
+else
+  echo "scale: no $FLOOR_SRC (or it does not build): the kernel-floor rows are left out" >&2
+fi
+floor_ms() {
+  unshare --net "$FLOOR" 20 subnet |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["build_per_iter_us"] / 1000)'
+}
+
 subnet_create() {
   median_request POST /v1/vpcs/fresh/subnets '{"name":"new","cidr":"10.200.1.0/24","type":"public"}' \
     DELETE /v1/vpcs/fresh/subnets/new
 }
 
 for _ in $(seq "$RUNS"); do
+  if [[ -n $FLOOR ]]; then record "kernel floor per subnet, empty host (ms)" "$(floor_ms)"; fi
   rm -rf "$STATE"
   start_daemon
   host_requests 1 10 | python3 "$BENCH/api_client.py" "$SOCK" >/dev/null
@@ -67,6 +88,9 @@ for _ in $(seq "$RUNS"); do
   host_requests 5 $((BIG / 5)) | python3 "$BENCH/api_client.py" "$SOCK" >/dev/null
   settle
   record "subnet create, $BIG subnets on the host (ms)" "$(subnet_create)"
+  if [[ -n $FLOOR ]]; then
+    record "kernel floor per subnet, $BIG subnets on the host (ms)" "$(floor_ms)"
+  fi
 
   policy_body v1 100 >"$WORK/p1"
   mine=$(median_request PUT /v1/policies/mine "$(cat "$WORK/p1")" DELETE /v1/policies/mine)
@@ -85,3 +109,7 @@ ratio "subnet create: $BIG / 10 subnets on the host" "subnet create, $BIG subnet
   "subnet create, 10 subnets on the host (ms)" "≤ 1.2"
 ratio "policy change: 4,000 other rules / none" "policy change in v1, 4,000 rules in other VPCs (ms)" \
   "policy change in v1, no other policy (ms)" "≤ 1.2"
+if [[ -n $FLOOR ]]; then
+  ratio "kernel floor: $BIG subnets on the host / empty" \
+    "kernel floor per subnet, $BIG subnets on the host (ms)" "kernel floor per subnet, empty host (ms)" "(reference)"
+fi
