@@ -173,6 +173,16 @@ bool sameValues(const std::vector<std::shared_ptr<const T>>& a,
                     [](const auto& x, const auto& y) { return sameValues(x, y); });
 }
 
+// What of an instance its namespace and its VPCs' routers are built from:
+// not its command, pid, labels or times (a command's pid recorded after it
+// starts must not rebuild a router and compile its policies again).
+struct InstanceShape {
+  bool operator()(const std::shared_ptr<const Instance>& a,
+                  const std::shared_ptr<const Instance>& b) const {
+    return a == b || (a && b && a->name == b->name && a->nics == b->nics && a->status == b->status);
+  }
+};
+
 // An instance is built only when every VPC of its NICs exists (the state
 // never lets a VPC go with NICs in it; a hand-edited state file could).
 bool placed(const DesiredState& state, const Instance& i) {
@@ -219,11 +229,13 @@ std::string forwardingSysctl(const std::string& device) {
 
 bool VpcInputs::operator==(const VpcInputs& o) const {
   return sameValues(vpc, o.vpc) && transitPool == o.transitPool && peers == o.peers &&
-         sameValues(policies, o.policies) && sameValues(instances, o.instances);
+         sameValues(policies, o.policies) &&
+         std::equal(instances.begin(), instances.end(), o.instances.begin(), o.instances.end(),
+                    InstanceShape{});
 }
 
 bool InstanceInputs::operator==(const InstanceInputs& o) const {
-  return sameValues(instance, o.instance) && mtuOf == o.mtuOf;
+  return InstanceShape{}(instance, o.instance) && mtuOf == o.mtuOf;
 }
 
 std::map<std::string, VpcInputs> vpcInputs(const DesiredState& state) {

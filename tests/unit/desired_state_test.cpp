@@ -151,6 +151,18 @@ TEST_CASE("scope: peering and instances, and deletes name what goes") {
   CHECK(picture.groupOf("vpc-b.web") == std::set<std::string>{"vpc-b", "vpc-b.web"});
   CHECK(picture.groupOf("someone-else").empty());
 
+  // Recording the command's pid changes nothing in the kernel: no rebuild.
+  Instance running = withVm.instance("vm1");
+  running.pid = 4242;
+  running.pidStartTime = 99;
+  KernelPicture::Delta pid = picture.delta(withVm.with(change::UpdateInstance{running}));
+  CHECK(pid.scope().empty());
+  CHECK(pid.rebuilt.empty());
+  Instance stopped = withVm.instance("vm1");
+  stopped.status = InstanceStatus::Stopped;
+  CHECK(picture.delta(withVm.with(change::UpdateInstance{stopped})).scope() ==
+        std::set<std::string>{"vpc-a", "vm-vm1"});
+
   DesiredState gone = withVm.with(change::DeleteInstance{"vm1"});
   CHECK(picture.delta(gone).scope() == std::set<std::string>{"vpc-a", "vm-vm1"});
   CHECK_FALSE(picture.delta(gone).changed.at("vm-vm1").has_value());
