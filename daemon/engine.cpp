@@ -90,12 +90,14 @@ void Engine::commit(const DesiredState& next) {
   KernelPicture::Delta delta = picture_.delta(next);
   requireFreeNamespaces(delta.added);
   store_.commit(state_, next);
+  Scope scope = Scope::of(delta.scope());
+  // The VPCs the pass is about, as the old picture has them (a deleted VPC
+  // is only there) and, below, as the new one does.
   std::set<std::string> vpcs;
-  for (const auto& ns : delta.scope()) {
+  for (const auto& ns : scope.namespaces) {
     auto of = picture_.vpcsOf(ns);
     vpcs.insert(of.begin(), of.end());
   }
-  Scope scope = Scope::of(delta.scope());
   bool vpcsChanged = next.vpcs().size() != state_.vpcs().size();
   state_ = next;
   picture_.apply(std::move(delta));

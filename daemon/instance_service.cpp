@@ -52,6 +52,12 @@ void InstanceService::startCommand(const Instance& i) {
   engine_.commit(engine_.state().with(change::UpdateInstance{running}));
 }
 
+Reply InstanceService::launch(const std::string& name, int status) {
+  startCommand(engine_.state().instance(name));
+  const Instance& live = engine_.state().instance(name);
+  return {status, toJson(live, commandRunning(live))};
+}
+
 void InstanceService::stopCommand(const Instance& i) {
   if (runner_) runner_->stop(i.pid, i.pidStartTime, engine_.store().serialPath(i.name));
 }
@@ -102,9 +108,7 @@ Reply InstanceService::create(const json& body) {
   InstanceRequest req = parseInstanceRequest(body);
   std::string name = req.instance.name;
   commit(engine_.state().with(change::CreateInstance{req, nowSeconds()}));
-  startCommand(engine_.state().instance(name));
-  const Instance& live = engine_.state().instance(name);
-  return {201, toJson(live, commandRunning(live))};
+  return launch(name, 201);
 }
 
 Reply InstanceService::remove(const std::string& name) {
@@ -137,9 +141,7 @@ Reply InstanceService::start(const std::string& name) {
   i.status = InstanceStatus::Running;
   i.lastStartAt = nowSeconds();
   commit(engine_.state().with(change::UpdateInstance{i}));
-  startCommand(engine_.state().instance(name));
-  const Instance& live = engine_.state().instance(name);
-  return {200, toJson(live, commandRunning(live))};
+  return launch(name, 200);
 }
 
 Reply InstanceService::reset(const std::string& name) {
@@ -150,9 +152,7 @@ Reply InstanceService::reset(const std::string& name) {
   i.pidStartTime = 0;
   i.lastStartAt = nowSeconds();
   engine_.commit(engine_.state().with(change::UpdateInstance{i}));
-  startCommand(engine_.state().instance(name));
-  const Instance& live = engine_.state().instance(name);
-  return {200, toJson(live, commandRunning(live))};
+  return launch(name, 200);
 }
 
 Reply InstanceService::addNic(const std::string& name, const json& body) {

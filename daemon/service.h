@@ -110,6 +110,9 @@ class InstanceService {
   // The command of `i` started (or stopped), and the pid recorded.
   void startCommand(const Instance& i);
   void stopCommand(const Instance& i);
+  // The command of instance `name` (RUNNING in the state) started, and the
+  // instance as the answer.
+  Reply launch(const std::string& name, int status);
   bool commandRunning(const Instance& i) const;
   void writeHostsFiles() const;
 

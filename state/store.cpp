@@ -373,10 +373,4 @@ void StateStore::removeVpc(const std::string& name) const {
   }
 }
 
-void StateStore::saveInstance(const Instance& i) const {
-  Batch b;
-  b.put(path("instances", i.name), "instance", toState(i));
-  write(b);
-}
-
 }  // namespace vpcd

@@ -57,7 +57,6 @@ class StateStore {
   std::vector<Peering> loadPeerings() const;
   std::vector<Policy> loadPolicies() const;
   std::vector<Instance> loadInstances() const;
-  void saveInstance(const Instance& i) const;
   // The command output of an instance (its serial console).
   std::string serialPath(const std::string& name) const {
     return dir_ + "/serial/" + name + ".log";
