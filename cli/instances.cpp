@@ -54,6 +54,7 @@ void printInstance(const json& i) {
                {"CREATED", "created_at"},
                {"LAST START", "last_start_at"},
                {"LAST STOP", "last_stop_at"}});
+  printEnforcement(std::cout, i);
   std::cout << "nics:\n";
   printTable(std::cout, i["nics"],
              {{"NAME", "name"},

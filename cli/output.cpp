@@ -23,6 +23,17 @@ void printFields(std::ostream& out, const nlohmann::json& item,
   }
 }
 
+void printEnforcement(std::ostream& out, const nlohmann::json& item) {
+  if (!item.contains("enforced")) return;
+  const auto& e = item.value("enforcement", nlohmann::json::object());
+  std::string since = e.contains("since") ? " since " + e["since"].get<std::string>() : "";
+  if (item["enforced"].get<bool>()) {
+    out << "enforced: yes" << since << "\n";
+  } else {
+    out << "enforced: NO" << since << ": " << e.value("error", std::string("unknown")) << "\n";
+  }
+}
+
 void printTable(std::ostream& out, const nlohmann::json& items,
                 const std::vector<Column>& columns) {
   std::vector<std::vector<std::string>> rows;

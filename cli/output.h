@@ -18,6 +18,10 @@ void printTable(std::ostream& out, const nlohmann::json& items, const std::vecto
 // aligned), for showing a single object.
 void printFields(std::ostream& out, const nlohmann::json& item, const std::vector<Column>& columns);
 
+// "enforced: yes (since …)" or "enforced: NO since … — <kernel error>":
+// whether the kernel holds what the object asks for.
+void printEnforcement(std::ostream& out, const nlohmann::json& item);
+
 // A field as text: strings bare, numbers and the rest as JSON, null as "-".
 std::string cell(const nlohmann::json& item, const std::string& key);
 

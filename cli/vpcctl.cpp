@@ -32,6 +32,7 @@ void printVpc(const json& v) {
                        {"CIDR", "cidr"},
                        {"MTU", "mtu"},
                        {"ROUTER NAMESPACE", "router_namespace"}});
+  vpcctl::printEnforcement(std::cout, v);
   if (v.contains("transit")) {
     std::cout << "transit:          host " << vpcctl::cell(v["transit"], "host") << ", router "
               << vpcctl::cell(v["transit"], "router") << "\n";
@@ -44,6 +45,7 @@ void printSubnet(const json& s) {
   auto fields = kSubnetColumns;
   fields.push_back({"VPC", "vpc"});
   vpcctl::printFields(std::cout, s, fields);
+  vpcctl::printEnforcement(std::cout, s);
 }
 
 void printPlan(const json& p) {
@@ -81,6 +83,7 @@ const std::vector<Column> kPeeringColumns{{"NAME", "name"},          {"VPC", "vp
 
 void printPeering(const json& p) {
   vpcctl::printFields(std::cout, p, kPeeringColumns);
+  vpcctl::printEnforcement(std::cout, p);
   for (const auto& [side, list] : p["allowed_cidrs"].items()) {
     std::string cidrs;
     for (const auto& c : list) cidrs += (cidrs.empty() ? "" : ", ") + c.get<std::string>();
@@ -244,6 +247,7 @@ void printPolicy(const json& p) {
                        {"FORMAT", "format"},
                        {"APPLIES TO", "targets"},
                        {"UPDATED", "updated_at"}});
+  vpcctl::printEnforcement(std::cout, p);
   json rows = json::array();
   for (const auto& s : sectionsOf(p)) {
     for (const char* dir : {"ingress", "egress"}) {

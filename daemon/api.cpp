@@ -54,11 +54,66 @@ Query queryOf(const std::string& target) {
   return out;
 }
 
+// Where in the document parsing stopped, as a field path ("ingress[3].mtu"):
+// the parser's own errors give only a byte offset. Parses `body` again with a
+// callback that follows the nesting.
+std::string fieldAtFailure(const std::string& body) {
+  struct Level {
+    bool array;
+    size_t index = 0;
+    std::string key;
+  };
+  std::vector<Level> stack;
+  auto next = [&] {
+    if (!stack.empty() && stack.back().array) ++stack.back().index;
+  };
+  auto follow = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        stack.push_back({false});
+        break;
+      case json::parse_event_t::array_start:
+        stack.push_back({true});
+        break;
+      case json::parse_event_t::key:
+        stack.back().key = parsed.get<std::string>();
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        stack.pop_back();
+        next();
+        break;
+      case json::parse_event_t::value:
+        next();
+        break;
+    }
+    return true;
+  };
+  try {
+    json ignored = json::parse(body, follow);
+  } catch (const json::exception&) {
+  }
+  std::string path;
+  for (const auto& l : stack) {
+    if (l.array) {
+      path += "[" + std::to_string(l.index) + "]";
+    } else if (!l.key.empty()) {
+      path += (path.empty() ? "" : ".") + l.key;
+    }
+  }
+  return path;
+}
+
+// A body that is not JSON, or holds a number no double can (1e309), is a
+// 400 naming the field where it went wrong.
 json parseBody(const std::string& body) {
   try {
     return json::parse(body.empty() ? "{}" : body);
-  } catch (const json::parse_error& e) {
-    throw DomainError::invalid("", std::string("request body is not valid JSON: ") + e.what());
+  } catch (const json::exception& e) {
+    std::string field = fieldAtFailure(body);
+    std::string what = e.id == 406 ? "a number out of range" : "not valid JSON";
+    throw DomainError::invalid(
+        field, (field.empty() ? "request body: " : field + ": ") + what + " (" + e.what() + ")");
   }
 }
 

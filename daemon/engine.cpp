@@ -62,7 +62,9 @@ ReconcileReport Engine::reconcile(const Scope& scope) {
 }
 
 void Engine::record(const std::string& vpc, const ReconcileReport& report, bool drift) {
+  bool first = status_.count(vpc) == 0;
   VpcStatus& st = status_[vpc];
+  bool failing = !st.error.empty();
   st.lastReconcile = std::chrono::system_clock::now();
   st.duration = report.duration;
   st.applied = report.applied.size();
@@ -70,6 +72,7 @@ void Engine::record(const std::string& vpc, const ReconcileReport& report, bool 
   if (st.error.empty() && !report.conflicts.empty()) {
     st.error = "namespace " + report.conflicts.front() + " is not managed by vpcd";
   }
+  if (first || failing != !st.error.empty()) st.since = st.lastReconcile;
   if (drift && !report.applied.empty()) {
     ++st.repairs;
     st.lastRepair = st.lastReconcile;
@@ -192,6 +195,27 @@ std::string Engine::summary() const {
   return "ready: " + std::to_string(state_.vpcs().size()) + " VPCs, " +
          std::to_string(state_.subnetCount()) + " subnets, " +
          std::to_string(state_.instances().size()) + " instances";
+}
+
+json Engine::withEnforcement(json object, const std::set<std::string>& vpcs) const {
+  const VpcStatus* failed = nullptr;
+  std::chrono::system_clock::time_point since{};
+  for (const auto& vpc : vpcs) {
+    auto it = status_.find(vpc);
+    if (it == status_.end()) continue;
+    const VpcStatus& st = it->second;
+    if (!st.error.empty() && (!failed || st.since < failed->since)) failed = &st;
+    since = std::max(since, st.since);  // enforced: since all of them are
+  }
+  object["enforced"] = failed == nullptr;
+  if (failed) {
+    object["enforcement"] = {{"since", isoTime(failed->since)}, {"error", failed->error}};
+  } else {
+    object["enforcement"] = json::object();
+    if (since != std::chrono::system_clock::time_point{})
+      object["enforcement"]["since"] = isoTime(since);
+  }
+  return object;
 }
 
 json Engine::plan() {

@@ -62,6 +62,12 @@ class Engine {
   using AfterReconcile = std::function<void(const PassDone&)>;
   void setAfterReconcile(AfterReconcile hook) { afterReconcile_ = std::move(hook); }
 
+  // `object` (an API object's JSON) with whether the kernel holds what it
+  // asks for: "enforced" is false while the last pass over any of `vpcs`
+  // failed, and "enforcement" says since when and why. A failed change is
+  // never shown as in force, whichever object of the VPC it came from.
+  nlohmann::json withEnforcement(nlohmann::json object, const std::set<std::string>& vpcs) const;
+
   nlohmann::json plan();
   nlohmann::json status();
   // "ready: 3 VPCs, 12 subnets, 2 instances", for systemd's STATUS=.
@@ -91,6 +97,8 @@ class Engine {
     std::chrono::microseconds duration{0};
     uint64_t applied = 0;
     std::string error;
+    // When the VPC entered its present condition (enforced or failing).
+    std::chrono::system_clock::time_point since{};
     uint64_t repairs = 0;  // drift reconciles that changed the kernel
     std::chrono::system_clock::time_point lastRepair{};
   };

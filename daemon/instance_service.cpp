@@ -52,10 +52,13 @@ void InstanceService::startCommand(const Instance& i) {
   engine_.commit(engine_.state().with(change::UpdateInstance{running}));
 }
 
+json InstanceService::shown(const Instance& i) const {
+  return engine_.withEnforcement(toJson(i, commandRunning(i)), vpcsOf(i));
+}
+
 Reply InstanceService::launch(const std::string& name, int status) {
   startCommand(engine_.state().instance(name));
-  const Instance& live = engine_.state().instance(name);
-  return {status, toJson(live, commandRunning(live))};
+  return {status, shown(engine_.state().instance(name))};
 }
 
 void InstanceService::stopCommand(const Instance& i) {
@@ -94,14 +97,13 @@ Reply InstanceService::list(const Query& q) const {
   for (const auto& [name, i] : engine_.state().instances()) {
     if (q.count("label") && !hasLabel(*i, q.at("label"))) continue;
     if (q.count("vpc") && !vpcsOf(*i).count(q.at("vpc"))) continue;
-    items.push_back(toJson(*i, commandRunning(*i)));
+    items.push_back(shown(*i));
   }
   return {200, json{{"items", items}}};
 }
 
 Reply InstanceService::get(const std::string& name) const {
-  const Instance& i = engine_.state().instance(name);
-  return {200, toJson(i, commandRunning(i))};
+  return {200, shown(engine_.state().instance(name))};
 }
 
 Reply InstanceService::create(const json& body) {
@@ -132,7 +134,7 @@ Reply InstanceService::stop(const std::string& name) {
   i.status = InstanceStatus::Stopped;
   i.lastStopAt = nowSeconds();
   commit(engine_.state().with(change::UpdateInstance{i}));
-  return {200, toJson(i, false)};
+  return {200, shown(engine_.state().instance(name))};
 }
 
 Reply InstanceService::start(const std::string& name) {

@@ -5,6 +5,11 @@ namespace vpcd {
 
 using nlohmann::json;
 
+json PeeringService::shown(const std::string& name) const {
+  const Peering& p = engine_.state().peering(name);
+  return engine_.withEnforcement(toJson(p, engine_.config().transitPool), {p.vpc, p.peerVpc});
+}
+
 void PeeringService::expire() {
   const DesiredState& current = engine_.state();
   DesiredState next = current.with(change::ExpirePeerings{nowSeconds()});
@@ -14,14 +19,13 @@ void PeeringService::expire() {
 Reply PeeringService::list() {
   expire();
   json items = json::array();
-  for (const auto& [name, p] : engine_.state().peerings())
-    items.push_back(toJson(p, engine_.config().transitPool));
+  for (const auto& [name, p] : engine_.state().peerings()) items.push_back(shown(name));
   return {200, json{{"items", items}}};
 }
 
 Reply PeeringService::get(const std::string& name) {
   expire();
-  return {200, toJson(engine_.state().peering(name), engine_.config().transitPool)};
+  return {200, shown(name)};
 }
 
 Reply PeeringService::create(const json& body) {
@@ -30,18 +34,17 @@ Reply PeeringService::create(const json& body) {
   const DesiredState& current = engine_.state();
   bool existed = current.findPeering(p.name) != nullptr;
   engine_.commit(current.with({change::ExpirePeerings{now}, change::RequestPeering{p}}));
-  return {existed ? 200 : 201,
-          toJson(engine_.state().peering(p.name), engine_.config().transitPool)};
+  return {existed ? 200 : 201, shown(p.name)};
 }
 
 Reply PeeringService::accept(const std::string& name) {
   engine_.commit(engine_.state().with(change::AcceptPeering{name, nowSeconds()}));
-  return {200, toJson(engine_.state().peering(name), engine_.config().transitPool)};
+  return {200, shown(name)};
 }
 
 Reply PeeringService::reject(const std::string& name) {
   engine_.commit(engine_.state().with(change::RejectPeering{name, nowSeconds()}));
-  return {200, toJson(engine_.state().peering(name), engine_.config().transitPool)};
+  return {200, shown(name)};
 }
 
 Reply PeeringService::remove(const std::string& name) {

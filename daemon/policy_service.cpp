@@ -11,12 +11,14 @@ using nlohmann::json;
 
 Reply PolicyService::list() const {
   json items = json::array();
-  for (const auto& [name, p] : engine_.state().policies()) items.push_back(toJson(*p));
+  for (const auto& [name, p] : engine_.state().policies())
+    items.push_back(engine_.withEnforcement(toJson(*p), vpcsOf(*p)));
   return {200, json{{"items", items}}};
 }
 
 Reply PolicyService::get(const std::string& name) const {
-  return {200, toJson(engine_.state().policy(name))};
+  const Policy& p = engine_.state().policy(name);
+  return {200, engine_.withEnforcement(toJson(p), vpcsOf(p))};
 }
 
 Reply PolicyService::put(const std::string& name, const json& body) {
@@ -26,7 +28,8 @@ Reply PolicyService::put(const std::string& name, const json& body) {
   // A policy that cannot be compiled (too many entries) is refused by the
   // commit before anything is written.
   engine_.commit(current.with(change::PutPolicy{p, body.is_array()}));
-  return {created ? 201 : 200, toJson(engine_.state().policy(name))};
+  const Policy& now = engine_.state().policy(name);
+  return {created ? 201 : 200, engine_.withEnforcement(toJson(now), vpcsOf(now))};
 }
 
 Reply PolicyService::remove(const std::string& name) {

@@ -67,6 +67,8 @@ class PeeringService {
  private:
   // Pending requests past their expiry become expired (and are saved so).
   void expire();
+  // The peering as the API shows it, with its enforcement.
+  nlohmann::json shown(const std::string& name) const;
   Engine& engine_;
 };
 
@@ -114,6 +116,8 @@ class InstanceService {
   // instance as the answer.
   Reply launch(const std::string& name, int status);
   bool commandRunning(const Instance& i) const;
+  // The instance as the API shows it: its command's state and enforcement.
+  nlohmann::json shown(const Instance& i) const;
   void writeHostsFiles() const;
 
   Engine& engine_;

@@ -15,12 +15,13 @@ int64_t nowSeconds() {
 Reply VpcService::list() const {
   json items = json::array();
   for (const auto& [name, vpc] : engine_.state().vpcs())
-    items.push_back(toJson(*vpc, engine_.config().transitPool));
+    items.push_back(engine_.withEnforcement(toJson(*vpc, engine_.config().transitPool), {name}));
   return {200, json{{"items", items}}};
 }
 
 Reply VpcService::get(const std::string& vpc) const {
-  return {200, toJson(engine_.state().vpc(vpc), engine_.config().transitPool)};
+  return {200, engine_.withEnforcement(
+                   toJson(engine_.state().vpc(vpc), engine_.config().transitPool), {vpc})};
 }
 
 Reply VpcService::create(const json& body) {
@@ -28,7 +29,9 @@ Reply VpcService::create(const json& body) {
   const DesiredState& current = engine_.state();
   bool existed = current.findVpc(vpc.name) != nullptr;
   engine_.commit(current.with(change::CreateVpc{vpc}));
-  return {existed ? 200 : 201, toJson(engine_.state().vpc(vpc.name), engine_.config().transitPool)};
+  return {existed ? 200 : 201,
+          engine_.withEnforcement(
+              toJson(engine_.state().vpc(vpc.name), engine_.config().transitPool), {vpc.name})};
 }
 
 Reply VpcService::remove(const std::string& name) {
@@ -42,13 +45,13 @@ Reply VpcService::remove(const std::string& name) {
 Reply VpcService::listSubnets(const std::string& vpc) const {
   const Vpc& v = engine_.state().vpc(vpc);
   json items = json::array();
-  for (const auto& s : v.subnets) items.push_back(toJson(s, v));
+  for (const auto& s : v.subnets) items.push_back(engine_.withEnforcement(toJson(s, v), {vpc}));
   return {200, json{{"items", items}}};
 }
 
 Reply VpcService::getSubnet(const SubnetRef& ref) const {
   const DesiredState& s = engine_.state();
-  return {200, toJson(s.subnet(ref), s.vpc(ref.vpc))};
+  return {200, engine_.withEnforcement(toJson(s.subnet(ref), s.vpc(ref.vpc)), {ref.vpc})};
 }
 
 Reply VpcService::createSubnet(const std::string& vpc, const json& body) {
@@ -58,7 +61,8 @@ Reply VpcService::createSubnet(const std::string& vpc, const json& body) {
   engine_.commit(current.with(change::CreateSubnet{vpc, subnet}));
   const DesiredState& now = engine_.state();
   SubnetRef ref{vpc, subnet.name};
-  return {existed ? 200 : 201, toJson(now.subnet(ref), now.vpc(vpc))};
+  return {existed ? 200 : 201,
+          engine_.withEnforcement(toJson(now.subnet(ref), now.vpc(vpc)), {vpc})};
 }
 
 Reply VpcService::removeSubnet(const SubnetRef& ref) {

@@ -89,7 +89,7 @@ class Kernel {
 
   // Mutating requests sent to the kernel since start (netlink messages that
   // create, change or delete, nftables batches, sysctl writes, mounts).
-  uint64_t mutatingCalls() const { return mutatingCalls_; }
+  virtual uint64_t mutatingCalls() const { return mutatingCalls_; }
 
   // Fault injection for crash tests: the process kills itself with SIGKILL
   // (as `kill -9`: no cleanup, no core file) right after the Nth mutating call

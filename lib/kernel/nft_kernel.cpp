@@ -12,9 +12,11 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <functional>
@@ -107,8 +109,12 @@ uint32_t setIdOf(const NftTable& t, const std::string& name) {
 
 }  // namespace
 
+// nft's own batch page (32 memory pages): a 10 MB policy is ~80 pages, far
+// below the 1,024 iovecs one sendmsg takes (UIO_MAXIOV, else EMSGSIZE).
+constexpr uint32_t kBatchPage = 32 * 4096;
+
 struct NftSocket::Batch {
-  nftnl_batch* b = nftnl_batch_alloc(MNL_SOCKET_BUFFER_SIZE, MNL_SOCKET_BUFFER_SIZE);
+  nftnl_batch* b = nftnl_batch_alloc(kBatchPage, MNL_SOCKET_BUFFER_SIZE);
   uint32_t& seq;
   explicit Batch(uint32_t& s) : seq(s) {
     nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(b)), seq++);
@@ -155,6 +161,16 @@ void NftSocket::send(Batch& batch, const std::string& what) {
   // up to the socket's send buffer, so it grows to the batch (as nft does).
   size_t total = 0;
   for (const auto& v : iov) total += v.iov_len;
+  // The whole transaction must be one sendmsg (nfnetlink reads a batch from
+  // one message); beyond the iovec limit it goes as one contiguous buffer.
+  std::vector<char> flat;
+  if (iov.size() > IOV_MAX) {
+    flat.reserve(total);
+    for (const auto& v : iov)
+      flat.insert(flat.end(), static_cast<char*>(v.iov_base),
+                  static_cast<char*>(v.iov_base) + v.iov_len);
+    iov.assign(1, iovec{flat.data(), flat.size()});
+  }
   if (total > sndbuf_) {
     int size = static_cast<int>(total);
     if (setsockopt(mnl_socket_get_fd(sock_), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) == 0)
@@ -167,8 +183,9 @@ void NftSocket::send(Batch& batch, const std::string& what) {
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
   if (sendmsg(mnl_socket_get_fd(sock_), &msg, 0) < 0) {
-    throw KernelError("nftables transaction", what + " in " + displayName(ns_),
-                      std::strerror(errno));
+    int err = errno;
+    throw KernelError("nftables transaction", what + " in " + displayName(ns_), std::strerror(err),
+                      err);
   }
   ReplyState st{nullptr};
   readReplies(sock_, portId_, st, false);
@@ -390,8 +407,8 @@ void NftSocket::addReplace(Batch& batch, const NftTable& t) {
     auto set = encodeSet(t, s, id);
     nftnl_set_nlmsg_build_payload(batch.header(NFT_MSG_NEWSET, t.family, NLM_F_CREATE), set.get());
     batch.next();
-    // Elements go in chunks: one message must fit a batch page plus its
-    // overrun (8 KiB here), and libnftnl truncates a larger one silently, which
+    // Elements go in chunks: one message must fit the overrun past a batch
+    // page (8 KiB here), and libnftnl truncates a larger one silently, which
     // the kernel then takes as a set with fewer elements.
     for (size_t first = 0; first < s.elems.size(); first += kElemsPerMessage) {
       auto chunk = encodeSet(t, s, id, first, kElemsPerMessage);

@@ -132,7 +132,12 @@ std::optional<std::vector<NftSetDelta>> setDeltas(const NftTable& from, const Nf
     if (!sameDefinition(have, want)) return std::nullopt;
     if (have.elems == want.elems) continue;
     NftSetDelta d{.set = want.name, .remove = minus(have.elems, want.elems)};
-    if ((want.flags & NFT_SET_INTERVAL) && !d.remove.empty()) {
+    // Only the rbtree keeps a range as two elements whose ends move when
+    // ranges merge; a concatenated (pipapo) set holds each range as one
+    // element with both ends, removed and added exactly, and refilling it
+    // costs the kernel O(n) per element (a 40,000-entry policy: minutes).
+    bool rbtree = (want.flags & NFT_SET_INTERVAL) && !(want.flags & NFT_SET_CONCAT);
+    if (rbtree && !d.remove.empty()) {
       d.flush = true;
       d.remove.clear();
       d.add = want.elems;

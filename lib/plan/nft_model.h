@@ -109,9 +109,11 @@ struct NftSetDelta {
 };
 
 // How table `from` becomes `to` by changing set elements only, in the order
-// to send them; nullopt when anything else differs. An interval set losing
-// any element is flushed and filled again: its elements are the two ends of
-// merged ranges, and an end moving is not a change the kernel takes alone.
+// to send them; nullopt when anything else differs. A plain interval set
+// (rbtree) losing any element is flushed and filled again: its elements are
+// the two ends of merged ranges, and an end moving is not a change the kernel
+// takes alone. A concatenated interval set (a policy filter map) holds whole
+// ranges and gets exactly the elements that differ.
 std::optional<std::vector<NftSetDelta>> setDeltas(const NftTable& from, const NftTable& to);
 
 }  // namespace vpcd

@@ -70,13 +70,17 @@ struct Box {
   size_t rule;
 };
 
-void checkSize(size_t n) {
-  if (n > kMaxFilterEntries) {
+void checkSize(size_t n, size_t limit = kMaxFilterEntries) {
+  if (n > limit) {
     throw DomainError::unprocessable("the policies on this subnet resolve into more than " +
                                      std::to_string(kMaxFilterEntries) +
                                      " disjoint entries; merge overlapping sources or port ranges");
   }
 }
+
+// Resolution runs before the fallback takes its share out, so the pieces may
+// exceed the final limit by that much: bounded, to keep memory bounded.
+constexpr size_t kMaxPieces = 4 * kMaxFilterEntries;
 
 // Two dimensions (address x port) for one of tcp/udp: a sweep over the
 // address axis, painting the ports of the boxes active in each segment; equal
@@ -134,7 +138,33 @@ void resolvePorts(const std::vector<Box>& boxes, uint8_t proto, std::vector<Filt
                                 .rule = iv.tag});
     }
     previous = std::move(painted);
-    checkSize(out.size());
+    checkSize(out.size(), kMaxPieces);
+  }
+}
+
+// The rule holding the most pieces leaves them and is represented by its own
+// boxes (resolved alone, so disjoint) in the fallback map, looked up after
+// the first map: a packet the first map misses is one no earlier rule holds.
+// Only where that saves entries. Address-only protocols are not cut into
+// pieces by ports, so they keep one map.
+void splitFallback(const std::vector<Box>& boxes, uint8_t proto, std::vector<FilterEntry>& pieces) {
+  std::map<size_t, size_t> held;
+  for (const auto& e : pieces) ++held[e.rule];
+  auto most = std::max_element(held.begin(), held.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (most == held.end()) return;
+  size_t rule = most->first;
+  std::vector<Box> own;
+  for (const auto& b : boxes) {
+    if (b.rule == rule) own.push_back(b);
+  }
+  std::vector<FilterEntry> fallback;
+  resolvePorts(own, proto, fallback);
+  if (fallback.size() >= most->second) return;
+  std::erase_if(pieces, [&](const FilterEntry& e) { return e.rule == rule; });
+  for (auto& e : fallback) {
+    e.fallback = true;
+    pieces.push_back(e);
   }
 }
 
@@ -224,7 +254,8 @@ void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
     addLogChain(t, logChain, r, code);
     verdicts.push_back({NFT_GOTO, logChain});
   }
-  NftSet l4 = filterMap(chain + "_l4", true), l3 = filterMap(chain + "_l3", false);
+  NftSet l4 = filterMap(chain + "_l4", true), l3 = filterMap(chain + "_l3", false),
+         fallback = filterMap(chain + "_fallback", true);
   for (const auto& e : resolveFilter(rules)) {
     const RuleVerdict& v = verdicts[e.rule];
     NftSetElem el{
@@ -235,14 +266,14 @@ void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
       el.key += portKey(e.portFirst);
       el.keyEnd += portKey(e.portLast);
     }
-    (e.ports ? l4 : l3).elems.push_back(std::move(el));
+    (e.fallback ? fallback : e.ports ? l4 : l3).elems.push_back(std::move(el));
   }
   uint32_t peerOffset = d == Direction::Ingress ? kSaddrOffset : kDaddrOffset;
-  for (NftSet* map : {&l4, &l3}) {
+  for (NftSet* map : {&l4, &l3, &fallback}) {
     if (map->elems.empty()) continue;
     std::vector<NftExpr> key = ipv4Only();  // so that `nft list` says ip saddr/daddr
     key.insert(key.end(), {ipField(peerOffset, NFT_REG_1), meta(NFT_META_L4PROTO, NFT_REG32_01)});
-    if (map == &l4) key.push_back(payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02));
+    if (map != &l3) key.push_back(payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02));
     NftExpr lookupMap = lookup(map->name);
     lookupMap.toVerdict = true;
     key.push_back(lookupMap);
@@ -368,9 +399,15 @@ std::vector<FilterEntry> resolveFilter(const std::vector<EffectiveRule>& rules) 
     }
   }
   std::vector<FilterEntry> out;
-  for (const auto& [proto, boxes] : portBoxes) resolvePorts(boxes, proto, out);
+  for (const auto& [proto, boxes] : portBoxes) {
+    std::vector<FilterEntry> pieces;
+    resolvePorts(boxes, proto, pieces);
+    splitFallback(boxes, proto, pieces);
+    out.insert(out.end(), pieces.begin(), pieces.end());
+  }
   resolveAddresses(icmp, {{kIcmp, kIcmp}}, out);
   resolveAddresses(other, {{0, 0}, {2, 5}, {7, 16}, {18, 255}}, out);
+  checkSize(out.size());
   return out;
 }
 

@@ -7,8 +7,11 @@
 
 #include "lib/kernel/fake_kernel.h"
 #include "lib/plan/desired.h"
+#include "tests/unit/harness.h"
 
 using namespace vpcd;
+using vpcd::test::Daemon;
+using vpcd::test::RootApi;
 
 namespace {
 
@@ -27,46 +30,6 @@ class BrokenKernel : public FakeKernel {
   }
   bool broken = false;
   bool refuseLinks = false;
-};
-
-struct TempDir {
-  std::filesystem::path dir;
-  TempDir() {
-    char tmpl[] = "/tmp/vpcd-api-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(dir); }
-};
-
-DaemonConfig testConfig(bool dryRun) {
-  DaemonConfig config;
-  config.uplink = "eth0";
-  config.dryRun = dryRun;
-  return config;
-}
-
-// The API as root calls it: changes are allowed (permissions have tests of
-// their own, tests/permissions_test.sh).
-struct RootApi {
-  explicit RootApi(Services& s) : api(s, authz) {}
-  HttpResponse handle(HttpRequest r) {
-    r.uid = 0;
-    return api.handle(r);
-  }
-  Authorizer authz{"", "", false};
-  Api api;
-};
-
-// A started service over a temporary state dir and a fake kernel.
-template <class K = FakeKernel>
-struct Daemon : TempDir {
-  explicit Daemon(bool dryRun = false) : config(testConfig(dryRun)) { service.start(); }
-  StateStore store{dir};
-  K kernel;
-  Reconciler reconciler{kernel};
-  DaemonConfig config;
-  Services service{config, store, kernel, reconciler};
-  RootApi api{service};
 };
 
 }  // namespace
@@ -170,7 +133,7 @@ TEST_CASE("a policy too large to compile is a 422 that changes nothing, even as 
 
   CHECK(api.handle({"PUT", "/v1/policies/other", big}).status == 422);
   CHECK(api.handle({"GET", "/v1/policies/other", ""}).status == 404);
-  CHECK_FALSE(std::filesystem::exists(d.dir / "policies" / "other.json"));
+  CHECK_FALSE(std::filesystem::exists(d.path / "policies" / "other.json"));
   CHECK(d.kernel.readTable("vpc-prod", NFPROTO_INET) == before);
 
   // What is on disk is still the first policy: a restart brings it back.
@@ -206,7 +169,7 @@ TEST_CASE("instances through the API on the fake kernel: addresses, refusals, li
       409);
   CHECK(call("POST", "/v1/instances", R"({"name":"a","subnet":"prod/web"})").status == 409);
   CHECK_FALSE(d.kernel.state().count("vm-b"));
-  CHECK_FALSE(std::filesystem::exists(d.dir / "instances" / "b.json"));
+  CHECK_FALSE(std::filesystem::exists(d.path / "instances" / "b.json"));
 
   auto ips = call("GET", "/v1/vpcs/prod/subnets/web/available-ips?limit=2");
   CHECK(nlohmann::json::parse(ips.body)["items"] == nlohmann::json{"10.10.1.4", "10.10.1.5"});
@@ -249,4 +212,23 @@ TEST_CASE("every change the API offers has a resource:verb permission; reads nee
   CHECK(none.check({.uid = 0, .gid = 0, .pid = 1}, "vpc:delete").empty());
   CHECK(none.check({.uid = 4242, .gid = 4242, .pid = 1}, "vpc:delete").find("may not vpc:delete") !=
         std::string::npos);
+}
+
+TEST_CASE("a malformed body or a number out of range is a 400 naming the field") {
+  Daemon d;
+  RootApi& api = d.api;
+  auto fieldOf = [&](const std::string& path, const std::string& body) {
+    auto r = api.handle({"POST", path, body});
+    auto e = nlohmann::json::parse(r.body)["error"];
+    return std::to_string(r.status) + " " + e.value("field", std::string("-"));
+  };
+  CHECK(fieldOf("/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16","mtu":1e309})") == "400 mtu");
+  CHECK(fieldOf("/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16","mtu":-1e309})") == "400 mtu");
+  CHECK(fieldOf("/v1/vpcs", R"({"name":"prod", "cidr": )") == "400 cidr");
+  CHECK(fieldOf("/v1/vpcs", R"({"name":"prod", "tags": [1, 2, 3e999]})") == "400 tags[2]");
+  CHECK(fieldOf("/v1/vpcs", R"({"a": {"b": [{"c": 1}, {"d": 1e400}]}})") == "400 a.b[1].d");
+  CHECK(fieldOf("/v1/vpcs", "{nope") == "400 -");
+  auto r = api.handle({"POST", "/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16","mtu":1e309})"});
+  CHECK(r.body.find("a number out of range") != std::string::npos);
+  CHECK(nlohmann::json::parse(api.handle({"GET", "/v1/vpcs", ""}).body)["items"].empty());
 }

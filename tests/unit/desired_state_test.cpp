@@ -12,10 +12,13 @@
 #include "lib/plan/picture.h"
 #include "lib/reconcile/reconciler.h"
 #include "state/store.h"
+#include "tests/unit/harness.h"
 
 using namespace vpcd;
 using nlohmann::json;
 namespace fs = std::filesystem;
+
+using vpcd::test::TempDir;
 
 namespace {
 
@@ -49,15 +52,6 @@ DesiredState twoVpcs() {
                                     subnet("a", "db", "10.10.2.0/24"), vpc("b", "10.20.0.0/16"),
                                     subnet("b", "web", "10.20.1.0/24", "public")});
 }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/vpcd-state-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string read(const fs::path& p) {
   std::ifstream in(p);

@@ -50,20 +50,25 @@ std::optional<size_t> naiveMatch(const std::vector<PolicyRule>& rules, uint32_t 
   return std::nullopt;
 }
 
-// The rule a packet meets in the compiled entries (at most one may hold it).
+// The rule a packet meets in the compiled entries: the first maps (l4 for tcp
+// and udp, l3 for the rest), then the fallback map. Entries are disjoint
+// within each map.
 std::optional<size_t> compiledMatch(const std::vector<FilterEntry>& entries, uint32_t addr,
                                     uint8_t proto, uint16_t port) {
-  std::optional<size_t> found;
-  for (const auto& e : entries) {
-    bool portful = proto == 6 || proto == 17;
-    if (e.ports != portful) continue;
-    if (addr < e.addrFirst || addr > e.addrLast || proto < e.protoFirst || proto > e.protoLast)
-      continue;
-    if (e.ports && (port < e.portFirst || port > e.portLast)) continue;
-    REQUIRE_FALSE(found);  // entries are disjoint
-    found = e.rule;
+  for (bool fallback : {false, true}) {
+    std::optional<size_t> found;
+    for (const auto& e : entries) {
+      bool portful = proto == 6 || proto == 17;
+      if (e.fallback != fallback || e.ports != portful) continue;
+      if (addr < e.addrFirst || addr > e.addrLast || proto < e.protoFirst || proto > e.protoLast)
+        continue;
+      if (e.ports && (port < e.portFirst || port > e.portLast)) continue;
+      REQUIRE_FALSE(found);
+      found = e.rule;
+    }
+    if (found) return found;
   }
-  return found;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -224,6 +229,37 @@ TEST_CASE("the router table dispatches by subnet and keeps no per-rule nft rule"
     CHECK(s.elems[3].key == s.elems[2].key);
     CHECK(s.elems[3].chain == "in_db");
   }
+}
+
+TEST_CASE("deny 10,000 sources, allow the rest: the final allow waits in the fallback map") {
+  // The case that once became 40,490 elements: each /24 with its own denied
+  // port cuts the final allow into pieces around it.
+  std::vector<PolicyRule> rules;
+  for (uint32_t i = 0; i < 10000; ++i) {
+    uint16_t port = static_cast<uint16_t>(1000 + i);
+    rules.push_back({.priority = static_cast<int>(i),
+                     .action = PolicyAction::Deny,
+                     .protocol = PolicyProtocol::Tcp,
+                     .ports = {{port, port}},
+                     .peers = {Cidr{Ipv4{(11u << 24) | (i << 8)}, 24}}});
+  }
+  rules.push_back({.priority = 65000,
+                   .action = PolicyAction::Allow,
+                   .protocol = PolicyProtocol::Tcp,
+                   .ports = {{1, 65535}}});
+  auto entries = resolveFilter(effective(rules));
+  size_t first = 0, fallback = 0;
+  for (const auto& e : entries) (e.fallback ? fallback : first)++;
+  CHECK(first == 10000);
+  CHECK(fallback == 1);
+  std::mt19937 rng(11);
+  for (int probe = 0; probe < 2000; ++probe) {
+    uint32_t addr = (11u << 24) + static_cast<uint32_t>(rng() % (10001u << 8));
+    uint16_t port =
+        static_cast<uint16_t>(rng() % 2 ? 1000 + ((addr >> 8) & 0xffff) : rng() % 12000);
+    CHECK(compiledMatch(entries, addr, 6, port) == naiveMatch(rules, addr, 6, port));
+  }
+  CHECK(compiledMatch(entries, 11u << 24, 6, 0) == std::nullopt);  // port 0: the default
 }
 
 TEST_CASE("a policy that resolves into too many entries is refused with 422") {

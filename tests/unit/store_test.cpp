@@ -5,20 +5,14 @@
 #include <fstream>
 
 #include "lib/model/vpc.h"
+#include "tests/unit/harness.h"
 
 using namespace vpcd;
 namespace fs = std::filesystem;
 
-namespace {
+using vpcd::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/vpcd-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+namespace {
 
 Vpc sample() {
   Vpc v = parseVpcRequest({{"name", "prod"}, {"cidr", "10.10.0.0/16"}, {"mtu", 1460}});
