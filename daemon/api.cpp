@@ -1,5 +1,6 @@
 #include "daemon/api.h"
 
+#include <cerrno>
 #include <vector>
 
 #include "daemon/http_error.h"
@@ -270,9 +271,20 @@ HttpResponse Api::handle(const HttpRequest& request) {
     doc["error"]["details"] = kernelDetails(e);
     body = doc.dump();
     detail = e.what();
+  } catch (const StateError& e) {
+    // The state could not be written: the kernel was not touched (the store
+    // comes first) and the previous files are intact. A full disk is the
+    // client's to fix, and says so.
+    bool full = e.code() == ENOSPC || e.code() == EDQUOT;
+    status = full ? 507 : 500;
+    body = errorBody(status, full ? "INSUFFICIENT_STORAGE" : "INTERNAL",
+                     (full ? "the state directory is full; nothing was changed: " : "") +
+                         std::string(e.what()),
+                     "")
+               .dump();
+    detail = e.what();
   } catch (const std::exception& e) {
-    // StateError, or
-    // anything else: the daemon answers 500 with the message and lives on.
+    // Anything else: the daemon answers 500 with the message and lives on.
     status = 500;
     body = errorBody(500, "INTERNAL", e.what(), "").dump();
     detail = e.what();

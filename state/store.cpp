@@ -17,13 +17,15 @@
 namespace vpcd {
 namespace {
 
-std::string errnoText() {
-  return std::strerror(errno);
+// A failed system call on `what`: the message with errno's words, and errno.
+[[noreturn]] void fail(const std::string& what) {
+  int err = errno;
+  throw StateError(what + ": " + std::strerror(err), err);
 }
 
 void makeDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw StateError("cannot create state directory " + path + ": " + errnoText());
+    fail("cannot create state directory " + path);
   }
 }
 
@@ -34,22 +36,35 @@ std::string parentOf(const std::string& path) {
 
 constexpr const char* kJournal = "journal.json";
 
-void writeWhole(const std::string& path, const std::string& content, bool sync) {
+// `content` in `path`.tmp, durable when `sync`; returns that name. On any
+// failure (a full disk: ENOSPC) the temporary file is gone again and `path`
+// untouched.
+std::string writeTemp(const std::string& path, const std::string& content, bool sync) {
   std::string tmp = path + ".tmp";
   Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!f) throw StateError("cannot write " + tmp + ": " + errnoText());
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(f.get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw StateError("cannot write " + tmp + ": " + errnoText());
-    done += static_cast<size_t>(n);
+  if (!f) fail("cannot write " + tmp);
+  try {
+    size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::write(f.get(), content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("cannot write " + tmp);
+      done += static_cast<size_t>(n);
+    }
+    if (sync && ::fsync(f.get()) != 0) fail("cannot fsync " + tmp);
+  } catch (const StateError&) {
+    ::unlink(tmp.c_str());
+    throw;
   }
-  if (sync && ::fsync(f.get()) != 0) throw StateError("cannot fsync " + tmp + ": " + errnoText());
-  f = Fd();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw StateError("cannot rename " + tmp + " to " + path + ": " + errnoText());
-  }
+  return tmp;
+}
+
+void install(const std::string& tmp, const std::string& path) {
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " to " + path);
+}
+
+void writeWhole(const std::string& path, const std::string& content, bool sync) {
+  install(writeTemp(path, content, sync), path);
 }
 
 void syncDir(const std::string& path) {
@@ -59,7 +74,7 @@ void syncDir(const std::string& path) {
 
 void removeFile(const std::string& file) {
   if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
-    throw StateError("cannot remove " + file + ": " + errnoText());
+    fail("cannot remove " + file);
   }
 }
 
@@ -84,7 +99,7 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
 void StateStore::lock() {
   std::string path = dir_ + "/vpcd.lock";
   lock_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock_) throw StateError("cannot open lock file " + path + ": " + errnoText());
+  if (!lock_) fail("cannot open lock file " + path);
   if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     ssize_t n = ::pread(lock_.get(), buf, sizeof buf - 1, 0);
@@ -94,7 +109,7 @@ void StateStore::lock() {
   }
   std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_.get(), 0) != 0 || ::pwrite(lock_.get(), pid.data(), pid.size(), 0) < 0) {
-    throw StateError("cannot write lock file " + path + ": " + errnoText());
+    fail("cannot write lock file " + path);
   }
 }
 
@@ -103,7 +118,7 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
   std::string dirPath = dir_ + "/" + kind;
   DIR* dir = ::opendir(dirPath.c_str());
   if (!dir && errno == ENOENT && kind.starts_with("subnets/")) return {};
-  if (!dir) throw StateError("cannot read " + dirPath + ": " + errnoText());
+  if (!dir) fail("cannot read " + dirPath);
   std::vector<std::string> files;
   while (dirent* e = ::readdir(dir)) {
     std::string name = e->d_name;
@@ -148,11 +163,25 @@ namespace {
 
 // Performs a journal's writes and removes (each idempotent), then makes them
 // durable with one syncfs of the state directory's filesystem.
+// Thrown by perform() when nothing was changed yet (every new file is
+// written to a temporary first, and a full disk fails there).
+struct NothingChanged {
+  StateError error;
+};
+
 void perform(const std::string& dir, const nlohmann::json& journal) {
-  for (const auto& [path, content] : journal.at("writes").items()) {
-    makeDir(parentOf(dir + "/" + path));
-    writeWhole(dir + "/" + path, content.get<std::string>(), false);
+  std::vector<std::pair<std::string, std::string>> staged;  // tmp, path
+  try {
+    for (const auto& [path, content] : journal.at("writes").items()) {
+      makeDir(parentOf(dir + "/" + path));
+      std::string file = dir + "/" + path;
+      staged.emplace_back(writeTemp(file, content.get<std::string>(), false), file);
+    }
+  } catch (const StateError& e) {
+    for (const auto& [tmp, path] : staged) ::unlink(tmp.c_str());
+    throw NothingChanged{e};
   }
+  for (const auto& [tmp, path] : staged) install(tmp, path);
   for (const auto& path : journal.at("removes")) {
     std::string file = dir + "/" + path.get<std::string>();
     removeFile(file);
@@ -160,8 +189,7 @@ void perform(const std::string& dir, const nlohmann::json& journal) {
     if (file.find("/subnets/") != std::string::npos) ::rmdir(parentOf(file).c_str());
   }
   Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root || ::syncfs(root.get()) != 0)
-    throw StateError("cannot sync " + dir + ": " + errnoText());
+  if (!root || ::syncfs(root.get()) != 0) fail("cannot sync " + dir);
 }
 
 }  // namespace
@@ -191,7 +219,14 @@ void StateStore::write(const Batch& batch) const {
   for (const auto& [path, content] : batch.writes) journal["writes"][path.substr(cut)] = content;
   for (const auto& path : batch.removes) journal["removes"].push_back(path.substr(cut));
   writeFileAtomic(dir_ + "/" + kJournal, journal.dump() + "\n");
-  perform(dir_, journal);
+  try {
+    perform(dir_, journal);
+  } catch (const NothingChanged& nothing) {
+    // Not a half-done change for a restart to finish: the request failed.
+    removeFile(dir_ + "/" + kJournal);
+    syncDir(dir_);
+    throw nothing.error;
+  }
   removeFile(dir_ + "/" + kJournal);
   syncDir(dir_);
 }
@@ -204,6 +239,8 @@ void StateStore::replayJournal() const {
   text << in.rdbuf();
   try {
     perform(dir_, nlohmann::json::parse(text.str()));
+  } catch (const NothingChanged& nothing) {
+    throw nothing.error;
   } catch (const StateError&) {
     throw;
   } catch (const std::exception& e) {

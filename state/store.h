@@ -23,7 +23,12 @@ namespace vpcd {
 
 class StateError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit StateError(const std::string& message, int code = 0)
+      : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }  // errno, for a failed system call
+
+ private:
+  int code_;
 };
 
 class StateStore {
