@@ -32,7 +32,19 @@ constexpr uint64_t kLogKeep = 64 << 10;
   _exit(127);
 }
 
-[[noreturn]] void runChild(int nsFd, int logFd, int nullFd, const char* ns, const char* hosts,
+struct ChildFiles {
+  const char* ns;
+  const char* hosts;     // bound on /etc/hosts when it exists
+  const char* resolv;    // bound on /etc/resolv.conf when it exists
+  const char* hostname;  // a UTS namespace of its own with this name; none when empty
+};
+
+void bindIfThere(const char* from, const char* onto, const char* step) {
+  struct stat st {};
+  if (::stat(from, &st) == 0 && ::mount(from, onto, nullptr, MS_BIND, nullptr) != 0) fail(step);
+}
+
+[[noreturn]] void runChild(int nsFd, int logFd, int nullFd, const ChildFiles& files,
                            char* const* argv) {
   ::signal(SIGCHLD, SIG_DFL);
   sigset_t all;
@@ -41,13 +53,15 @@ constexpr uint64_t kLogKeep = 64 << 10;
   if (::dup2(nullFd, 0) < 0 || ::dup2(logFd, 1) < 0 || ::dup2(logFd, 2) < 0) _exit(127);
   ::setsid();  // its own process group, ended as a whole on stop
   if (::setns(nsFd, CLONE_NEWNET) != 0) fail("enter network namespace");
-  if (::unshare(CLONE_NEWNS) != 0) fail("new mount namespace");
+  int flags = CLONE_NEWNS | (*files.hostname ? CLONE_NEWUTS : 0);
+  if (::unshare(flags) != 0) fail("new mount and UTS namespaces");
+  if (*files.hostname && ::sethostname(files.hostname, std::strlen(files.hostname)) != 0)
+    fail("set the hostname");
   if (::mount("", "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) fail("make / a slave mount");
-  struct stat st {};
-  if (::stat(hosts, &st) == 0 && ::mount(hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0)
-    fail("bind the instance's hosts file");
+  bindIfThere(files.hosts, "/etc/hosts", "bind the hosts file");
+  bindIfThere(files.resolv, "/etc/resolv.conf", "bind the resolv.conf file");
   // /sys shows the devices of the namespace that mounts it, as in `ip netns exec`.
-  if (::umount2("/sys", MNT_DETACH) == 0) ::mount(ns, "/sys", "sysfs", 0, nullptr);
+  if (::umount2("/sys", MNT_DETACH) == 0) ::mount(files.ns, "/sys", "sysfs", 0, nullptr);
   ::syscall(SYS_close_range, 3u, ~0u, 0u);
   ::execvp(argv[0], argv);
   fail(argv[0]);
@@ -69,7 +83,8 @@ CommandRunner::CommandRunner(std::string netnsDir, std::string etcNetnsDir)
 
 CommandRunner::Started CommandRunner::start(const std::string& ns,
                                             const std::vector<std::string>& argv,
-                                            const std::string& logPath) {
+                                            const std::string& logPath,
+                                            const std::string& hostname) {
   rotate(logPath);
   std::string line = "--- vpcd: starting";
   for (const auto& a : argv) line += " " + a;
@@ -82,13 +97,14 @@ CommandRunner::Started CommandRunner::start(const std::string& ns,
   if (!logFd || !nullFd)
     throw std::runtime_error("cannot open " + logPath + ": " + std::strerror(errno));
   std::string hosts = etcNetnsDir_ + "/" + ns + "/hosts";
+  std::string resolv = etcNetnsDir_ + "/" + ns + "/resolv.conf";
+  ChildFiles files{ns.c_str(), hosts.c_str(), resolv.c_str(), hostname.c_str()};
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0)
-    runChild(nsFd.get(), logFd.get(), nullFd.get(), ns.c_str(), hosts.c_str(), args.data());
+  if (pid == 0) runChild(nsFd.get(), logFd.get(), nullFd.get(), files, args.data());
   return {pid, startTimeOf(pid)};
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// Instance commands: processes vpcd starts in an instance's network
-// namespace, with the instance's hosts file on /etc/hosts (a mount namespace
-// of their own, as `ip netns exec` makes), stdout and stderr appended to the
-// instance's serial log. No shell: argv is executed as given.
+// Instance commands (and the VPC resolvers): processes vpcd starts in a
+// network namespace, with that namespace's hosts and resolv.conf files from
+// the etc-netns directory on /etc (a mount namespace of their own, as `ip
+// netns exec` makes), an instance's in a UTS namespace named after it, stdout
+// and stderr appended to a log. No shell: argv is executed as given.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -20,8 +21,9 @@ class CommandRunner {
     int pid = 0;
     uint64_t startTime = 0;  // /proc/<pid>/stat field 22: tells a reused pid apart
   };
+  // `hostname` non-empty: the process gets a UTS namespace with that name.
   Started start(const std::string& ns, const std::vector<std::string>& argv,
-                const std::string& logPath);
+                const std::string& logPath, const std::string& hostname = "");
   // Ends the command's process group: SIGTERM, SIGKILL after `grace`.
   void stop(int pid, uint64_t startTime, const std::string& logPath,
             std::chrono::milliseconds grace = std::chrono::seconds(5));

@@ -29,17 +29,32 @@ void applyConfigFile(DaemonConfig& config, const std::string& path, bool require
   auto file = readJsonObject(path, "config", required);
   if (!file) return;
   const nlohmann::json& doc = *file;
-  std::map<std::string, std::string*> strings{
-      {"socket", &config.socketPath},    {"state_dir", &config.stateDir},
-      {"uplink", &config.uplink},        {"transit_pool", &config.transitPoolText},
-      {"netns_dir", &config.netnsDir},   {"etc_netns_dir", &config.etcNetnsDir},
-      {"log_level", &config.logLevel},   {"api_group", &config.apiGroup},
-      {"roles_file", &config.rolesFile}, {"mount_namespace", &config.mountNamespace}};
+  std::map<std::string, std::string*> strings{{"socket", &config.socketPath},
+                                              {"state_dir", &config.stateDir},
+                                              {"uplink", &config.uplink},
+                                              {"transit_pool", &config.transitPoolText},
+                                              {"netns_dir", &config.netnsDir},
+                                              {"etc_netns_dir", &config.etcNetnsDir},
+                                              {"run_dir", &config.runDir},
+                                              {"log_level", &config.logLevel},
+                                              {"api_group", &config.apiGroup},
+                                              {"roles_file", &config.rolesFile},
+                                              {"mount_namespace", &config.mountNamespace}};
   for (const auto& [key, value] : doc.items()) {
     std::string where = "config " + path + ": \"" + key + "\"";
-    if (key == "dry_run" || key == "docker_compat") {
+    if (key == "dry_run" || key == "docker_compat" || key == "dns") {
       if (!value.is_boolean()) throw std::invalid_argument(where + " must be true or false");
-      (key == "dry_run" ? config.dryRun : config.dockerCompat) = value.get<bool>();
+      (key == "dry_run" ? config.dryRun
+       : key == "dns"   ? config.dns
+                        : config.dockerCompat) = value.get<bool>();
+    } else if (key == "dns_upstreams") {
+      if (!value.is_array()) throw std::invalid_argument(where + " must be a list of addresses");
+      config.dnsUpstreams.clear();
+      for (const auto& a : value) {
+        if (!a.is_string() || !Ipv4::parse(a.get<std::string>()))
+          throw std::invalid_argument(where + " must be a list of IPv4 addresses");
+        config.dnsUpstreams.push_back(a.get<std::string>());
+      }
     } else if (auto it = strings.find(key); it != strings.end()) {
       if (!value.is_string()) throw std::invalid_argument(where + " must be a string");
       *it->second = value.get<std::string>();

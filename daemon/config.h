@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lib/model/cidr.h"
 
@@ -13,6 +14,7 @@ struct DaemonConfig {
   std::string socketPath = "/run/vpcd/vpcd.sock";
   std::string stateDir = "/var/lib/vpcd";
   std::string netnsDir = "/run/netns";
+  std::string runDir = "/run/vpcd";         // runtime files others read (the resolvers')
   std::string etcNetnsDir = "/etc/netns";   // per-namespace hosts files, as ip-netns reads them
   std::string uplink;                       // empty: the device of the default route at start
   Cidr transitPool{Ipv4{0xa9fe4000u}, 18};  // 169.254.64.0/18
@@ -26,6 +28,10 @@ struct DaemonConfig {
   // Where namespace names are mounted: empty for vpcd's own mount namespace;
   // /proc/1/ns/mnt under a systemd unit with a mount namespace of its own.
   std::string mountNamespace;  // accept transit links in Docker's DOCKER-USER chain
+  // Where the VPC resolvers forward what is not a VPC name; empty: the
+  // host's resolvers (hostUpstreams()).
+  std::vector<std::string> dnsUpstreams;
+  bool dns = true;  // a resolver per VPC (needs dnsmasq)
 };
 
 // A JSON object from a file; nullopt when the file is missing and not
@@ -34,8 +40,9 @@ std::optional<nlohmann::json> readJsonObject(const std::string& path, const std:
                                              bool required);
 
 // Settings from a JSON config file ({"socket", "state_dir", "uplink",
-// "transit_pool", "netns_dir", "etc_netns_dir", "log_level", "api_group",
-// "roles_file", "mount_namespace", "docker_compat", "dry_run"}) on
+// "transit_pool", "netns_dir", "etc_netns_dir", "run_dir", "log_level", "api_group",
+// "roles_file", "mount_namespace", "docker_compat", "dry_run", "dns",
+// "dns_upstreams"}) on
 // top of `config`. A missing file is fine unless `required`; an unknown key
 // or a value of the wrong type throws std::invalid_argument naming it.
 void applyConfigFile(DaemonConfig& config, const std::string& path, bool required);

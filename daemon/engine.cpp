@@ -31,6 +31,7 @@ void Engine::load() {
 
 ReconcileReport Engine::start() {
   if (!loaded_) load();
+  if (afterCommit_) afterCommit_(state_);
   picture_.update(state_);
   startReport_ = reconcile(Scope::all());
   updateCoexistence();
@@ -104,6 +105,7 @@ void Engine::commit(const DesiredState& next) {
   bool vpcsChanged = next.vpcs().size() != state_.vpcs().size();
   state_ = next;
   picture_.apply(std::move(delta));
+  if (afterCommit_) afterCommit_(state_);
   // A VPC whose last pass failed is retried with any change: a user who
   // repeats a request after a 500 gets the repair, not a no-op.
   for (const auto& [vpc, st] : status_) {

@@ -68,6 +68,12 @@ class Engine {
   // never shown as in force, whichever object of the VPC it came from.
   nlohmann::json withEnforcement(nlohmann::json object, const std::set<std::string>& vpcs) const;
 
+  // Called with every new desired state (at start and with each commit,
+  // before its reconcile): what follows the state outside the kernel (the
+  // namespaces' /etc files, the resolvers).
+  using AfterCommit = std::function<void(const DesiredState&)>;
+  void setAfterCommit(AfterCommit hook) { afterCommit_ = std::move(hook); }
+
   nlohmann::json plan();
   nlohmann::json status();
   // "ready: 3 VPCs, 12 subnets, 2 instances", for systemd's STATUS=.
@@ -105,6 +111,7 @@ class Engine {
   std::map<std::string, VpcStatus> status_;
   ReconcileReport startReport_;
   AfterReconcile afterReconcile_;
+  AfterCommit afterCommit_;
 };
 
 }  // namespace vpcd

@@ -35,15 +35,10 @@ bool InstanceService::commandRunning(const Instance& i) const {
   return runner_ && CommandRunner::alive(i.pid, i.pidStartTime);
 }
 
-void InstanceService::commit(const DesiredState& next) {
-  engine_.commit(next);
-  writeHostsFiles();
-}
-
 void InstanceService::startCommand(const Instance& i) {
   if (!runner_ || i.command.empty()) return;
-  auto started =
-      runner_->start(instanceNamespace(i.name), i.command, engine_.store().serialPath(i.name));
+  auto started = runner_->start(instanceNamespace(i.name), i.command,
+                                engine_.store().serialPath(i.name), i.name);
   Instance running = i;
   running.pid = started.pid;
   running.pidStartTime = started.startTime;
@@ -66,7 +61,6 @@ void InstanceService::stopCommand(const Instance& i) {
 }
 
 void InstanceService::resume() {
-  writeHostsFiles();
   // A copy of the table: each commit below replaces the state it belongs to.
   const Table<Instance> instances = engine_.state().instances();
   for (const auto& [name, ptr] : instances) {
@@ -109,17 +103,14 @@ Reply InstanceService::get(const std::string& name) const {
 Reply InstanceService::create(const json& body) {
   InstanceRequest req = parseInstanceRequest(body);
   std::string name = req.instance.name;
-  commit(engine_.state().with(change::CreateInstance{req, nowSeconds()}));
+  engine_.commit(engine_.state().with(change::CreateInstance{req, nowSeconds()}));
   return launch(name, 201);
 }
 
 Reply InstanceService::remove(const std::string& name) {
   Instance i = engine_.state().instance(name);
   stopCommand(i);
-  commit(engine_.state().with(change::DeleteInstance{name}));
-  const std::string dir = engine_.config().etcNetnsDir + "/" + instanceNamespace(name);
-  ::unlink((dir + "/hosts").c_str());
-  ::rmdir(dir.c_str());
+  engine_.commit(engine_.state().with(change::DeleteInstance{name}));
   ::unlink(engine_.store().serialPath(name).c_str());
   i.status = InstanceStatus::Stopped;
   return {200, toJson(i, false)};
@@ -133,7 +124,7 @@ Reply InstanceService::stop(const std::string& name) {
   i.pidStartTime = 0;
   i.status = InstanceStatus::Stopped;
   i.lastStopAt = nowSeconds();
-  commit(engine_.state().with(change::UpdateInstance{i}));
+  engine_.commit(engine_.state().with(change::UpdateInstance{i}));
   return {200, shown(engine_.state().instance(name))};
 }
 
@@ -142,7 +133,7 @@ Reply InstanceService::start(const std::string& name) {
   if (i.status != InstanceStatus::Stopped) throw wrongState(i, "start");
   i.status = InstanceStatus::Running;
   i.lastStartAt = nowSeconds();
-  commit(engine_.state().with(change::UpdateInstance{i}));
+  engine_.commit(engine_.state().with(change::UpdateInstance{i}));
   return launch(name, 200);
 }
 
@@ -159,7 +150,7 @@ Reply InstanceService::reset(const std::string& name) {
 
 Reply InstanceService::addNic(const std::string& name, const json& body) {
   NicRequest r = parseNicRequest(body, "");
-  commit(engine_.state().with(change::AddNic{name, r}));
+  engine_.commit(engine_.state().with(change::AddNic{name, r}));
   return {201, toJson(engine_.state().instance(name).nics.back(), false)};
 }
 
@@ -167,7 +158,7 @@ Reply InstanceService::removeNic(const std::string& name, const std::string& nic
   const Instance& i = engine_.state().instance(name);
   auto it = std::find_if(i.nics.begin(), i.nics.end(), [&](const Nic& n) { return n.name == nic; });
   json gone = it == i.nics.end() ? json() : toJson(*it, false);
-  commit(engine_.state().with(change::RemoveNic{name, nic}));
+  engine_.commit(engine_.state().with(change::RemoveNic{name, nic}));
   return {200, gone};
 }
 
@@ -182,32 +173,6 @@ Reply InstanceService::serialOutput(const std::string& name, const Query& q) con
                             }}};
   }
   return {200, json{{"contents", contents}, {"start", start}, {"next", start + contents.size()}}};
-}
-
-void InstanceService::writeHostsFiles() const {
-  if (engine_.config().dryRun) return;
-  ::mkdir(engine_.config().etcNetnsDir.c_str(), 0755);
-  const DesiredState& state = engine_.state();
-  for (const auto& [name, i] : state.instances()) {
-    std::set<std::string> vpcs = vpcsOf(*i);
-    std::string text = "127.0.0.1\tlocalhost\n::1\tlocalhost\n";
-    for (const auto& vpc : vpcs) {
-      const Vpc* v = state.findVpc(vpc);
-      if (!v) continue;
-      for (const auto& s : v->subnets) text += s.address().str() + "\t" + s.name + "." + vpc + "\n";
-    }
-    for (const auto& [otherName, other] : state.instances()) {
-      for (size_t k = 0; k < other->nics.size(); ++k) {
-        const Nic& n = other->nics[k];
-        if (!vpcs.count(n.vpc)) continue;
-        text +=
-            n.ip.str() + "\t" + (k == 0 ? otherName + " " : "") + otherName + "-" + n.name + "\n";
-      }
-    }
-    std::string dir = engine_.config().etcNetnsDir + "/" + instanceNamespace(name);
-    ::mkdir(dir.c_str(), 0755);
-    std::ofstream(dir + "/hosts", std::ios::trunc) << text;
-  }
 }
 
 }  // namespace vpcd

@@ -14,6 +14,8 @@
 #include "daemon/drift_watcher.h"
 #include "daemon/http_server.h"
 #include "daemon/log.h"
+#include "daemon/netns_files.h"
+#include "daemon/resolvers.h"
 #include "daemon/service.h"
 #include "daemon/systemd.h"
 #include "lib/kernel/fake_kernel.h"
@@ -95,6 +97,24 @@ int run(vpcd::DaemonConfig config) {
   }
 
   boost::asio::io_context io(1);
+  std::unique_ptr<vpcd::NetnsFiles> files;
+  std::unique_ptr<vpcd::Resolvers> resolvers;
+  if (real) {
+    std::string dnsmasq = config.dns ? vpcd::findDnsmasq() : "";
+    if (config.dns && dnsmasq.empty())
+      logLine(4, "dnsmasq not found: VPCs get no resolver (install dnsmasq-base)");
+    if (!dnsmasq.empty()) {
+      auto upstreams = config.dnsUpstreams.empty() ? vpcd::hostUpstreams() : config.dnsUpstreams;
+      if (upstreams.empty()) logLine(4, "no upstream resolver: VPC names resolve, others do not");
+      resolvers = std::make_unique<vpcd::Resolvers>(io, *runner, config.netnsDir,
+                                                    config.runDir + "/dns", dnsmasq, upstreams);
+    }
+    files = std::make_unique<vpcd::NetnsFiles>(config.etcNetnsDir, resolvers != nullptr);
+    service.engine.setAfterCommit([&](const vpcd::DesiredState& state) {
+      files->sync(state);
+      if (resolvers) resolvers->sync(state);
+    });
+  }
   std::unique_ptr<vpcd::DriftWatcher> watcher;
   if (real) {
     // Drift watch: kernel notifications in the host and every namespace of
@@ -102,7 +122,10 @@ int run(vpcd::DaemonConfig config) {
     watcher = std::make_unique<vpcd::DriftWatcher>(
         io, config.netnsDir,
         [&](const std::set<std::string>& changed) { return service.engine.repairDrift(changed); });
-    real->setBeforeNamespaceDelete([&](const std::string& ns) { watcher->forget(ns); });
+    real->setBeforeNamespaceDelete([&](const std::string& ns) {
+      if (resolvers) resolvers->beforeNamespaceDelete(ns);
+      watcher->forget(ns);
+    });
     reconciler.setBeforePass([&] { real->invalidate(watcher->takePending()); });
     service.engine.setAfterReconcile([&](const vpcd::Engine::PassDone& done) {
       if (done.everything) {
@@ -113,6 +136,7 @@ int run(vpcd::DaemonConfig config) {
       // What the pass did itself is no drift; a change by hand to a
       // namespace outside the pass still is, and is repaired.
       watcher->discardPending(done.passed);
+      if (resolvers) resolvers->recheck(done.passed);
     });
   }
 
@@ -168,6 +192,8 @@ int main(int argc, char** argv) {
   option("--etc-netns-dir", &vpcd::DaemonConfig::etcNetnsDir,
          "per-namespace /etc files (instance hosts files), as ip-netns reads them");
   option("--netns-dir", &vpcd::DaemonConfig::netnsDir, "directory of named network namespaces");
+  option("--run-dir", &vpcd::DaemonConfig::runDir,
+         "runtime files (the VPC resolvers'); must be traversable by others");
   option("--log-level", &vpcd::DaemonConfig::logLevel, "error, warning, notice, info or debug");
   option("--api-group", &vpcd::DaemonConfig::apiGroup,
          "group whose members may change things through the API");
@@ -181,6 +207,14 @@ int main(int argc, char** argv) {
   };
   flag("--dry-run", &vpcd::DaemonConfig::dryRun,
        "use an in-memory kernel: nothing on the host changes");
+  app.add_option("--dns-upstream", flags.dnsUpstreams,
+                 "resolver the VPC resolvers forward to (repeatable; default: the host's)")
+      ->check(CLI::ValidIPV4);
+  given.emplace_back(app.get_option("--dns-upstream"),
+                     [&config, &flags] { config.dnsUpstreams = flags.dnsUpstreams; });
+  bool noDns = false;
+  given.emplace_back(app.add_flag("--no-dns", noDns, "no resolver per VPC"),
+                     [&config] { config.dns = false; });
   flag("--docker-compat", &vpcd::DaemonConfig::dockerCompat,
        "let VPC traffic past Docker's FORWARD drop (DOCKER-USER accepts)");
   CLI11_PARSE(app, argc, argv);

@@ -91,8 +91,8 @@ class InstanceService {
   explicit InstanceService(Engine& engine) : engine_(engine) {}
   // Commands run only when a runner is set (not in a dry run or unit tests).
   void setCommandRunner(CommandRunner* runner) { runner_ = runner; }
-  // At start: hosts files, and each RUNNING instance's command adopted if
-  // still alive or started again.
+  // At start: each RUNNING instance's command adopted if still alive or
+  // started again.
   void resume();
 
   Reply list(const Query& q) const;
@@ -107,8 +107,6 @@ class InstanceService {
   Reply serialOutput(const std::string& name, const Query& q) const;
 
  private:
-  // Commits `next`, then writes the hosts files of every instance.
-  void commit(const DesiredState& next);
   // The command of `i` started (or stopped), and the pid recorded.
   void startCommand(const Instance& i);
   void stopCommand(const Instance& i);
@@ -118,7 +116,6 @@ class InstanceService {
   bool commandRunning(const Instance& i) const;
   // The instance as the API shows it: its command's state and enforcement.
   nlohmann::json shown(const Instance& i) const;
-  void writeHostsFiles() const;
 
   Engine& engine_;
   CommandRunner* runner_ = nullptr;

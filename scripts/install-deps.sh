@@ -2,7 +2,8 @@
 # Installs everything vpcd needs to build, run and test, from Debian packages:
 # compilers and libraries; git (the format check lists files with it); and the
 # tools the tests observe with (ip, nft, unshare, mount, curl, python3, sysctl;
-# systemd's tools check the units).
+# systemd's tools check the units); dnsmasq-base, the VPC resolvers' engine (the
+# binary only: no system-wide service comes with it).
 set -euo pipefail
 if [[ $EUID -ne 0 ]]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2
@@ -15,4 +16,4 @@ apt-get install -y -q --no-install-recommends \
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
   libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
   iproute2 nftables util-linux mount coreutils findutils curl python3 procps \
-  python3-jsonschema iperf3 iptables systemd iputils-ping
+  python3-jsonschema iperf3 iptables systemd iputils-ping dnsmasq-base

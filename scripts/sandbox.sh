@@ -21,6 +21,10 @@ SANDBOX_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VPCD="$VPCD_BIN_DIR/vpcd"
 VPCCTL_BIN="$VPCD_BIN_DIR/vpcctl"
 WORK="$(mktemp -d /tmp/vpcd-sandbox.XXXXXX)"
+# Traversable (not listable): the VPC resolvers, which run as nobody, read
+# their hosts files in $WORK/run/dns.
+chmod 0711 "$WORK"
+mkdir -m 0755 "$WORK/run"
 SOCK="$WORK/vpcd.sock"
 STATE="$WORK/state"
 SERVER_ADDR=198.51.100.1
@@ -48,11 +52,24 @@ for path in glob.glob(sys.argv[1] + "/*.json"):
 PY
 }
 
+# The VPC resolvers vpcd started (dnsmasq, one per VPC), by their pid records,
+# and the fake internet's resolver.
+end_resolvers() {
+  local record pid start
+  for record in "$WORK"/run/dns/*.pid "$WORK/upstream-dns.pid"; do
+    [[ -f $record && $record != *.dnsmasq.pid ]] || continue
+    read -r pid start <"$record" || true
+    [[ -n $pid && -d /proc/$pid ]] || continue
+    if [[ -z $start || $(awk '{print $22}' "/proc/$pid/stat") == "$start" ]]; then kill "$pid" || true; fi
+  done
+}
+
 sandbox_cleanup() {
   local rc=$?
   for hook in "${ON_EXIT[@]}"; do $hook "$rc" || true; done
   stop_daemon || true
   end_instance_commands || true
+  end_resolvers || true
   for pid in "${CHILD_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
   return "$rc"
@@ -61,6 +78,9 @@ trap sandbox_cleanup EXIT
 
 mkdir -p /run/netns
 mount -t tmpfs vpcd-sandbox-netns /run/netns
+# The namespaces' /etc files (hosts, resolv.conf) stay in the sandbox too.
+[[ -d /etc/netns ]] || mkdir /etc/netns
+mount -t tmpfs vpcd-sandbox-etc-netns /etc/netns
 ip link set lo up
 ip netns add internet
 ip link add uplink0 type veth peer name eth0 netns internet
@@ -79,6 +99,15 @@ table inet count {
 NFT
 
 source "$SANDBOX_LIB_DIR/poll.sh"
+
+# The fake internet's resolver at $SERVER_ADDR: example.test is the server,
+# every other name is NXDOMAIN at once. The VPC resolvers forward to it.
+if command -v dnsmasq >/dev/null; then
+  ip netns exec internet dnsmasq --conf-file=/dev/null --no-resolv --no-hosts \
+    --listen-address="$SERVER_ADDR" --bind-interfaces --address=/example.test/"$SERVER_ADDR" \
+    --address=/#/ --pid-file="$WORK/upstream-dns.pid" --user=root
+  # dnsmasq forks into the background; it is ended by its pid file at exit.
+fi
 
 vpcctl() { "$VPCCTL_BIN" --socket "$SOCK" "$@"; }
 
@@ -99,7 +128,9 @@ json_field() {  # JSON on stdin, python expression on `d`
 kernel_mutations() { vpcctl status -o json | json_field 'd["kernel_mutations"]'; }
 
 start_daemon() {
-  "$VPCD" --socket "$SOCK" --state-dir "$STATE" "$@" >>"$WORK/vpcd.log" 2>&1 &
+  "$VPCD" --socket "$SOCK" --state-dir "$STATE" --run-dir "$WORK/run" \
+    --dns-upstream "$SERVER_ADDR" "$@" \
+    >>"$WORK/vpcd.log" 2>&1 &
   DAEMON_PID=$!
   if ! wait_until 10 vpcctl health; then
     echo "vpcd did not come up:" >&2

@@ -2,11 +2,11 @@
 # Instances (issue 6), in the sandbox: a two-NIC instance answering on both
 # addresses with replies leaving by the NIC the request came in on, IPAM,
 # lifecycle with a real command, hot-plug, isolation on the VPC bridge against
-# a root process inside an instance, hosts files, restart and delete.
+# a root process inside an instance, names, restart and delete.
 source "$(dirname "$0")/lib.sh"
 
 ECHO="$SANDBOX_LIB_DIR/echo_server.py"
-prod_lab --etc-netns-dir "$WORK/etc-netns"
+prod_lab
 
 field() { json_field "$1" <"$WORK/body"; }
 instance() { api GET "/v1/instances/$1" >/dev/null && field "$2"; }
@@ -179,14 +179,15 @@ vpcctl subnet delete lab app >/dev/null
 vpcctl vpc delete lab >/dev/null
 
 echo "== names"
-# IPv4 lookups only: every name is in the hosts file, so no DNS query leaves.
+# IPv4 lookups: the VPC's resolver answers every name (docs/instances.md).
 api POST /v1/instances '{"name":"names","subnet":"prod/db","command":["getent","ahostsv4","router1","web2-eth0","db.prod"]}' >/dev/null
 wait_until 5 grep -q "STREAM db.prod" "$STATE/serial/names.log" || true
 serial=$(cat "$STATE/serial/names.log")
 assert_contains "$serial" "10.10.1.3       STREAM router1" "router1 resolves inside an instance's command"
 assert_contains "$serial" "10.10.1.4       STREAM web2" "NIC names resolve (to the instance's name)"
 assert_contains "$serial" "10.10.2.2       STREAM db.prod" "subnet hosts resolve"
-assert_contains "$(cat "$WORK/etc-netns/vm-web2/hosts")" "10.10.2.50	router1-eth1" "hosts file lists every NIC"
+assert_contains "$(in_vm web2 getent hosts router1-eth1)" "10.10.2.50" "every NIC has a name"
+assert_contains "$(cat "/etc/netns/vm-web2/hosts")" "web2.prod.internal web2" "the hosts file names the instance"
 
 echo "== deletes refused while NICs remain"
 out=$(api DELETE /v1/vpcs/prod/subnets/db)
@@ -198,7 +199,7 @@ assert_eq 409 "${out%% *}" "vpc with NICs"
 echo "== restart keeps instances and their commands"
 pid=$(instance router1 'd["command_pid"]')
 stop_daemon
-start_daemon --etc-netns-dir "$WORK/etc-netns"
+start_daemon
 assert_eq "RUNNING running $pid" "$(instance router1 'd["status"] + " " + d["command_state"] + " " + str(d["command_pid"])')" \
   "the command was adopted, not started twice"
 assert_eq 1 "$(pgrep -fc "$ECHO 0.0.0.0 8080" || true)" "one command process"
@@ -235,7 +236,7 @@ wait "$follower" && pass "the stream ends when the instance goes" || fail "the s
 wait_until 5 gone "$pid" && pass "the command ended" || fail "the command survived delete"
 assert_eq "" "$(ip netns list | grep -w vm-router1 || true)" "namespace gone"
 assert_eq "" "$(ip -n vpc-prod -br link | grep n-router1 || true)" "router ports gone"
-assert_eq "" "$(ls "$WORK/etc-netns" | grep -w vm-router1 || true)" "hosts file gone"
+assert_eq "" "$(ls "/etc/netns" | grep -w vm-router1 || true)" "hosts file gone"
 assert_eq "" "$(ls "$STATE/serial" "$STATE/instances" | grep router1 || true)" "state and serial log gone"
 api GET '/v1/vpcs/prod/subnets/db/available-ips?limit=100' >/dev/null
 assert_eq True "$(field '"10.10.2.50" in d["items"]')" "its addresses are free again"

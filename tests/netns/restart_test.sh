@@ -38,8 +38,10 @@ assert_eq "0" "$(kernel_mutations)" "restart on an intact kernel: no mutating ke
 assert_eq "0" "$(vpcctl status -o json | json_field 'd["startup"]["changes"]')" "restart: no change reported"
 assert_contains "$(vpcctl plan)" "converged" "plan empty after restart"
 
-# A reboot, as far as the network goes: every namespace gone, state kept.
+# A reboot, as far as the network goes: every namespace and process in them
+# (the VPC resolver) gone, state kept.
 stop_daemon
+end_resolvers
 for ns in vpc-prod vpc-prod.web vpc-prod.db; do ip netns del "$ns"; done
 wait_until 5 bash -c '! ip link show t-prod' || fail "t-prod did not go with its namespace"
 assert_eq "" "$(fetch vpc-prod.web "http://$SERVER_ADDR/" 2>/dev/null)" "nothing works with namespaces gone"

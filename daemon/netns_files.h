@@ -1,0 +1,41 @@
+#pragma once
+// The /etc files of every namespace vpcd makes, in the etc-netns directory
+// where `ip netns exec` (and instance commands) find them:
+//   <subnet host vpc-<vpc>.<subnet>>/hosts        localhost, <subnet>.<vpc>.internal
+//   <instance vm-<name>>/hosts                     localhost, <name>.<vpc>.internal <name>
+//   both: resolv.conf                              the VPC resolver at the gateway (.1)
+// Rewritten in place (a running command sees the change) only where their
+// content changed; removed with their namespace.
+#include <map>
+#include <string>
+
+#include "lib/model/desired_state.h"
+
+namespace vpcd {
+
+class NetnsFiles {
+ public:
+  // `resolver`: whether the VPCs have resolvers, so resolv.conf is written.
+  NetnsFiles(std::string etcNetnsDir, bool resolver)
+      : dir_(std::move(etcNetnsDir)), resolver_(resolver) {}
+
+  // The files as `state` has them.
+  void sync(const DesiredState& state);
+
+  // The files of one namespace, by name (hosts, resolv.conf), for tests.
+  static std::map<std::string, std::string> filesOf(const DesiredState& state,
+                                                    const std::string& ns, bool resolver);
+
+ private:
+  using Files = std::map<std::string, std::string>;  // file name -> content
+  std::map<std::string, Files> wanted(const DesiredState& state) const;
+
+  std::string dir_;
+  bool resolver_;
+  std::map<std::string, Files> written_;  // by namespace
+};
+
+// "<vpc>.internal": the DNS domain of a VPC's names.
+std::string vpcDomain(const std::string& vpc);
+
+}  // namespace vpcd
