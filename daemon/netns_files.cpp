@@ -26,62 +26,80 @@ std::string vpcDomain(const std::string& vpc) {
   return vpc + ".internal";
 }
 
-std::map<std::string, NetnsFiles::Files> NetnsFiles::wanted(const DesiredState& state) const {
-  std::map<std::string, Files> out;
-  for (const auto& [name, vpc] : state.vpcs()) {
-    for (const auto& s : vpc->subnets) {
-      Files& f = out[subnetNamespace(name, s.name)];
-      f["hosts"] = std::string(kLocalhost) + s.address().str() + "\t" + s.name + "." +
-                   vpcDomain(name) + " " + s.name + "\n";
-      if (resolver_) f["resolv.conf"] = resolvConf(s.gateway(), {name});
-    }
-  }
-  for (const auto& [name, i] : state.instances()) {
-    if (i->nics.empty()) continue;
-    const Nic& primary = i->nics.front();
-    Files& f = out[instanceNamespace(name)];
-    // The qualified name first: `hostname -f` answers it.
-    f["hosts"] = std::string(kLocalhost) + primary.ip.str() + "\t" + name + "." +
-                 vpcDomain(primary.vpc) + " " + name + "\n";
-    if (resolver_) f["resolv.conf"] = resolvConf(primary.gateway(), vpcsOf(*i));
-  }
-  return out;
+NetnsFiles::Files NetnsFiles::subnetFiles(const Vpc& vpc, const Subnet& s, bool resolver) {
+  Files f;
+  f["hosts"] = std::string(kLocalhost) + s.address().str() + "\t" + s.name + "." +
+               vpcDomain(vpc.name) + " " + s.name + "\n";
+  if (resolver) f["resolv.conf"] = resolvConf(s.gateway(), {vpc.name});
+  return f;
+}
+
+NetnsFiles::Files NetnsFiles::instanceFiles(const Instance& i, bool resolver) {
+  Files f;
+  if (i.nics.empty()) return f;
+  const Nic& primary = i.nics.front();
+  // The qualified name first: `hostname -f` answers it.
+  f["hosts"] = std::string(kLocalhost) + primary.ip.str() + "\t" + i.name + "." +
+               vpcDomain(primary.vpc) + " " + i.name + "\n";
+  if (resolver) f["resolv.conf"] = resolvConf(primary.gateway(), vpcsOf(i));
+  return f;
 }
 
 std::map<std::string, std::string> NetnsFiles::filesOf(const DesiredState& state,
                                                        const std::string& ns, bool resolver) {
-  auto all = NetnsFiles("", resolver).wanted(state);
-  return all.count(ns) ? all.at(ns) : Files{};
+  for (const auto& [name, vpc] : state.vpcs()) {
+    for (const auto& s : vpc->subnets) {
+      if (subnetNamespace(name, s.name) == ns) return subnetFiles(*vpc, s, resolver);
+    }
+  }
+  for (const auto& [name, i] : state.instances()) {
+    if (instanceNamespace(name) == ns) return instanceFiles(*i, resolver);
+  }
+  return {};
 }
 
 void NetnsFiles::sync(const DesiredState& state) {
-  auto want = wanted(state);
+  // Only the namespaces of what changed since the last state.
   ::mkdir(dir_.c_str(), 0755);
-  for (const auto& [ns, files] : want) {
-    Files& had = written_[ns];
-    if (had == files) continue;
-    std::string nsDir = dir_ + "/" + ns;
-    ::mkdir(nsDir.c_str(), 0755);
-    for (const auto& [file, content] : files) {
-      if (had.count(file) && had.at(file) == content) continue;
-      // In place, not renamed: a bind mount of the file (a running command's
-      // /etc/hosts) follows the inode.
-      std::ofstream out(nsDir + "/" + file, std::ios::trunc);
-      out << content;
-      if (!out) logLine(4, "cannot write " + nsDir + "/" + file);
+  eachChange(last_.vpcs(), state.vpcs(), [&](const Vpc* before, const Vpc* after) {
+    if (before) {
+      for (const auto& s : before->subnets) {
+        if (!after || !after->findSubnet(s.name)) write(subnetNamespace(before->name, s.name), {});
+      }
     }
-    had = files;
-  }
-  for (auto it = written_.begin(); it != written_.end();) {
-    if (want.count(it->first)) {
-      ++it;
-      continue;
+    if (after) {
+      for (const auto& s : after->subnets)
+        write(subnetNamespace(after->name, s.name), subnetFiles(*after, s, resolver_));
     }
-    std::string nsDir = dir_ + "/" + it->first;
-    for (const auto& [file, content] : it->second) ::unlink((nsDir + "/" + file).c_str());
+  });
+  eachChange(last_.instances(), state.instances(),
+             [&](const Instance* before, const Instance* after) {
+               const Instance& i = after ? *after : *before;
+               write(instanceNamespace(i.name), after ? instanceFiles(*after, resolver_) : Files{});
+             });
+  last_ = state;
+}
+
+void NetnsFiles::write(const std::string& ns, const Files& files) {
+  Files& had = written_[ns];
+  std::string nsDir = dir_ + "/" + ns;
+  if (files.empty()) {
+    for (const auto& [file, content] : had) ::unlink((nsDir + "/" + file).c_str());
     ::rmdir(nsDir.c_str());
-    it = written_.erase(it);
+    written_.erase(ns);
+    return;
   }
+  if (had == files) return;
+  ::mkdir(nsDir.c_str(), 0755);
+  for (const auto& [file, content] : files) {
+    if (had.count(file) && had.at(file) == content) continue;
+    // In place, not renamed: a bind mount of the file (a running command's
+    // /etc/hosts) follows the inode.
+    std::ofstream out(nsDir + "/" + file, std::ios::trunc);
+    out << content;
+    if (!out) logLine(4, "cannot write " + nsDir + "/" + file);
+  }
+  had = files;
 }
 
 }  // namespace vpcd

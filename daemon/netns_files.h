@@ -18,8 +18,10 @@ class NetnsFiles {
   // `resolver`: whether the VPCs have resolvers, so resolv.conf is written.
   NetnsFiles(std::string etcNetnsDir, bool resolver)
       : dir_(std::move(etcNetnsDir)), resolver_(resolver) {}
+  NetnsFiles(const NetnsFiles&) = delete;
 
-  // The files as `state` has them.
+  // The files as `state` has them: those of the namespaces whose object
+  // changed since the last call are written or removed.
   void sync(const DesiredState& state);
 
   // The files of one namespace, by name (hosts, resolv.conf), for tests.
@@ -28,10 +30,14 @@ class NetnsFiles {
 
  private:
   using Files = std::map<std::string, std::string>;  // file name -> content
-  std::map<std::string, Files> wanted(const DesiredState& state) const;
+  static Files subnetFiles(const Vpc& vpc, const Subnet& s, bool resolver);
+  static Files instanceFiles(const Instance& i, bool resolver);
+  // Writes what differs from what was written; no files: removes them all.
+  void write(const std::string& ns, const Files& files);
 
   std::string dir_;
   bool resolver_;
+  DesiredState last_;
   std::map<std::string, Files> written_;  // by namespace
 };
 

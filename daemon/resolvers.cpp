@@ -87,17 +87,37 @@ std::string Resolvers::hostsOf(const DesiredState& state, const std::string& vpc
 }
 
 void Resolvers::sync(const DesiredState& state) {
-  wanted_.clear();
-  for (const auto& [vpc, v] : state.vpcs())
+  // Only the VPCs whose subnets or instances changed since the last state.
+  std::set<std::string> touched;
+  eachChange(last_.vpcs(), state.vpcs(), [&](const Vpc* before, const Vpc* after) {
+    touched.insert((after ? after : before)->name);
+  });
+  eachChange(last_.instances(), state.instances(),
+             [&](const Instance* before, const Instance* after) {
+               for (const Instance* i : {before, after}) {
+                 if (!i) continue;
+                 auto vpcs = vpcsOf(*i);
+                 touched.insert(vpcs.begin(), vpcs.end());
+               }
+             });
+  last_ = state;
+  for (const auto& vpc : touched) {
+    if (!state.findVpc(vpc)) {
+      wanted_.erase(vpc);
+      dirty_.erase(vpc);
+      stop(vpc);
+      continue;
+    }
     wanted_[vpc] = {configOf(vpc, dir_, upstreams_), hostsOf(state, vpc)};
-  for (auto it = running_.begin(); it != running_.end();) {
-    auto next = std::next(it);
-    if (!wanted_.count(it->first)) stop(it->first);
-    it = next;
+    dirty_.insert(vpc);
   }
-  // Started or restarted after the answer has gone out, once for any number
-  // of changes in a row.
-  if (scheduled_) return;
+  schedule();
+}
+
+// Started or restarted after the answer has gone out, once for any number
+// of changes in a row.
+void Resolvers::schedule() {
+  if (scheduled_ || dirty_.empty()) return;
   scheduled_ = true;
   boost::asio::post(io_, [this] {
     scheduled_ = false;
@@ -106,7 +126,12 @@ void Resolvers::sync(const DesiredState& state) {
 }
 
 void Resolvers::apply() {
-  for (const auto& [vpc, want] : wanted_) {
+  std::set<std::string> dirty;
+  dirty.swap(dirty_);
+  for (const auto& vpc : dirty) {
+    auto w = wanted_.find(vpc);
+    if (w == wanted_.end()) continue;
+    const Wanted& want = w->second;
     Running& r = running_[vpc];
     if (r.pid == 0 && !r.retry && !adopt(vpc, r)) r.config.clear();
     if (r.pid != 0 && r.config == want.config) {
@@ -255,20 +280,13 @@ bool Resolvers::inRouter(const std::string& vpc, int pid) const {
 }
 
 void Resolvers::recheck(const std::set<std::string>& namespaces) {
-  bool stale = false;
   for (auto& [vpc, r] : running_) {
     if (r.pid == 0 || !namespaces.count(routerNamespace(vpc)) || inRouter(vpc, r.pid)) continue;
     logLine(4, "resolver of VPC " + vpc + " is in a router that is gone; starting it anew");
     end(vpc, r);
-    stale = true;
+    dirty_.insert(vpc);
   }
-  if (stale && !scheduled_) {
-    scheduled_ = true;
-    boost::asio::post(io_, [this] {
-      scheduled_ = false;
-      apply();
-    });
-  }
+  schedule();
 }
 
 void Resolvers::beforeNamespaceDelete(const std::string& ns) {

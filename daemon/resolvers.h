@@ -31,7 +31,8 @@ class Resolvers {
             std::string dir, std::string dnsmasq, std::vector<std::string> upstreams);
   ~Resolvers();
 
-  // The running resolvers as `state` wants them.
+  // The running resolvers as `state` wants them (the VPCs whose subnets or
+  // instances changed since the last call are looked at).
   void sync(const DesiredState& state);
   // A reconcile pass went over `namespaces`: a router made anew (deleted by
   // hand and rebuilt) gets its resolver started again inside it, since the
@@ -58,6 +59,7 @@ class Resolvers {
     std::unique_ptr<boost::asio::posix::stream_descriptor> exit;  // a pidfd
     std::unique_ptr<boost::asio::steady_timer> retry;
   };
+  void schedule();
   void apply();
   void reload(const std::string& vpc, Running& r, const std::string& hosts);
   void writeHosts(const std::string& vpc, const std::string& hosts) const;
@@ -79,6 +81,8 @@ class Resolvers {
     std::string config, hosts;
   };
   std::map<std::string, Wanted> wanted_;
+  std::set<std::string> dirty_;  // VPCs whose wanted resolver is to be applied
+  DesiredState last_;
   bool scheduled_ = false;
 };
 

@@ -280,27 +280,6 @@ void StateStore::dropVpc(Batch& b, const Vpc& vpc) const {
   for (const auto& s : vpc.subnets) b.removes.insert(subnetPath(vpc.name, s.name));
 }
 
-namespace {
-
-// Calls `changed(old, new)` for each object of `table` that differs between
-// the two (either may be null: created or deleted).
-template <typename T, typename Fn>
-void eachChange(const Table<T>& old, const Table<T>& next, Fn&& changed) {
-  for (const auto& [name, obj] : next) {
-    auto it = old.find(name);
-    if (it == old.end()) {
-      changed(nullptr, obj.get());
-    } else if (it->second != obj && !(*it->second == *obj)) {
-      changed(it->second.get(), obj.get());
-    }
-  }
-  for (const auto& [name, obj] : old) {
-    if (!next.count(name)) changed(obj.get(), nullptr);
-  }
-}
-
-}  // namespace
-
 void StateStore::commit(const DesiredState& old, const DesiredState& next) const {
   Batch b;
   eachChange(old.vpcs(), next.vpcs(), [&](const Vpc* before, const Vpc* after) {

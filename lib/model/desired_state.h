@@ -106,6 +106,24 @@ using Change =
                  change::DeletePolicy, change::CreateInstance, change::DeleteInstance,
                  change::UpdateInstance, change::AddNic, change::RemoveNic>;
 
+// Calls `changed(old, new)` for each object of a table that differs between
+// two states (either may be null: created or deleted). Objects shared by both
+// (the same pointer) are skipped without a comparison.
+template <typename T, typename Fn>
+void eachChange(const Table<T>& old, const Table<T>& next, Fn&& changed) {
+  for (const auto& [name, obj] : next) {
+    auto it = old.find(name);
+    if (it == old.end()) {
+      changed(nullptr, obj.get());
+    } else if (it->second != obj && !(*it->second == *obj)) {
+      changed(it->second.get(), obj.get());
+    }
+  }
+  for (const auto& [name, obj] : old) {
+    if (!next.count(name)) changed(obj.get(), nullptr);
+  }
+}
+
 class DesiredState {
  public:
   DesiredState() = default;
