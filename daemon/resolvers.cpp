@@ -281,7 +281,13 @@ bool Resolvers::inRouter(const std::string& vpc, int pid) const {
 
 void Resolvers::recheck(const std::set<std::string>& namespaces) {
   for (auto& [vpc, r] : running_) {
-    if (r.pid == 0 || !namespaces.count(routerNamespace(vpc)) || inRouter(vpc, r.pid)) continue;
+    if (!namespaces.count(routerNamespace(vpc))) continue;
+    if (r.pid == 0) {
+      // One that could not be started (its router was missing): try again.
+      if (!r.retry) dirty_.insert(vpc);
+      continue;
+    }
+    if (inRouter(vpc, r.pid)) continue;
     logLine(4, "resolver of VPC " + vpc + " is in a router that is gone; starting it anew");
     end(vpc, r);
     dirty_.insert(vpc);

@@ -36,7 +36,8 @@ class Resolvers {
   void sync(const DesiredState& state);
   // A reconcile pass went over `namespaces`: a router made anew (deleted by
   // hand and rebuilt) gets its resolver started again inside it, since the
-  // old process serves the old namespace.
+  // old process serves the old namespace; one that could not be started is
+  // tried again.
   void recheck(const std::set<std::string>& namespaces);
   // Namespace `ns` is about to be deleted: its resolver ends first (a process
   // inside would keep the namespace, and its links, alive).
