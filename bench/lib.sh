@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the bench/ sections, sourced first: it moves the section into a
 # sandbox of its own (scripts/sandbox.sh re-runs it there). Every figure is
 # recorded as "section<TAB>row<TAB>value" in $BENCH_OUT (bench/run sets it; a
@@ -22,14 +23,17 @@ timed() {  # CMD... -> ms of wall time
   ms_since "$start"
 }
 
+# One subnet request: subnet s<I> in VPC $1 with CIDR $3, public when I is even.
+subnet_request() {
+  local type=private
+  (($2 % 2 == 0)) && type=public
+  echo "POST /v1/vpcs/$1/subnets {\"name\":\"s$2\",\"cidr\":\"$3\",\"type\":\"$type\"}"
+}
+
 # N requests creating one VPC "bench" (10.0.0.0/8) with N subnets, half public.
 subnet_requests() {
   echo 'POST /v1/vpcs {"name":"bench","cidr":"10.0.0.0/8"}'
-  for i in $(seq 1 "$1"); do
-    local type=private
-    ((i % 2 == 0)) && type=public
-    echo "POST /v1/vpcs/bench/subnets {\"name\":\"s$i\",\"cidr\":\"10.$((i / 256)).$((i % 256)).0/24\",\"type\":\"$type\"}"
-  done
+  for i in $(seq 1 "$1"); do subnet_request bench "$i" "10.$((i / 256)).$((i % 256)).0/24"; done
 }
 
 # iperf3 from namespace $1 to server $3 in namespace $2: TCP Gbit/s, or with

@@ -20,11 +20,7 @@ host_requests() {
   local vpcs=$1 per=$2
   for v in $(seq 1 "$vpcs"); do
     echo "POST /v1/vpcs {\"name\":\"v$v\",\"cidr\":\"10.$v.0.0/16\"}"
-    for i in $(seq 1 "$per"); do
-      local type=private
-      ((i % 2 == 0)) && type=public
-      echo "POST /v1/vpcs/v$v/subnets {\"name\":\"s$i\",\"cidr\":\"10.$v.$i.0/24\",\"type\":\"$type\"}"
-    done
+    for i in $(seq 1 "$per"); do subnet_request "v$v" "$i" "10.$v.$i.0/24"; done
   done
   echo 'POST /v1/vpcs {"name":"fresh","cidr":"10.200.0.0/16"}'
 }

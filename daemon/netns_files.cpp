@@ -22,6 +22,11 @@ std::string resolvConf(const Ipv4& gateway, const std::set<std::string>& vpcs) {
 
 }  // namespace
 
+NetnsFiles::NetnsFiles(std::string etcNetnsDir, bool resolver)
+    : dir_(std::move(etcNetnsDir)), resolver_(resolver) {
+  ::mkdir(dir_.c_str(), 0755);  // iproute2 makes it only when it needs it
+}
+
 std::string vpcDomain(const std::string& vpc) {
   return vpc + ".internal";
 }
@@ -60,7 +65,6 @@ std::map<std::string, std::string> NetnsFiles::filesOf(const DesiredState& state
 
 void NetnsFiles::sync(const DesiredState& state) {
   // Only the namespaces of what changed since the last state.
-  ::mkdir(dir_.c_str(), 0755);
   eachChange(last_.vpcs(), state.vpcs(), [&](const Vpc* before, const Vpc* after) {
     if (before) {
       for (const auto& s : before->subnets) {

@@ -16,8 +16,7 @@ namespace vpcd {
 class NetnsFiles {
  public:
   // `resolver`: whether the VPCs have resolvers, so resolv.conf is written.
-  NetnsFiles(std::string etcNetnsDir, bool resolver)
-      : dir_(std::move(etcNetnsDir)), resolver_(resolver) {}
+  NetnsFiles(std::string etcNetnsDir, bool resolver);
   NetnsFiles(const NetnsFiles&) = delete;
 
   // The files as `state` has them: those of the namespaces whose object
