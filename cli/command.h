@@ -30,4 +30,7 @@ std::function<std::string()> text(std::string s);
 // vpcctl instance …; `command` is what followed `--` on the command line.
 void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command);
 
+// vpcctl lab …
+void addLabCommands(CLI::App& app, Options& o, int& rc);
+
 }  // namespace vpcctl

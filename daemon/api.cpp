@@ -188,6 +188,24 @@ Reply Api::routeInstances(const HttpRequest& r, const std::vector<std::string>& 
   throw methodNotAllowed(m, r.target);
 }
 
+Reply Api::routeLabs(const HttpRequest& r, const std::vector<std::string>& seg) {
+  const std::string& m = r.method;
+  if (seg.size() == 1) {
+    if (m == "GET") return s_.labs.list();
+  } else if (seg.size() == 2) {
+    if (m == "GET") return s_.labs.get(seg[1]);
+    if (m == "PUT") return s_.labs.put(seg[1], parseBody(r.body), queryOf(r.target));
+    if (m == "DELETE") return s_.labs.remove(seg[1]);
+  } else if (seg.size() == 3 && seg[2] == "graph") {
+    if (m == "GET") return s_.labs.graph(seg[1], queryOf(r.target));
+  } else if (seg.size() == 3 && seg[2] == "export") {
+    if (m == "GET") return s_.labs.exportDocument(seg[1], queryOf(r.target));
+  } else {
+    throw DomainError::notFound("no such resource: " + r.target);
+  }
+  throw methodNotAllowed(m, r.target);
+}
+
 Reply Api::route(const HttpRequest& r) {
   auto seg = segments(r.target);
   const std::string& m = r.method;
@@ -211,6 +229,11 @@ Reply Api::route(const HttpRequest& r) {
   if (!seg.empty() && seg[0] == "peerings") return routePeerings(r, seg);
   if (!seg.empty() && seg[0] == "policies") return routePolicies(r, seg);
   if (!seg.empty() && seg[0] == "instances") return routeInstances(r, seg);
+  if (!seg.empty() && seg[0] == "labs") return routeLabs(r, seg);
+  if (seg.size() == 1 && seg[0] == "export") {
+    only("GET");
+    return s_.labs.exportDocument("", queryOf(r.target));
+  }
   if (seg.empty() || seg[0] != "vpcs") throw DomainError::notFound("no such resource: " + r.target);
   switch (seg.size()) {
     case 1:
@@ -251,6 +274,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
     Reply reply = route(request);
     if (reply.follow) return {reply.status, "", std::move(reply.follow)};
     status = reply.status;
+    if (reply.text) return {status, std::move(*reply.text), std::nullopt, reply.contentType};
     // Serial output is whatever bytes a command wrote: not always UTF-8.
     body = reply.body.dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (const DomainError& e) {

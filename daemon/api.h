@@ -24,6 +24,7 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::optional<Follow> follow;  // stream this file instead of `body`
+  std::string contentType = "application/json";
 };
 
 class Api {
@@ -37,6 +38,7 @@ class Api {
   Reply routePolicies(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
   Reply routeInstances(const HttpRequest& r, const std::vector<std::string>& seg);
+  Reply routeLabs(const HttpRequest& r, const std::vector<std::string>& seg);
   Services& s_;
   const Authorizer& authz_;
 };

@@ -86,6 +86,7 @@ std::string Authorizer::permissionFor(const std::string& method,
   if (kind == "vpcs") return (seg.size() >= 4 ? "subnet:" : "vpc:") + verb;
   if (kind == "peerings") return "peering:" + (seg.size() == 4 ? seg[3] : verb);
   if (kind == "policies") return "policy:" + verb;
+  if (kind == "labs") return "lab:" + verb;  // apply (and plan) write, destroy deletes
   if (kind == "instances") {
     if (seg.size() == 4 && seg[3] != "nics") return "instance:" + seg[3];  // stop, start, reset
     if (seg.size() >= 4) return std::string("instance:") + (verb == "delete" ? "detach" : "attach");

@@ -25,7 +25,8 @@ Engine::Engine(DaemonConfig config, StateStore& store, Kernel& kernel, Reconcile
 
 void Engine::load() {
   state_ = DesiredState(HostSettings{config_.uplink, config_.transitPool}, store_.loadVpcs(),
-                        store_.loadPeerings(), store_.loadPolicies(), store_.loadInstances());
+                        store_.loadPeerings(), store_.loadPolicies(), store_.loadInstances(),
+                        store_.loadLabs());
   loaded_ = true;
 }
 
@@ -218,6 +219,19 @@ json Engine::withEnforcement(json object, const std::set<std::string>& vpcs) con
       object["enforcement"]["since"] = isoTime(since);
   }
   return object;
+}
+
+json Engine::preview(const DesiredState& next) {
+  KernelPicture::Delta delta = picture_.delta(next);
+  requireFreeNamespaces(delta.added);
+  Scope scope = Scope::of(delta.scope());
+  KernelPicture after = picture_;
+  after.apply(std::move(delta));
+  json actions = json::array();
+  if (scope.namespaces.empty()) return actions;
+  Plan p = reconciler_.plan(after.state(), scope, &after.primaries());
+  for (const auto& a : p.actions) actions.push_back(a.describe());
+  return actions;
 }
 
 json Engine::plan() {

@@ -74,6 +74,12 @@ class Engine {
   using AfterCommit = std::function<void(const DesiredState&)>;
   void setAfterCommit(AfterCommit hook) { afterCommit_ = std::move(hook); }
 
+  // What commit(next) would do to the kernel, changing nothing: the actions
+  // of a reconcile of the namespaces whose desired content would change, as
+  // `plan` lists them. Refuses, as commit does, namespaces it would add that
+  // exist and are not vpcd's.
+  nlohmann::json preview(const DesiredState& next);
+
   nlohmann::json plan();
   nlohmann::json status();
   // "ready: 3 VPCs, 12 subnets, 2 instances", for systemd's STATUS=.

@@ -90,7 +90,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(result.status), req.version());
     res->set(http::field::server, "vpcd");
-    res->set(http::field::content_type, "application/json");
+    res->set(http::field::content_type, result.contentType);
     res->keep_alive(req.keep_alive());
     res->body() = std::move(result.body);
     res->prepare_payload();

@@ -86,6 +86,37 @@ void InstanceService::resume() {
   }
 }
 
+void InstanceService::stopCommands(const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (const Instance* i = engine_.state().findInstance(name)) stopCommand(*i);
+  }
+}
+
+void InstanceService::startCommands(const std::vector<std::string>& names) {
+  std::vector<Change> started;
+  for (const auto& name : names) {
+    const Instance* i = engine_.state().findInstance(name);
+    if (!runner_ || !i || i->command.empty() || i->status != InstanceStatus::Running) continue;
+    try {
+      auto cmd = runner_->start(instanceNamespace(name), i->command,
+                                engine_.store().serialPath(name), name);
+      Instance running = *i;
+      running.pid = cmd.pid;
+      running.pidStartTime = cmd.startTime;
+      started.push_back(change::UpdateInstance{running});
+    } catch (const std::exception& e) {
+      // Shown as "exited"; `reset` starts it once the cause is fixed.
+      logLine(3, "instance " + name + ": command not started: " + e.what());
+    }
+  }
+  // One commit records every pid, for a restarted daemon to adopt.
+  if (!started.empty()) engine_.commit(engine_.state().with(started));
+}
+
+void InstanceService::forget(const std::string& name) {
+  ::unlink(engine_.store().serialPath(name).c_str());
+}
+
 Reply InstanceService::list(const Query& q) const {
   json items = json::array();
   for (const auto& [name, i] : engine_.state().instances()) {
@@ -109,9 +140,10 @@ Reply InstanceService::create(const json& body) {
 
 Reply InstanceService::remove(const std::string& name) {
   Instance i = engine_.state().instance(name);
+  DesiredState next = engine_.state().with(change::DeleteInstance{name});  // refused: still running
   stopCommand(i);
-  engine_.commit(engine_.state().with(change::DeleteInstance{name}));
-  ::unlink(engine_.store().serialPath(name).c_str());
+  engine_.commit(next);
+  forget(name);
   i.status = InstanceStatus::Stopped;
   return {200, toJson(i, false)};
 }

@@ -17,6 +17,8 @@
 
 namespace vpcd {
 
+struct LabPlan;  // lib/model/lab_document.h
+
 // A file the HTTP layer streams as it grows (serial output with ?follow=1),
 // from `offset`, until `active` says the writer is gone.
 struct Follow {
@@ -30,6 +32,9 @@ struct Reply {
   int status = 200;
   nlohmann::json body;
   std::optional<Follow> follow;
+  // A body that is not JSON (a lab's graph): sent as is, with its type.
+  std::optional<std::string> text;
+  std::string contentType = "application/json";
 };
 
 using Query = std::map<std::string, std::string>;
@@ -106,6 +111,14 @@ class InstanceService {
   Reply removeNic(const std::string& name, const std::string& nic);
   Reply serialOutput(const std::string& name, const Query& q) const;
 
+  // For a lab's apply, around its one commit: the commands of these
+  // instances ended before (deleted, replaced, or given a new command), and
+  // started after, their pids recorded in one commit.
+  void stopCommands(const std::vector<std::string>& names);
+  void startCommands(const std::vector<std::string>& names);
+  // The serial log of an instance that is gone.
+  void forget(const std::string& name);
+
  private:
   // The command of `i` started (or stopped), and the pid recorded.
   void startCommand(const Instance& i);
@@ -121,6 +134,29 @@ class InstanceService {
   CommandRunner* runner_ = nullptr;
 };
 
+// Labs: a whole environment applied as one change (docs/labs.md).
+class LabService {
+ public:
+  LabService(Engine& engine, InstanceService& instances) : engine_(engine), instances_(instances) {}
+  Reply list() const;
+  Reply get(const std::string& name) const;
+  // Apply; ?dry_run=true answers the plan and changes nothing; ?adopt=true
+  // takes over the objects made outside any lab that the document names.
+  Reply put(const std::string& name, const nlohmann::json& body, const Query& q);
+  Reply remove(const std::string& name);
+  // The lab (or with `name` empty the whole host) as a document; ?name= names it.
+  Reply exportDocument(const std::string& name, const Query& q) const;
+  // DOT text or SVG (?format=dot|svg).
+  Reply graph(const std::string& name, const Query& q) const;
+
+ private:
+  nlohmann::json shown(const Lab& lab) const;
+  // Carries out a plan: commands stopped, one commit, commands started.
+  void carryOut(const LabPlan& plan);
+  Engine& engine_;
+  InstanceService& instances_;
+};
+
 // Everything the daemon serves, over one engine.
 class Services {
  public:
@@ -129,7 +165,8 @@ class Services {
         vpcs(engine),
         peerings(engine),
         policies(engine),
-        instances(engine) {}
+        instances(engine),
+        labs(engine, instances) {}
   void load() { engine.load(); }
   ReconcileReport start() {
     ReconcileReport report = engine.start();
@@ -143,6 +180,7 @@ class Services {
   PeeringService peerings;
   PolicyService policies;
   InstanceService instances;
+  LabService labs;
 };
 
 }  // namespace vpcd

@@ -16,4 +16,5 @@ apt-get install -y -q --no-install-recommends \
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
   libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
   iproute2 nftables util-linux mount coreutils findutils curl python3 procps \
+  libyaml-cpp-dev libgraphviz-dev \
   python3-jsonschema iperf3 iptables systemd iputils-ping dnsmasq-base

@@ -92,6 +92,7 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_ + "/peerings");
   makeDir(dir_ + "/policies");
   makeDir(dir_ + "/instances");
+  makeDir(dir_ + "/labs");
   makeDir(dir_ + "/serial");
   makeDir(dir_ + "/subnets");
 }
@@ -310,6 +311,13 @@ void StateStore::commit(const DesiredState& old, const DesiredState& next) const
       b.removes.insert(path("instances", before->name));
     }
   });
+  eachChange(old.labs(), next.labs(), [&](const Lab* before, const Lab* after) {
+    if (after) {
+      b.put(path("labs", after->name), "lab", toState(*after));
+    } else {
+      b.removes.insert(path("labs", before->name));
+    }
+  });
   write(b);
 }
 
@@ -372,6 +380,10 @@ std::vector<Policy> StateStore::loadPolicies() const {
 
 std::vector<Instance> StateStore::loadInstances() const {
   return parseEach(load("instances"), "instance", instanceFromState);
+}
+
+std::vector<Lab> StateStore::loadLabs() const {
+  return parseEach(load("labs"), "lab", labFromState);
 }
 
 void StateStore::saveVpc(const Vpc& vpc) const {

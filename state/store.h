@@ -2,8 +2,8 @@
 // The desired state on disk, one JSON file per object: <dir>/vpcs/<vpc>.json
 // (the VPC itself), <dir>/subnets/<vpc>/<subnet>.json, and one per peering,
 // policy and instance. A change writes the files of the objects it changed
-// and nothing else, so a subnet create costs one small file whatever the VPC
-// holds. One file is replaced atomically (temp file, fsync, rename, fsync of
+// and nothing else (a lab's record is <dir>/labs/<lab>.json), so a subnet create costs one small
+// file whatever the VPC holds. One file is replaced atomically (temp file, fsync, rename, fsync of
 // the directory); a change of several files goes through a journal, so a
 // crash leaves either all of them old or all of them new, never a mix.
 #include <map>
@@ -62,6 +62,7 @@ class StateStore {
   std::vector<Peering> loadPeerings() const;
   std::vector<Policy> loadPolicies() const;
   std::vector<Instance> loadInstances() const;
+  std::vector<Lab> loadLabs() const;
   // The command output of an instance (its serial console).
   std::string serialPath(const std::string& name) const {
     return dir_ + "/serial/" + name + ".log";

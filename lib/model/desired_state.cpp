@@ -51,8 +51,10 @@ std::set<std::string> vpcsOf(const Policy& p) {
 }
 
 DesiredState::DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
-                           std::vector<Policy> policies, std::vector<Instance> instances)
+                           std::vector<Policy> policies, std::vector<Instance> instances,
+                           std::vector<Lab> labs)
     : host_(std::move(host)) {
+  for (auto& l : labs) put(labs_, std::move(l));
   for (auto& v : vpcs) put(vpcs_, std::move(v));
   for (auto& p : peerings) peerings_[p.name] = std::move(p);
   for (auto& p : policies) put(policies_, std::move(p));
@@ -79,6 +81,9 @@ const Policy* DesiredState::findPolicy(const std::string& name) const {
 }
 const Instance* DesiredState::findInstance(const std::string& name) const {
   return find(instances_, name);
+}
+const Lab* DesiredState::findLab(const std::string& name) const {
+  return find(labs_, name);
 }
 const Peering* DesiredState::findPeering(const std::string& name) const {
   auto it = peerings_.find(name);
@@ -108,6 +113,38 @@ const Policy& DesiredState::policy(const std::string& name) const {
 const Instance& DesiredState::instance(const std::string& name) const {
   if (const Instance* i = findInstance(name)) return *i;
   throw DomainError::notFound("instance " + name + " not found");
+}
+
+const Lab& DesiredState::lab(const std::string& name) const {
+  if (const Lab* l = findLab(name)) return *l;
+  throw DomainError::notFound("lab " + name + " not found");
+}
+
+std::vector<std::string> DesiredState::ownedBy(const std::string& lab) const {
+  std::vector<std::string> out;
+  for (const auto& [name, v] : vpcs_)
+    if (v->lab == lab) out.push_back("vpc " + name);
+  for (const auto& [name, p] : peerings_)
+    if (p.lab == lab) out.push_back("peering " + name);
+  for (const auto& [name, p] : policies_)
+    if (p->lab == lab) out.push_back("policy " + name);
+  for (const auto& [name, i] : instances_)
+    if (i->lab == lab) out.push_back("instance " + name);
+  return out;
+}
+
+void requireOwner(const std::string& kind, const std::string& name, const std::string& owner,
+                  const std::string& actor) {
+  if (owner == actor) return;
+  if (actor.empty()) {
+    throw DomainError::conflict(kind + " " + name + " belongs to lab " + owner +
+                                "; change it in the lab's file and apply it, or destroy the lab");
+  }
+  if (owner.empty()) {
+    throw DomainError::conflict(kind + " " + name + " was made outside any lab and lab " + actor +
+                                " changes only its own objects; apply with adopt to take it over");
+  }
+  throw DomainError::conflict(kind + " " + name + " belongs to lab " + owner);
 }
 
 std::vector<std::string> DesiredState::policiesOn(const SubnetRef& ref) const {
@@ -185,6 +222,7 @@ void DesiredState::requireUnused(const SubnetRef& ref) const {
 void DesiredState::apply(const change::CreateVpc& c) {
   Vpc vpc = c.vpc;
   if (const Vpc* have = findVpc(vpc.name)) {
+    requireOwner("vpc", vpc.name, have->lab, vpc.lab);
     if (have->cidr == vpc.cidr && have->mtu == vpc.mtu) return;  // the same again: nothing
     throw DomainError::conflict("vpc " + vpc.name + " exists with cidr " + have->cidr.str() +
                                     " and mtu " + std::to_string(have->mtu),
@@ -203,7 +241,7 @@ void DesiredState::apply(const change::CreateVpc& c) {
 }
 
 void DesiredState::apply(const change::DeleteVpc& c) {
-  vpc(c.name);
+  requireOwner("vpc", c.name, vpc(c.name).lab, c.lab);
   requireUnused({c.name, ""});
   for (const auto& [pname, p] : peerings_) {
     if (p.live() && (p.vpc == c.name || p.peerVpc == c.name)) {
@@ -216,6 +254,7 @@ void DesiredState::apply(const change::DeleteVpc& c) {
 
 void DesiredState::apply(const change::CreateSubnet& c) {
   const Vpc& current = vpc(c.vpc);
+  requireOwner("vpc", c.vpc, current.lab, c.lab);
   const Subnet& subnet = c.subnet;
   if (const Subnet* have = current.findSubnet(subnet.name)) {
     if (*have == subnet) return;
@@ -242,6 +281,7 @@ void DesiredState::apply(const change::CreateSubnet& c) {
 
 void DesiredState::apply(const change::DeleteSubnet& c) {
   subnet(c.ref);
+  requireOwner("vpc", c.ref.vpc, vpc(c.ref.vpc).lab, c.lab);
   requireUnused(c.ref);
   Vpc updated = vpc(c.ref.vpc);
   std::erase_if(updated.subnets, [&](const Subnet& s) { return s.name == c.ref.subnet; });
@@ -258,6 +298,7 @@ void DesiredState::apply(const change::RequestPeering& c) {
   Peering p = c.peering;
   auto lookup = [this](const std::string& name) { return findVpc(name); };
   if (const Peering* have = findPeering(p.name)) {
+    requireOwner("peering", p.name, have->lab, p.lab);
     // Identical when it names the same VPCs and, with defaults filled in, the
     // same allow-lists; a re-run script then gets the peering it made.
     Peering probe = p;
@@ -287,6 +328,7 @@ Peering& DesiredState::pending(const std::string& name, const std::string& verb)
 
 void DesiredState::apply(const change::AcceptPeering& c) {
   apply(change::ExpirePeerings{c.now});
+  requireOwner("peering", c.name, peering(c.name).lab, c.lab);
   Peering& p = pending(c.name, "accepted");
   checkNoAmbiguousRoutes(p, peerings_);
   p.transitIndex = freeTransitIndex();
@@ -296,13 +338,14 @@ void DesiredState::apply(const change::AcceptPeering& c) {
 
 void DesiredState::apply(const change::RejectPeering& c) {
   apply(change::ExpirePeerings{c.now});
+  requireOwner("peering", c.name, peering(c.name).lab, c.lab);
   Peering& p = pending(c.name, "rejected");
   p.state = PeeringState::Rejected;
   p.rejectedAt = c.now;
 }
 
 void DesiredState::apply(const change::DeletePeering& c) {
-  peering(c.name);
+  requireOwner("peering", c.name, peering(c.name).lab, c.lab);
   peerings_.erase(c.name);
 }
 
@@ -342,6 +385,7 @@ void DesiredState::apply(const change::PutPolicy& c) {
   Policy p = c.policy;
   resolveTargets(p, c.list);
   if (const Policy* have = findPolicy(p.name)) {
+    requireOwner("policy", p.name, have->lab, p.lab);
     if (have->sections == p.sections) return;
     p.createdAt = have->createdAt;
   }
@@ -349,7 +393,7 @@ void DesiredState::apply(const change::PutPolicy& c) {
 }
 
 void DesiredState::apply(const change::DeletePolicy& c) {
-  policy(c.name);
+  requireOwner("policy", c.name, policy(c.name).lab, c.lab);
   policies_.erase(c.name);
 }
 
@@ -398,7 +442,10 @@ Nic DesiredState::allocateNic(const NicRequest& r, const std::string& instance, 
 
 void DesiredState::apply(const change::CreateInstance& c) {
   Instance i = c.request.instance;
-  if (findInstance(i.name)) throw DomainError::conflict("instance " + i.name + " exists", "name");
+  if (const Instance* have = findInstance(i.name)) {
+    requireOwner("instance", i.name, have->lab, i.lab);
+    throw DomainError::conflict("instance " + i.name + " exists", "name");
+  }
   for (const auto& [name, other] : instances_) {
     if (instancePortName(name, nicName(0)) == instancePortName(i.name, nicName(0)))
       throw DomainError::conflict("instance " + i.name + ": interface names would collide with " +
@@ -416,12 +463,15 @@ void DesiredState::apply(const change::CreateInstance& c) {
 }
 
 void DesiredState::apply(const change::DeleteInstance& c) {
-  instance(c.name);
+  requireOwner("instance", c.name, instance(c.name).lab, c.lab);
   instances_.erase(c.name);
 }
 
 void DesiredState::apply(const change::UpdateInstance& c) {
   const Instance& have = instance(c.instance.name);
+  if (have.lab != c.instance.lab) {
+    throw DomainError::invalid("lab", "an instance's lab changes only by adopting it");
+  }
   if (have.nics != c.instance.nics) {
     throw DomainError::invalid("nics", "an instance's NICs change only by adding or removing one");
   }
@@ -430,6 +480,7 @@ void DesiredState::apply(const change::UpdateInstance& c) {
 
 void DesiredState::apply(const change::AddNic& c) {
   Instance i = instance(c.instance);
+  requireOwner("instance", i.name, i.lab, c.lab);
   for (const auto& n : i.nics) {
     if (n.vpc == c.nic.vpc && n.subnet == c.nic.subnet)
       throw DomainError::invalid("subnet", "instance " + i.name + " already has " + n.name +
@@ -444,6 +495,7 @@ void DesiredState::apply(const change::AddNic& c) {
 
 void DesiredState::apply(const change::RemoveNic& c) {
   Instance i = instance(c.instance);
+  requireOwner("instance", i.name, i.lab, c.lab);
   auto it =
       std::find_if(i.nics.begin(), i.nics.end(), [&](const Nic& n) { return n.name == c.nic; });
   if (it == i.nics.end())
@@ -453,6 +505,53 @@ void DesiredState::apply(const change::RemoveNic& c) {
                                 "; it goes only with the instance");
   i.nics.erase(it);
   put(instances_, std::move(i));
+}
+
+// --- labs ---
+
+void DesiredState::apply(const change::Adopt& c) {
+  requireLabel("lab", c.lab);
+  auto take = [&](const std::string& owner) {
+    if (!owner.empty() && owner != c.lab) requireOwner(c.kind, c.name, owner, c.lab);
+  };
+  if (c.kind == "vpc") {
+    Vpc v = vpc(c.name);
+    take(v.lab);
+    v.lab = c.lab;
+    put(vpcs_, std::move(v));
+  } else if (c.kind == "peering") {
+    take(peering(c.name).lab);
+    peerings_.at(c.name).lab = c.lab;
+  } else if (c.kind == "policy") {
+    Policy p = policy(c.name);
+    take(p.lab);
+    p.lab = c.lab;
+    put(policies_, std::move(p));
+  } else if (c.kind == "instance") {
+    Instance i = instance(c.name);
+    take(i.lab);
+    i.lab = c.lab;
+    put(instances_, std::move(i));
+  } else {
+    throw DomainError::invalid("kind", "no object kind \"" + c.kind + "\" to adopt");
+  }
+}
+
+void DesiredState::apply(const change::PutLab& c) {
+  requireLabel("name", c.lab.name);
+  Lab l = c.lab;
+  if (const Lab* have = findLab(l.name)) l.createdAt = have->createdAt;
+  put(labs_, std::move(l));
+}
+
+void DesiredState::apply(const change::DeleteLab& c) {
+  lab(c.name);
+  auto owned = ownedBy(c.name);
+  if (!owned.empty()) {
+    throw DomainError::conflict("lab " + c.name + " still owns " + joined(owned) +
+                                "; they go first");
+  }
+  labs_.erase(c.name);
 }
 
 }  // namespace vpcd

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lib/model/instance.h"
+#include "lib/model/lab.h"
 #include "lib/model/names.h"
 #include "lib/model/peering.h"
 #include "lib/model/policy.h"
@@ -37,20 +38,27 @@ struct HostSettings {
 };
 
 // The changes. Each names what it acts on; `now` (unix seconds) is passed in
-// so that `with` stays a pure function.
+// so that `with` stays a pure function. `lab` is who acts: the lab applying
+// the change, or "" for a request of the plain API. An object is changed or
+// deleted only by its owner (a created object carries its owner in its own
+// `lab` field), so a lab never touches what it does not own and a hand-made
+// request never edits a lab behind its file's back.
 namespace change {
 struct CreateVpc {
   Vpc vpc;  // as parsed; the transit /30 is chosen by `with`
 };
 struct DeleteVpc {
   std::string name;
+  std::string lab;
 };
 struct CreateSubnet {
   std::string vpc;
   Subnet subnet;
+  std::string lab;
 };
 struct DeleteSubnet {
   SubnetRef ref;
+  std::string lab;
 };
 struct RequestPeering {
   Peering peering;  // as parsed
@@ -58,13 +66,16 @@ struct RequestPeering {
 struct AcceptPeering {
   std::string name;
   int64_t now;
+  std::string lab;
 };
 struct RejectPeering {
   std::string name;
   int64_t now;
+  std::string lab;
 };
 struct DeletePeering {
   std::string name;
+  std::string lab;
 };
 // Pending requests past their expiry become expired.
 struct ExpirePeerings {
@@ -76,6 +87,7 @@ struct PutPolicy {
 };
 struct DeletePolicy {
   std::string name;
+  std::string lab;
 };
 struct CreateInstance {
   InstanceRequest request;
@@ -83,6 +95,7 @@ struct CreateInstance {
 };
 struct DeleteInstance {
   std::string name;
+  std::string lab;
 };
 // The instance's life cycle and its command (status, times, pid); its NICs
 // change only through AddNic and RemoveNic.
@@ -92,19 +105,36 @@ struct UpdateInstance {
 struct AddNic {
   std::string instance;
   NicRequest nic;
+  std::string lab;
 };
 struct RemoveNic {
   std::string instance;
   std::string nic;
+  std::string lab;
+};
+// The lab takes over an object made outside any lab (vpcctl lab apply
+// --adopt): `kind` is vpc, peering, policy or instance.
+struct Adopt {
+  std::string kind;
+  std::string name;
+  std::string lab;
+};
+// The lab's own record: its document as applied. Deleted only when it owns
+// nothing any more.
+struct PutLab {
+  Lab lab;
+};
+struct DeleteLab {
+  std::string name;
 };
 }  // namespace change
 
-using Change =
-    std::variant<change::CreateVpc, change::DeleteVpc, change::CreateSubnet, change::DeleteSubnet,
-                 change::RequestPeering, change::AcceptPeering, change::RejectPeering,
-                 change::DeletePeering, change::ExpirePeerings, change::PutPolicy,
-                 change::DeletePolicy, change::CreateInstance, change::DeleteInstance,
-                 change::UpdateInstance, change::AddNic, change::RemoveNic>;
+using Change = std::variant<change::CreateVpc, change::DeleteVpc, change::CreateSubnet,
+                            change::DeleteSubnet, change::RequestPeering, change::AcceptPeering,
+                            change::RejectPeering, change::DeletePeering, change::ExpirePeerings,
+                            change::PutPolicy, change::DeletePolicy, change::CreateInstance,
+                            change::DeleteInstance, change::UpdateInstance, change::AddNic,
+                            change::RemoveNic, change::Adopt, change::PutLab, change::DeleteLab>;
 
 // Calls `changed(old, new)` for each object of a table that differs between
 // two states (either may be null: created or deleted). Objects shared by both
@@ -131,7 +161,8 @@ class DesiredState {
   // Objects read from the state store, as they are (no change validation:
   // each was validated when it was loaded).
   DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
-               std::vector<Policy> policies, std::vector<Instance> instances);
+               std::vector<Policy> policies, std::vector<Instance> instances,
+               std::vector<Lab> labs = {});
 
   DesiredState with(const Change& c) const;
   DesiredState with(const std::vector<Change>& changes) const;
@@ -141,6 +172,7 @@ class DesiredState {
   const std::map<std::string, Peering>& peerings() const { return peerings_; }
   const Table<Policy>& policies() const { return policies_; }
   const Table<Instance>& instances() const { return instances_; }
+  const Table<Lab>& labs() const { return labs_; }
 
   // nullptr when absent.
   const Vpc* findVpc(const std::string& name) const;
@@ -148,12 +180,16 @@ class DesiredState {
   const Peering* findPeering(const std::string& name) const;
   const Policy* findPolicy(const std::string& name) const;
   const Instance* findInstance(const std::string& name) const;
+  const Lab* findLab(const std::string& name) const;
   // NotFound errors naming the object.
   const Vpc& vpc(const std::string& name) const;
   const Subnet& subnet(const SubnetRef& ref) const;
   const Peering& peering(const std::string& name) const;
   const Policy& policy(const std::string& name) const;
   const Instance& instance(const std::string& name) const;
+  const Lab& lab(const std::string& name) const;
+  // "vpc prod", "policy db-in": every object the lab owns, in no set order.
+  std::vector<std::string> ownedBy(const std::string& lab) const;
 
   // Policies with a target in the subnet (in any subnet of the VPC when
   // ref.subnet is empty), and "instance/eth<k>" of the NICs there.
@@ -185,6 +221,9 @@ class DesiredState {
   void apply(const change::UpdateInstance& c);
   void apply(const change::AddNic& c);
   void apply(const change::RemoveNic& c);
+  void apply(const change::Adopt& c);
+  void apply(const change::PutLab& c);
+  void apply(const change::DeleteLab& c);
 
   // 409 naming the policies, then the instance NICs, that still use a VPC or
   // subnet (ref.subnet empty: any subnet of the VPC).
@@ -199,7 +238,12 @@ class DesiredState {
   std::map<std::string, Peering> peerings_;  // few, and small: held by value
   Table<Policy> policies_;
   Table<Instance> instances_;
+  Table<Lab> labs_;
 };
+
+// 409 unless `actor` (a lab, or "" for the plain API) owns the object.
+void requireOwner(const std::string& kind, const std::string& name, const std::string& owner,
+                  const std::string& actor);
 
 // The VPCs an instance has NICs in; the VPCs a policy has targets in.
 std::set<std::string> vpcsOf(const Instance& i);

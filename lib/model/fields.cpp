@@ -1,6 +1,7 @@
 #include "lib/model/fields.h"
 
 #include "lib/model/error.h"
+#include "lib/model/names.h"
 
 namespace vpcd {
 
@@ -42,6 +43,19 @@ Cidr parseNetwork(const json& value, const std::string& field, int minPrefix, in
                                           std::to_string(maxPrefix));
   }
   return *cidr;
+}
+
+json labJson(const std::string& lab) {
+  return lab.empty() ? json() : json(lab);
+}
+
+std::string labFrom(const json& object) {
+  auto it = object.find("lab");
+  if (it == object.end() || it->is_null()) return "";
+  if (!it->is_string()) throw DomainError::invalid("lab", "must be a string or null");
+  std::string lab = it->get<std::string>();
+  requireLabel("lab", lab);
+  return lab;
 }
 
 }  // namespace vpcd

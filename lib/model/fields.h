@@ -19,4 +19,9 @@ Cidr requireNetwork(const nlohmann::json& body, const std::string& field, int mi
 Cidr parseNetwork(const nlohmann::json& value, const std::string& field, int minPrefix,
                   int maxPrefix);
 
+// The lab that owns an object ("" when none): JSON null in the API, absent in
+// a state file of an object made outside any lab.
+nlohmann::json labJson(const std::string& lab);
+std::string labFrom(const nlohmann::json& object);
+
 }  // namespace vpcd

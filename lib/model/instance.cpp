@@ -172,7 +172,8 @@ json toJson(const Instance& i, bool commandRunning) {
            {"metadata", i.metadata},
            {"tags", i.tags},
            {"command", i.command},
-           {"created_at", isoTime(i.createdAt)}};
+           {"created_at", isoTime(i.createdAt)},
+           {"lab", labJson(i.lab)}};
   out["last_start_at"] = i.lastStartAt ? json(timeOrNull(i.lastStartAt)) : json();
   out["last_stop_at"] = i.lastStopAt ? json(timeOrNull(i.lastStopAt)) : json();
   if (!i.command.empty()) {
@@ -192,18 +193,20 @@ json toState(const Instance& i) {
                     {"ip", n.ip.str()},
                     {"mac", n.mac}});
   }
-  return {{"name", i.name},
-          {"status", toString(i.status)},
-          {"nics", nics},
-          {"labels", i.labels},
-          {"metadata", i.metadata},
-          {"tags", i.tags},
-          {"command", i.command},
-          {"created_at", i.createdAt},
-          {"last_start_at", i.lastStartAt},
-          {"last_stop_at", i.lastStopAt},
-          {"pid", i.pid},
-          {"pid_start_time", i.pidStartTime}};
+  json out{{"name", i.name},
+           {"status", toString(i.status)},
+           {"nics", nics},
+           {"labels", i.labels},
+           {"metadata", i.metadata},
+           {"tags", i.tags},
+           {"command", i.command},
+           {"created_at", i.createdAt},
+           {"last_start_at", i.lastStartAt},
+           {"last_stop_at", i.lastStopAt},
+           {"pid", i.pid},
+           {"pid_start_time", i.pidStartTime}};
+  if (!i.lab.empty()) out["lab"] = i.lab;
+  return out;
 }
 
 Instance instanceFromState(const json& s) {
@@ -255,6 +258,7 @@ Instance instanceFromState(const json& s) {
   i.createdAt = s.value("created_at", int64_t{0});
   i.lastStartAt = s.value("last_start_at", int64_t{0});
   i.lastStopAt = s.value("last_stop_at", int64_t{0});
+  i.lab = labFrom(s);
   i.pid = s.value("pid", 0);
   i.pidStartTime = s.value("pid_start_time", uint64_t{0});
   if (i.pid < 0) throw DomainError::invalid("pid", "must not be negative");

@@ -45,6 +45,7 @@ struct Instance {
   // pid alone could have been reused, the pid and its start time cannot.
   int pid = 0;
   uint64_t pidStartTime = 0;
+  std::string lab;  // the lab that owns it; "" when none
 
   bool operator==(const Instance&) const = default;
 };

@@ -170,7 +170,8 @@ json toJson(const Peering& p, const Cidr& transitPool) {
            {"created_at", timeOrNull(p.createdAt)},
            {"accepted_at", timeOrNull(p.acceptedAt)},
            {"rejected_at", timeOrNull(p.rejectedAt)},
-           {"expires_at", timeOrNull(p.expiresAt)}};
+           {"expires_at", timeOrNull(p.expiresAt)},
+           {"lab", labJson(p.lab)}};
   if (p.state == PeeringState::Active && p.transitIndex >= 0) {
     Transit t = transitFor(transitPool, p.transitIndex);
     out["link"] = {
@@ -188,6 +189,7 @@ json toState(const Peering& p) {
   out["rejected_at"] = p.rejectedAt;
   out["expires_at"] = p.expiresAt;
   out["transit_index"] = p.transitIndex;
+  if (p.lab.empty()) out.erase("lab");
   return out;
 }
 
@@ -208,6 +210,7 @@ Peering fromPeeringState(const json& s) {
   p.rejectedAt = s.at("rejected_at").get<int64_t>();
   p.expiresAt = s.at("expires_at").get<int64_t>();
   p.transitIndex = s.at("transit_index").get<int>();
+  p.lab = labFrom(s);
   return p;
 }
 

@@ -28,6 +28,7 @@ struct Peering {
   int64_t rejectedAt = 0;
   int64_t expiresAt = 0;
   int transitIndex = -1;  // the /30 of the link, while active
+  std::string lab;        // the lab that owns it; "" when none
 
   const std::string& other(const std::string& side) const { return side == vpc ? peerVpc : vpc; }
   bool live() const { return state == PeeringState::Pending || state == PeeringState::Active; }

@@ -350,6 +350,7 @@ json toJson(const Policy& p) {
   }
   out["created_at"] = isoTime(p.createdAt);
   out["updated_at"] = isoTime(p.updatedAt);
+  out["lab"] = labJson(p.lab);
   return out;
 }
 
@@ -357,6 +358,7 @@ json toState(const Policy& p) {
   json out = toJson(p);
   out["created_at"] = p.createdAt;
   out["updated_at"] = p.updatedAt;
+  if (p.lab.empty()) out.erase("lab");
   return out;
 }
 
@@ -366,9 +368,11 @@ Policy fromPolicyState(const json& state) {
   std::string format = doc.value("format", "vpcd");
   int64_t created = doc.value("created_at", int64_t{0}),
           updated = doc.value("updated_at", int64_t{0});
-  for (const char* meta : {"format", "created_at", "updated_at"}) doc.erase(meta);
+  std::string lab = labFrom(doc);
+  for (const char* meta : {"format", "created_at", "updated_at", "lab"}) doc.erase(meta);
   Policy p = parsePolicy(doc.at("name").get<std::string>(), doc, created);
   p.format = format;
+  p.lab = lab;
   p.updatedAt = updated;
   return p;
 }

@@ -52,6 +52,7 @@ struct Policy {
   std::string format;  // "vpcd" or "seed": how it was written
   std::vector<PolicySection> sections;
   int64_t createdAt = 0, updatedAt = 0;
+  std::string lab;  // the lab that owns it; "" when none
 
   // The rule's path in the normalized document, as errors and statistics
   // name it: "ingress[1]", or "sections[2].egress[0]" when there are several.

@@ -84,7 +84,8 @@ json toJson(const Subnet& subnet, const Vpc& vpc) {
               {"type", toString(subnet.type)},
               {"gateway", subnet.gateway().str()},
               {"address", subnet.address().str()},
-              {"namespace", subnetNamespace(vpc.name, subnet.name)}};
+              {"namespace", subnetNamespace(vpc.name, subnet.name)},
+              {"lab", labJson(vpc.lab)}};
 }
 
 json toJson(const Vpc& vpc, const Cidr& transitPool) {
@@ -96,7 +97,8 @@ json toJson(const Vpc& vpc, const Cidr& transitPool) {
               {"mtu", vpc.mtu},
               {"router_namespace", routerNamespace(vpc.name)},
               {"transit", {{"host", transit.hostEnd.str()}, {"router", transit.routerEnd.str()}}},
-              {"subnets", subnets}};
+              {"subnets", subnets},
+              {"lab", labJson(vpc.lab)}};
 }
 
 json toState(const Vpc& vpc) {
@@ -110,12 +112,14 @@ json toState(const Vpc& vpc) {
                        {"namespace", subnetNamespace(vpc.name, s.name)},
                        {"seq", s.seq}});
   }
-  return json{{"name", vpc.name},
-              {"cidr", vpc.cidr.str()},
-              {"mtu", vpc.mtu},
-              {"transit_index", vpc.transitIndex},
-              {"router_namespace", routerNamespace(vpc.name)},
-              {"subnets", subnets}};
+  json out{{"name", vpc.name},
+           {"cidr", vpc.cidr.str()},
+           {"mtu", vpc.mtu},
+           {"transit_index", vpc.transitIndex},
+           {"router_namespace", routerNamespace(vpc.name)},
+           {"subnets", subnets}};
+  if (!vpc.lab.empty()) out["lab"] = vpc.lab;
+  return out;
 }
 
 Vpc fromState(const json& state) {
@@ -124,6 +128,7 @@ Vpc fromState(const json& state) {
   Vpc vpc = parseVpcRequest(
       json{{"name", state.at("name")}, {"cidr", state.at("cidr")}, {"mtu", state.at("mtu")}});
   vpc.transitIndex = state.at("transit_index").get<int>();
+  vpc.lab = labFrom(state);
   for (const auto& s : state.at("subnets")) {
     Subnet subnet = parseSubnetRequest(
         json{{"name", s.at("name")}, {"cidr", s.at("cidr")}, {"type", s.at("type")}});

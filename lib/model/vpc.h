@@ -41,6 +41,8 @@ struct Vpc {
   // addresses survive restarts.
   int transitIndex = -1;
   std::vector<Subnet> subnets;  // in creation order (Subnet::seq)
+  // The lab that owns the VPC and its subnets; "" when made outside any lab.
+  std::string lab;
 
   const Subnet* findSubnet(const std::string& name) const;
   bool operator==(const Vpc&) const = default;
