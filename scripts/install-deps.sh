@@ -17,4 +17,4 @@ apt-get install -y -q --no-install-recommends \
   libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
   iproute2 nftables util-linux mount coreutils findutils curl python3 procps \
   libyaml-cpp-dev libgraphviz-dev \
-  python3-jsonschema iperf3 iptables systemd iputils-ping dnsmasq-base
+  python3-jsonschema python3-yaml iperf3 iptables systemd iputils-ping dnsmasq-base
