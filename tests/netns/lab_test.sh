@@ -142,11 +142,13 @@ assert_contains "$out" "- vpc prod" "destroy lists what it removed"
 assert_eq "internet vpc-hand" "$(ip netns list | cut -d' ' -f1 | sort | xargs)" \
   "only the hand-made VPC's namespace and the sandbox's remain"
 kill -0 "$pg_pid" 2>/dev/null && fail "pg's process outlived its lab"
-assert_eq "hand.json" "$(ls "$STATE/vpcs" | xargs)" "only the hand-made VPC's state file remains"
-assert_eq "" "$(ls "$STATE/labs" "$STATE/instances" "$STATE/policies" "$STATE/peerings" | grep json)" \
+assert_eq "$STATE/vpcs/hand.json" "$(find "$STATE/vpcs" -type f)" \
+  "only the hand-made VPC's state file remains"
+assert_eq "" "$(find "$STATE/labs" "$STATE/instances" "$STATE/policies" "$STATE/peerings" -type f)" \
   "no lab, instance, policy or peering file remains"
 assert_not_contains "$(nft list table ip vpcd)" "t-prod" "the host's NAT table no longer names prod"
-assert_eq "" "$(ls /etc/netns | grep -v vpc-hand || true)" "no /etc/netns entry of the lab remains"
+assert_eq "" "$(find /etc/netns -mindepth 1 -maxdepth 1 ! -name vpc-hand)" \
+  "no /etc/netns entry of the lab remains"
 
 # --- every example ---
 for f in "$LABS"/*.yaml; do
