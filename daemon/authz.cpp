@@ -21,7 +21,8 @@ const std::map<std::string, std::vector<std::string>> kVerbs{
     {"subnet", {"create", "delete"}},
     {"peering", {"create", "accept", "reject", "delete"}},
     {"policy", {"write", "delete"}},
-    {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach"}}};
+    {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach"}},
+    {"lab", {"write", "delete"}}};
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;

@@ -291,3 +291,9 @@ TEST_CASE("the graph draws the lab as DOT") {
     CHECK(r.body.find(part) != std::string::npos);
   CHECK(d.call("GET", "/v1/labs/shop/graph?format=png").status == 400);
 }
+
+TEST_CASE("labs need lab:write to apply or plan and lab:delete to destroy") {
+  CHECK(Authorizer::permissionFor("PUT", {"v1", "labs", "shop"}) == "lab:write");
+  CHECK(Authorizer::permissionFor("DELETE", {"v1", "labs", "shop"}) == "lab:delete");
+  CHECK(Authorizer::permissionFor("GET", {"v1", "labs", "shop", "graph"}).empty());
+}
