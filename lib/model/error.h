@@ -35,6 +35,16 @@ class DomainError : public std::runtime_error {
   static DomainError unprocessable(const std::string& message, const std::string& field = "") {
     return DomainError(ErrorKind::Unprocessable, message, field);
   }
+  // The same error moved under `path` in an enclosing document (a lab's
+  // "vpcs[1]"): its field becomes "vpcs[1].cidr", its message says so first.
+  DomainError under(const std::string& path) const {
+    if (path.empty()) return *this;
+    std::string field = field_.empty() ? path : path + "." + field_;
+    std::string message = what();
+    if (!field_.empty() && message.rfind(field_ + ": ", 0) == 0)
+      message = message.substr(field_.size() + 2);
+    return DomainError(kind_, field + ": " + message, field);
+  }
 
  private:
   ErrorKind kind_;

@@ -18,21 +18,12 @@ std::string at(const std::string& list, size_t i) {
   return list + "[" + std::to_string(i) + "]";
 }
 
-// An error of an entry's parser, moved under the entry's path.
-DomainError under(const std::string& path, const DomainError& e) {
-  std::string field = e.field().empty() ? path : path + "." + e.field();
-  std::string message = e.what();
-  if (!e.field().empty() && message.rfind(e.field() + ": ", 0) == 0)
-    message = message.substr(e.field().size() + 2);
-  return DomainError(e.kind(), field + ": " + message, field);
-}
-
 template <typename Fn>
 auto parsedAt(const std::string& path, Fn&& parse) {
   try {
     return parse();
   } catch (const DomainError& e) {
-    throw under(path, e);
+    throw e.under(path);
   }
 }
 

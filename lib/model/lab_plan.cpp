@@ -15,15 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-DomainError under(const std::string& path, const DomainError& e) {
-  if (path.empty()) return e;
-  std::string field = e.field().empty() ? path : path + "." + e.field();
-  std::string message = e.what();
-  if (!e.field().empty() && message.rfind(e.field() + ": ", 0) == 0)
-    message = message.substr(e.field().size() + 2);
-  return DomainError(e.kind(), field + ": " + message, field);
-}
-
 // The working state of a plan: changes applied one at a time, so an error
 // names the entry that caused it.
 class Planner {
@@ -34,7 +25,7 @@ class Planner {
     try {
       state_ = state_.with(c);
     } catch (const DomainError& e) {
-      throw under(path, e);
+      throw e.under(path);
     }
   }
   void step(std::string action, std::string kind, std::string name, std::string path) {
