@@ -52,9 +52,9 @@ show vpcctl lab apply -f "$ROOT/labs/shop.yaml"
 wait_until 10 ip netns exec vpc-prod.web bash -c "echo > /dev/tcp/10.10.1.3/8080" || true
 echo "== web -> instance api's HTTP server (python3 -m http.server 8080 in vm-api)"
 show ip netns exec vpc-prod.web curl -s -o /dev/null -w "HTTP %{http_code} from %{remote_ip}\n" --max-time 2 http://10.10.1.3:8080/
-echo "== web -> pg:5432 is allowed by policy db-in; db's subnet host -> pg:5432 is not"
+echo "== web -> pg:5432 is allowed by policy db-in; web -> pg:6432 is dropped by it (no refusal comes back)"
 show ip netns exec vpc-prod.web timeout 2 bash -c "echo > /dev/tcp/10.10.2.20/5432 && echo connected"
-show ip netns exec vpc-prod.db timeout 2 bash -c "echo > /dev/tcp/10.10.2.20/5432 && echo connected"
+show ip netns exec vpc-prod.web timeout 2 bash -c "echo > /dev/tcp/10.10.2.20/6432 && echo connected"
 echo "== applying the same file again changes nothing"
 show vpcctl lab apply -f "$ROOT/labs/shop.yaml"
 show vpcctl lab show shop

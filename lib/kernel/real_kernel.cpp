@@ -132,7 +132,12 @@ Namespace RealKernel::observe(const std::string& ns, const Namespace* want) {
   }
   if (want && out.owned) {
     // Not kept: nothing notifies vpcd of a sysctl written by hand.
-    for (const auto& [key, value] : want->sysctls) out.sysctls[key] = readSysctl(ns, key);
+    for (const auto& [key, value] : want->sysctls) {
+      std::string seen = readSysctl(ns, key);
+      // No br_netfilter in this kernel: bridged frames never see the IP hooks.
+      if (seen.empty() && key == kBridgeCallsIptables) seen = value;
+      out.sysctls[key] = seen;
+    }
   }
   return out;
 }

@@ -110,6 +110,12 @@ Namespace routerSide(const VpcInputs& in, const std::vector<PeerLink>& peers) {
   ns.addresses.insert({kRouterUplink, transit.routerEnd});
   ns.routes.insert({Cidr{}, transit.hostEnd.addr, kRouterUplink});
   ns.sysctls[forwardingSysctl("all")] = kOn;
+  // Frames bridged between two hosts of one subnet stay out of the IP
+  // hooks, so the policies (which filter what crosses the router) do not
+  // see them: the same behaviour whether or not the host's kernel has
+  // br_netfilter (which, present, sends bridged IPv4 through the inet
+  // forward chain of the router).
+  ns.sysctls[kBridgeCallsIptables] = "0";
 
   std::vector<Cidr> publicSubnets;
   for (const auto& s : vpc.subnets) {

@@ -93,6 +93,11 @@ struct Rule {
   auto operator<=>(const Rule&) const = default;
 };
 
+// A setting that exists only when the kernel has br_netfilter: where its
+// file is missing, the kernel behaves as it asks (kernel adapters read it
+// as its desired value).
+inline constexpr const char* kBridgeCallsIptables = "net/bridge/bridge-nf-call-iptables";
+
 struct Namespace {
   bool operator==(const Namespace&) const = default;
   std::string name;  // kHostNamespace for the daemon's own namespace

@@ -90,12 +90,18 @@ wait_until 10 tcp_connect vm-api 10.10.1.3 8081 || fail "api's new command does 
 if ip -n vpc-prod link show p-shared >/dev/null 2>&1; then fail "peering link still there"; else
   pass "the peering link is gone"; fi
 assert_contains "$(ip netns list)" "vm-cache" "the new instance's namespace exists"
+if [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]]; then
+  assert_eq 0 "$(ip netns exec vpc-prod cat /proc/sys/net/bridge/bridge-nf-call-iptables)" \
+    "br_netfilter: bridged frames kept out of the router's IP hooks"
+fi
 cat >"$WORK/expect2.yaml" <<'EOF2'
 expect:
   - {from: prod/web, to: pg, port: 6432, reach: true}
   - {from: prod/web, to: pg, port: 7000, reach: false}
   - {from: cache, to: pg, port: 5432, reach: false}
   - {from: shared/tools, to: prod/web, port: 80, reach: false}
+  # inside one subnet frames are bridged, never routed: no policy applies
+  - {from: prod/db, to: pg, port: 5432, reach: true}
 EOF2
 expect_ok "$WORK/expect2.yaml"
 
