@@ -30,7 +30,9 @@ std::function<std::string()> text(std::string s);
 // vpcctl instance …; `command` is what followed `--` on the command line.
 void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command);
 
-// vpcctl lab …
-void addLabCommands(CLI::App& app, Options& o, int& rc);
+// vpcctl lab …; returns the `lab` command for others to add to.
+CLI::App* addLabCommands(CLI::App& app, Options& o, int& rc);
+// vpcctl reach …, and `lab verify` on `lab`.
+void addReachCommands(CLI::App& app, CLI::App& lab, Options& o, int& rc);
 
 }  // namespace vpcctl

@@ -137,7 +137,7 @@ void applyFile(const Options& o, int& rc, bool dryRun) {
 
 }  // namespace
 
-void addLabCommands(CLI::App& app, Options& o, int& rc) {
+CLI::App* addLabCommands(CLI::App& app, Options& o, int& rc) {
   auto* cmd = app.add_subcommand("lab", "whole environments from one file (docs/labs.md)")
                   ->require_subcommand(1);
   auto one = [] { return "/v1/labs/" + a.name; };
@@ -207,6 +207,7 @@ void addLabCommands(CLI::App& app, Options& o, int& rc) {
     }
     std::cout << (result.is_string() ? result.get<std::string>() : result.dump());
   });
+  return cmd;
 }
 
 }  // namespace vpcctl

@@ -386,7 +386,7 @@ int main(int argc, char** argv) {
     }
   }
   vpcctl::addInstanceCommands(app, o, rc, {argv + std::min(ours + 1, argc), argv + argc});
-  vpcctl::addLabCommands(app, o, rc);
+  vpcctl::addReachCommands(app, *vpcctl::addLabCommands(app, o, rc), o, rc);
   addDaemonCommands(app, o, rc);
   try {
     app.parse(ours, argv);

@@ -200,6 +200,8 @@ Reply Api::routeLabs(const HttpRequest& r, const std::vector<std::string>& seg) 
     if (m == "GET") return s_.labs.graph(seg[1], queryOf(r.target));
   } else if (seg.size() == 3 && seg[2] == "export") {
     if (m == "GET") return s_.labs.exportDocument(seg[1], queryOf(r.target));
+  } else if (seg.size() == 3 && seg[2] == "verify") {
+    if (m == "POST") return s_.reach.verify(seg[1]);
   } else {
     throw DomainError::notFound("no such resource: " + r.target);
   }
@@ -230,6 +232,10 @@ Reply Api::route(const HttpRequest& r) {
   if (!seg.empty() && seg[0] == "policies") return routePolicies(r, seg);
   if (!seg.empty() && seg[0] == "instances") return routeInstances(r, seg);
   if (!seg.empty() && seg[0] == "labs") return routeLabs(r, seg);
+  if (seg.size() == 1 && seg[0] == "reachability") {
+    only("POST");
+    return s_.reach.check(parseBody(r.body));
+  }
   if (seg.size() == 1 && seg[0] == "export") {
     only("GET");
     return s_.labs.exportDocument("", queryOf(r.target));

@@ -22,7 +22,8 @@ const std::map<std::string, std::vector<std::string>> kVerbs{
     {"peering", {"create", "accept", "reject", "delete"}},
     {"policy", {"write", "delete"}},
     {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach"}},
-    {"lab", {"write", "delete"}}};
+    {"lab", {"write", "delete"}},
+    {"reach", {"probe"}}};
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -87,7 +88,11 @@ std::string Authorizer::permissionFor(const std::string& method,
   if (kind == "vpcs") return (seg.size() >= 4 ? "subnet:" : "vpc:") + verb;
   if (kind == "peerings") return "peering:" + (seg.size() == 4 ? seg[3] : verb);
   if (kind == "policies") return "policy:" + verb;
-  if (kind == "labs") return "lab:" + verb;  // apply (and plan) write, destroy deletes
+  if (kind == "labs") {
+    if (seg.size() == 4 && seg[3] == "verify") return "reach:probe";
+    return "lab:" + verb;  // apply (and plan) write, destroy deletes
+  }
+  if (kind == "reachability") return "reach:probe";  // sends packets in the VPCs
   if (kind == "instances") {
     if (seg.size() == 4 && seg[3] != "nics") return "instance:" + seg[3];  // stop, start, reset
     if (seg.size() >= 4) return std::string("instance:") + (verb == "delete" ? "detach" : "attach");

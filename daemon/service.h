@@ -157,6 +157,20 @@ class LabService {
   InstanceService& instances_;
 };
 
+// Reachability: the model's answer, real packets, and whether they agree
+// (docs/reachability.md); and a lab's expectations checked the same way.
+class ReachService {
+ public:
+  explicit ReachService(Engine& engine) : engine_(engine) {}
+  Reply check(const nlohmann::json& body);
+  Reply verify(const std::string& lab);
+
+ private:
+  // Answers with probes (when `probe` and not a dry run), one poll for all.
+  std::vector<nlohmann::json> answer(const std::vector<nlohmann::json>& questions, bool probe);
+  Engine& engine_;
+};
+
 // Everything the daemon serves, over one engine.
 class Services {
  public:
@@ -166,7 +180,8 @@ class Services {
         peerings(engine),
         policies(engine),
         instances(engine),
-        labs(engine, instances) {}
+        labs(engine, instances),
+        reach(engine) {}
   void load() { engine.load(); }
   ReconcileReport start() {
     ReconcileReport report = engine.start();
@@ -181,6 +196,7 @@ class Services {
   PolicyService policies;
   InstanceService instances;
   LabService labs;
+  ReachService reach;
 };
 
 }  // namespace vpcd

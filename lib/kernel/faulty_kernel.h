@@ -55,6 +55,9 @@ class FaultyKernel : public Kernel {
     inner_.invalidate(namespaces);
   }
   std::vector<std::string> forwardBlockers() override { return inner_.forwardBlockers(); }
+  std::vector<std::string> foreignForwardChains(const std::string& ns) override {
+    return inner_.foreignForwardChains(ns);
+  }
   bool syncMarkedRules(const NftChainRef& chain, const std::string& comment,
                        const std::vector<NftRule>& rules) override {
     return inner_.syncMarkedRules(chain, comment, rules);

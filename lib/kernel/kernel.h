@@ -78,6 +78,12 @@ class Kernel {
   // Coexistence with other firewalls in the host namespace (docs/service.md).
   // Base chains of other tables on the forward hook that drop by policy.
   virtual std::vector<std::string> forwardBlockers() { return {}; }
+  // Base chains of other tables on the forward hook in namespace `ns`,
+  // whatever their policy: where packets the model allows may stop.
+  virtual std::vector<std::string> foreignForwardChains(const std::string& ns) {
+    (void)ns;
+    return {};
+  }
   // In another tool's chain (host namespace), the rules marked with
   // `comment` become `rules`, at the chain's start; none removes them.
   // False when there is no such chain.

@@ -440,7 +440,7 @@ bool NftSocket::remove(uint32_t family, const std::string& name) {
   return true;
 }
 
-std::vector<std::string> NftSocket::forwardDropChains() {
+std::vector<std::string> NftSocket::forwardDropChains(bool dropOnly) {
   std::vector<std::string> out;
   int err = retryInterrupted([&] {
     out.clear();
@@ -453,12 +453,13 @@ std::vector<std::string> NftSocket::forwardDropChains() {
           std::string table = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
           if (table == kTableName || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) return;
           if (family != NFPROTO_IPV4 && family != NFPROTO_INET) return;
+          bool drops = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) == NF_DROP;
           if (nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM) != NF_INET_FORWARD ||
-              nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) != NF_DROP)
+              (dropOnly && !drops))
             return;
           out.push_back(std::string("table ") + (family == NFPROTO_INET ? "inet " : "ip ") + table +
                         " chain " + nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME) +
-                        " (policy drop)");
+                        (drops ? " (policy drop)" : " (policy accept)"));
         });
   });
   if (err)

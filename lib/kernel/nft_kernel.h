@@ -42,7 +42,9 @@ class NftSocket {
 
   // Base chains of other tables on the forward hook whose policy drops:
   // "table ip filter chain FORWARD (policy drop)".
-  std::vector<std::string> forwardDropChains();
+  // Other tables' base chains on the forward hook: those that drop by
+  // policy, or (`dropOnly` false) all of them, with their policy.
+  std::vector<std::string> forwardDropChains(bool dropOnly);
   // In someone else's chain, the rules marked with `comment` become `rules`
   // (inserted at the chain's start; none removes them), in one transaction,
   // or nothing is sent when they already are.

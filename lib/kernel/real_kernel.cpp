@@ -276,7 +276,12 @@ std::string RealKernel::defaultRouteDevice() {
 }
 
 std::vector<std::string> RealKernel::forwardBlockers() {
-  return nft(kHostNamespace).forwardDropChains();
+  return nft(kHostNamespace).forwardDropChains(true);
+}
+
+std::vector<std::string> RealKernel::foreignForwardChains(const std::string& ns) {
+  if (!ns.empty() && !dir_.exists(ns)) return {};
+  return nft(ns).forwardDropChains(false);
 }
 
 bool RealKernel::syncMarkedRules(const NftChainRef& chain, const std::string& comment,

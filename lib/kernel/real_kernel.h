@@ -27,6 +27,7 @@ class RealKernel : public Kernel {
   // See NetnsDir::setMountNamespace.
   void setMountNamespace(std::string mountNs) { dir_.setMountNamespace(std::move(mountNs)); }
   std::vector<std::string> forwardBlockers() override;
+  std::vector<std::string> foreignForwardChains(const std::string& ns) override;
   bool syncMarkedRules(const NftChainRef& chain, const std::string& comment,
                        const std::vector<NftRule>& rules) override;
   void invalidate(const std::set<std::string>& namespaces) override;

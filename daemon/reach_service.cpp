@@ -1,0 +1,140 @@
+// Reachability questions: the model's answer (lib/plan/reach), then real
+// packets (daemon/probe), then whether the two agree and, when they do not,
+// what outside vpcd's tables may be dropping the packets.
+#include "daemon/probe.h"
+#include "daemon/service.h"
+#include "lib/model/error.h"
+#include "lib/plan/reach.h"
+
+namespace vpcd {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kProbeTimeout = std::chrono::milliseconds(2000);
+constexpr size_t kProbesAtOnce = 64;  // sockets in flight per batch
+
+ProbeSpec specOf(const ReachAnswer& a, const ReachQuery& q) {
+  bool inside =
+      a.to.kind == ReachEndpoint::Kind::SubnetHost || a.to.kind == ReachEndpoint::Kind::Instance;
+  return ProbeSpec{.srcNs = a.from.ns,
+                   .source = a.source,
+                   .dstNs = inside ? a.to.ns : "",
+                   .dest = a.to.address,
+                   .proto = q.proto,
+                   .port = q.port};
+}
+
+}  // namespace
+
+std::vector<json> ReachService::answer(const std::vector<json>& questions, bool probe) {
+  const DesiredState& s = engine_.state();
+  std::vector<ReachQuery> queries;
+  std::vector<ReachAnswer> answers;
+  for (const auto& body : questions) {
+    queries.push_back(parseReachQuery(body));
+    answers.push_back(modelReach(s, queries.back()));
+  }
+  std::vector<json> out;
+  for (const auto& a : answers) {
+    json j = a.json();
+    j["proto"] = queries[out.size()].proto;
+    j["port"] = queries[out.size()].port ? json(queries[out.size()].port) : json();
+    out.push_back(std::move(j));
+  }
+  std::string skipped = !probe                    ? "not asked for (probe: false)"
+                        : engine_.config().dryRun ? "a dry run has no data plane"
+                                                  : "";
+  if (!skipped.empty()) {
+    for (auto& j : out) {
+      j["probe"] = {{"skipped", skipped}};
+      j["agree"] = nullptr;
+    }
+    return out;
+  }
+  Prober prober(engine_.config().netnsDir);
+  for (size_t first = 0; first < answers.size(); first += kProbesAtOnce) {
+    size_t last = std::min(answers.size(), first + kProbesAtOnce);
+    std::vector<ProbeSpec> specs;
+    for (size_t i = first; i < last; ++i) specs.push_back(specOf(answers[i], queries[i]));
+    auto results = prober.run(specs, kProbeTimeout);
+    for (size_t i = first; i < last; ++i) {
+      const ProbeResult& r = results[i - first];
+      json& j = out[i];
+      j["probe"] = r.json();
+      bool reached = r.received > 0;
+      bool unseen = queries[i].proto == "udp" && !r.ourListener && !specs[i - first].dstNs.empty();
+      if (unseen && !reached) {
+        // The user's own UDP service listens there: what it got is its own.
+        j["agree"] = nullptr;
+        j["probe"]["outcome"] = "sent; the destination's own service listens, vpcd cannot see it";
+        continue;
+      }
+      j["agree"] = reached == answers[i].reachable;
+      if (j["agree"]) continue;
+      // Where the packets may stop: other tables' forward chains along the way.
+      json chains = json::array();
+      std::set<std::string> along{routerNamespace(answers[i].from.vpc)};
+      if (!answers[i].to.vpc.empty()) along.insert(routerNamespace(answers[i].to.vpc));
+      for (const auto& ns : along) {
+        for (const auto& c : engine_.kernel().foreignForwardChains(ns))
+          chains.push_back(ns + ": " + c);
+      }
+      for (const auto& c : engine_.kernel().forwardBlockers()) chains.push_back("host: " + c);
+      j["disagreement"] = {
+          {"message", answers[i].reachable
+                          ? "the model allows it but no packet came back: something outside "
+                            "vpcd's rules drops it"
+                          : "the model forbids it but the packets got through: something outside "
+                            "vpcd's rules lets them (a hand-made route or rule)"},
+          {"foreign_chains", chains}};
+    }
+  }
+  return out;
+}
+
+Reply ReachService::check(const json& body) {
+  bool probe = !body.is_object() || !body.contains("probe") || body["probe"] != false;
+  return {200, answer({body}, probe).front()};
+}
+
+Reply ReachService::verify(const std::string& name) {
+  const Lab& lab = engine_.state().lab(name);
+  std::vector<json> questions;
+  json expect = lab.document.value("expect", json::array());
+  for (const auto& e : expect) {
+    json q{{"from", e["from"]}, {"to", e["to"]}, {"proto", e.value("proto", "tcp")}};
+    if (e.contains("port")) q["port"] = e["port"];
+    questions.push_back(q);
+  }
+  std::vector<json> answers;
+  try {
+    answers = answer(questions, true);
+  } catch (const DomainError& e) {
+    throw e.under("expect");
+  }
+  json rows = json::array();
+  bool ok = true;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const json& a = answers[i];
+    bool expected = expect[i]["reach"];
+    bool model = a["verdict"] == "reachable";
+    json packets = a["probe"].contains("received") ? json(a["probe"]["received"] > 0) : json();
+    bool holds = model == expected && (packets.is_null() || packets == expected);
+    ok = ok && holds;
+    rows.push_back({{"from", a["from"]["ref"]},
+                    {"to", a["to"]["ref"]},
+                    {"proto", a["proto"]},
+                    {"port", a["port"]},
+                    {"expected", expected ? "reach" : "blocked"},
+                    {"model", a["verdict"]},
+                    {"packets", packets.is_null() ? json() : json(packets ? "reached" : "blocked")},
+                    {"holds", holds},
+                    {"blocked_by", a["blocked_by"]},
+                    {"disagreement", a.value("disagreement", json())}});
+  }
+  return {200, json{{"lab", name}, {"ok", ok}, {"expectations", rows}}};
+}
+
+}  // namespace vpcd
