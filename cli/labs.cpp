@@ -18,7 +18,7 @@ using nlohmann::json;
 
 struct LabArgs {
   std::string name, file, title, format = "dot";
-  bool adopt = false, all = false;
+  bool adopt = false, all = false, reach = false;
 };
 
 // The arguments, alive as long as the callbacks that read them.
@@ -48,6 +48,23 @@ void printLab(const json& l) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n.get<std::string>();
     std::cout << kind << ": " << (list.empty() ? "-" : list) << "\n";
+  }
+}
+
+// What the file would change in reachability, from the model of the new state.
+void printReach(const json& rows) {
+  std::cout << "reachability (model of the planned state):\n";
+  if (rows.empty()) std::cout << "  no change\n";
+  for (const auto& r : rows) {
+    std::string what = r["proto"].get<std::string>() +
+                       (r.contains("port") ? "/" + std::to_string(r["port"].get<int>()) : "");
+    std::cout << "  " << r["from"].get<std::string>() << " -> " << r["to"].get<std::string>() << " "
+              << what << ": " << r["before"].get<std::string>() << " -> "
+              << r["after"].get<std::string>();
+    if (r.contains("expected"))
+      std::cout << " (expected " << r["expected"].get<std::string>()
+                << (r["holds"] == true ? ", holds)" : ", DOES NOT HOLD)");
+    std::cout << "\n";
   }
 }
 
@@ -99,7 +116,7 @@ void applyFile(const Options& o, int& rc, bool dryRun) {
   LabFile f = readLabFile(a.file);
   std::string name = labName(f);
   std::string target = "/v1/labs/" + name + "?dry_run=" + (dryRun ? "true" : "false") +
-                       (a.adopt ? "&adopt=true" : "");
+                       (a.adopt ? "&adopt=true" : "") + (dryRun && a.reach ? "&reach=true" : "");
   Response r;
   {
     Progress p(std::string(dryRun ? "planning" : "applying") + " lab " + name);
@@ -124,6 +141,7 @@ void applyFile(const Options& o, int& rc, bool dryRun) {
     printChanges(changes);
     std::cout << "kernel: " << r.body["kernel"].size() << " action(s)\n";
     for (const auto& k : r.body["kernel"]) std::cout << "  " << k.get<std::string>() << "\n";
+    if (r.body.contains("reach")) printReach(r.body["reach"]);
     return;
   }
   if (changes.empty()) {
@@ -148,6 +166,8 @@ CLI::App* addLabCommands(CLI::App& app, Options& o, int& rc) {
     sub->add_option("-f,--file", a.file, "lab file")->required();
     sub->add_option("--name", a.name, "lab name (default: the document's)");
     sub->add_flag("--adopt", a.adopt, "take over objects made outside any lab that the file names");
+    if (dry)
+      sub->add_flag("--reach", a.reach, "also: which reachability the file would change (model)");
     sub->callback([&o, &rc, dry] { applyFile(o, rc, dry); });
   }
   auto* destroy = cmd->add_subcommand("destroy", "remove everything the lab made, nothing else");

@@ -7,6 +7,7 @@
 #include "lib/model/error.h"
 #include "lib/model/lab_document.h"
 #include "lib/model/timestamp.h"
+#include "lib/plan/reach.h"
 
 namespace vpcd {
 
@@ -21,6 +22,46 @@ bool flag(const Query& q, const std::string& field) {
   if (it->second.empty() || it->second == "true" || it->second == "1") return true;
   if (it->second == "false" || it->second == "0") return false;
   throw DomainError::invalid(field, "must be true or false, not \"" + it->second + "\"");
+}
+
+// A question answered by the model of `s`: "reachable", "unreachable", or
+// "absent" when an endpoint does not exist there (yet, or any more).
+std::string verdictIn(const DesiredState& s, const json& q) {
+  try {
+    return modelReach(s, parseReachQuery(q)).reachable ? "reachable" : "unreachable";
+  } catch (const DomainError&) {
+    return "absent";
+  }
+}
+
+// What the document would change in reachability: each expectation, and
+// ICMP between every two subnet hosts of the lab, in the state now and in
+// the planned one; only the rows that differ, and every expectation.
+json reachChanges(const DesiredState& now, const DesiredState& next, const LabDocument& doc) {
+  json rows = json::array();
+  auto row = [&](json q, json expected) {
+    std::string before = verdictIn(now, q), after = verdictIn(next, q);
+    if (expected.is_null() && before == after) return;
+    q["before"] = before;
+    q["after"] = after;
+    if (!expected.is_null()) {
+      q["expected"] = expected.get<bool>() ? "reachable" : "unreachable";
+      q["holds"] = after == q["expected"];
+    }
+    rows.push_back(q);
+  };
+  for (const auto& e : doc.source.value("expect", json::array())) {
+    json q{{"from", e["from"]}, {"to", e["to"]}, {"proto", e.value("proto", "tcp")}};
+    if (e.contains("port")) q["port"] = e["port"];
+    row(q, e["reach"]);
+  }
+  std::vector<std::string> subnets;
+  for (const auto& v : doc.vpcs)
+    for (const auto& s : v.vpc.subnets) subnets.push_back(v.vpc.name + "/" + s.name);
+  for (const auto& a : subnets)
+    for (const auto& b : subnets)
+      if (a != b) row({{"from", a}, {"to", b}, {"proto", "icmp"}}, nullptr);
+  return rows;
 }
 
 json stepsJson(const std::vector<LabStep>& steps) {
@@ -88,10 +129,12 @@ Reply LabService::put(const std::string& name, const json& body, const Query& q)
   bool existed = engine_.state().findLab(name) != nullptr;
   LabPlan plan = planLab(engine_.state(), doc, adopt, now);
   if (dryRun) {
-    return {200, json{{"name", name},
-                      {"dry_run", true},
-                      {"changes", stepsJson(plan.steps)},
-                      {"kernel", engine_.preview(plan.next)}}};
+    json out{{"name", name},
+             {"dry_run", true},
+             {"changes", stepsJson(plan.steps)},
+             {"kernel", engine_.preview(plan.next)}};
+    if (flag(q, "reach")) out["reach"] = reachChanges(engine_.state(), plan.next, doc);
+    return {200, out};
   }
   carryOut(plan);
   json out = shown(engine_.state().lab(name));

@@ -108,6 +108,9 @@ for name in shop hub-spoke range; do
 done
 sed 's/{from: web, to: db, port: 5432, reach: false}/{from: web, to: db, port: 5432, reach: true}/' \
   "$LABS/range.yaml" >"$WORK/range.yaml"
+out=$(vpcctl lab plan -f "$WORK/range.yaml" --reach)
+assert_contains "$out" "web -> db tcp/5432: unreachable -> unreachable (expected reachable, DOES NOT HOLD)" \
+  "lab plan --reach says before applying that the expectation will not hold"
 vpcctl lab apply -f "$WORK/range.yaml" >/dev/null
 rc=0
 out=$(vpcctl lab verify range) || rc=$?

@@ -297,3 +297,31 @@ TEST_CASE("labs need lab:write to apply or plan and lab:delete to destroy") {
   CHECK(Authorizer::permissionFor("DELETE", {"v1", "labs", "shop"}) == "lab:delete");
   CHECK(Authorizer::permissionFor("GET", {"v1", "labs", "shop", "graph"}).empty());
 }
+
+TEST_CASE("plan --reach: the expectations and the subnets' reachability in the planned state") {
+  LabDaemon d;
+  auto r = d.call("PUT", "/v1/labs/shop?dry_run=true&reach=true", shop());
+  REQUIRE(r.status == 200);
+  json rows = body(r)["reach"];
+  REQUIRE(!rows.empty());
+  CHECK(rows[0]["from"] == "prod/web");
+  CHECK(rows[0]["before"] == "absent");
+  CHECK(rows[0]["after"] == "reachable");
+  CHECK(rows[0]["holds"] == true);
+  bool dbToTools = false;
+  for (const auto& row : rows) {
+    if (row["from"] == "prod/db" && row["to"] == "shared/tools") {
+      dbToTools = true;
+      CHECK(row["after"] == "unreachable");  // outside the peering's allow-list
+    }
+  }
+  CHECK(dbToTools);
+  REQUIRE(d.call("PUT", "/v1/labs/shop", shop()).status == 201);
+  json next = shop();
+  next["policies"][0]["ingress"][0]["ports"] = {"6432"};
+  rows = body(d.call("PUT", "/v1/labs/shop?dry_run=true&reach=true", next))["reach"];
+  REQUIRE(rows.size() == 1);  // only the expectation: no subnet pair changes over ICMP
+  CHECK(rows[0]["before"] == "reachable");
+  CHECK(rows[0]["after"] == "unreachable");
+  CHECK(rows[0]["holds"] == false);
+}
