@@ -17,7 +17,8 @@ vpcctl lab apply -f "$LAB" >/dev/null || fail "clean apply failed"
 ops=$(kernel_mutations)
 vpcctl lab destroy shop >/dev/null
 stop_daemon
-[[ $ops -gt 40 ]] && pass "a clean apply takes $ops mutating kernel calls" || fail "implausible call count $ops"
+if [[ $ops -gt 40 ]]; then pass "a clean apply takes $ops mutating kernel calls"; else
+  fail "implausible call count $ops"; fi
 
 for k in $(seq 1 "$POINTS"); do
   n=$((ops * k / (POINTS + 1)))
