@@ -47,6 +47,11 @@ void applyConfigFile(DaemonConfig& config, const std::string& path, bool require
       (key == "dry_run" ? config.dryRun
        : key == "dns"   ? config.dns
                         : config.dockerCompat) = value.get<bool>();
+    } else if (key == "api_timeout_s" || key == "api_max_connections") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 100000)
+        throw std::invalid_argument(where + " must be a whole number from 1 to 100000");
+      (key == "api_timeout_s" ? config.apiTimeoutSeconds : config.apiMaxConnections) =
+          value.get<int>();
     } else if (key == "dns_upstreams") {
       if (!value.is_array()) throw std::invalid_argument(where + " must be a list of addresses");
       config.dnsUpstreams.clear();

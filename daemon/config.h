@@ -32,6 +32,11 @@ struct DaemonConfig {
   // host's resolvers (hostUpstreams()).
   std::vector<std::string> dnsUpstreams;
   bool dns = true;  // a resolver per VPC (needs dnsmasq)
+  // The API's connections: a request (its header, then its body) must
+  // arrive within this many seconds, an idle keep-alive connection is
+  // closed after it; at most this many connections at once.
+  int apiTimeoutSeconds = 30;
+  int apiMaxConnections = 256;
 };
 
 // A JSON object from a file; nullopt when the file is missing and not

@@ -20,6 +20,8 @@ namespace http = beast::http;
 using Stream = boost::asio::local::stream_protocol::socket;
 
 constexpr size_t kMaxBody = 16 * 1024 * 1024;  // a policy of ~100,000 rules
+constexpr uint32_t kMaxHeader = 16 * 1024;
+constexpr size_t kMaxTarget = 8 * 1024;
 
 // The client's supplementary groups as they were when it connected. The
 // first call learns the size (ERANGE), the second reads them.
@@ -35,7 +37,18 @@ std::vector<gid_t> peerGroups(int fd) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Stream socket, Api& api) : socket_(std::move(socket)), api_(api) {}
+  Session(Stream socket, Api& api, const HttpLimits& limits, std::shared_ptr<int> active)
+      : socket_(std::move(socket)), api_(api), limits_(limits), active_(std::move(active)) {
+    ++*active_;
+  }
+  ~Session() { --*active_; }
+
+  // Past the connection bound: one answer, then the connection closes.
+  void refuse() {
+    fail(http::status::service_unavailable, "SERVICE_UNAVAILABLE",
+         "vpcd serves " + std::to_string(limits_.maxConnections) +
+             " API connections at once; try again when one closes");
+  }
 
   void start() {
     ucred cred{};
@@ -53,15 +66,73 @@ class Session : public std::enable_shared_from_this<Session> {
   void read() {
     parser_.emplace();
     parser_->body_limit(kMaxBody);
+    parser_->header_limit(kMaxHeader);
+    armDeadline();
     http::async_read_header(
         socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
   }
 
+  // The request (or, between requests, the next one) must arrive in time; a
+  // weak reference, so that a closed connection does not wait for its timer.
+  void armDeadline() {
+    deadline_.expires_after(limits_.timeout);
+    deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      self->timedOut_ = true;
+      beast::error_code ignored;
+      self->socket_.cancel(ignored);
+    });
+  }
+
+  // An error answer in the API's JSON shape; the connection closes after it.
+  void fail(http::status status, const char* word, const std::string& message) {
+    deadline_.cancel();
+    auto res = std::make_shared<http::response<http::string_body>>(status, 11);
+    res->set(http::field::server, "vpcd");
+    res->set(http::field::content_type, "application/json");
+    res->keep_alive(false);
+    res->body() = errorBody(static_cast<int>(status), word, message, "").dump() + "\n";
+    res->prepare_payload();
+    http::async_write(socket_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
+      beast::error_code ignored;
+      self->socket_.shutdown(Stream::shutdown_both, ignored);
+    });
+  }
+
+  // A failed read: say why when the client can still hear it.
+  void onReadError(beast::error_code ec, bool started) {
+    if (ec == http::error::body_limit) {
+      return fail(http::status::payload_too_large, "PAYLOAD_TOO_LARGE",
+                  "the request body is larger than " + std::to_string(kMaxBody >> 20) + " MiB");
+    }
+    if (ec == http::error::header_limit) {
+      return fail(http::status::request_header_fields_too_large, "HEADER_TOO_LARGE",
+                  "the request header is larger than " + std::to_string(kMaxHeader >> 10) +
+                      " KiB");
+    }
+    if (timedOut_) {
+      // Nothing of a request yet: an idle connection, closed quietly.
+      if (!started && buffer_.size() == 0) return;
+      return fail(http::status::request_timeout, "REQUEST_TIMEOUT",
+                  "the request did not arrive within " + std::to_string(limits_.timeout.count()) +
+                      " s");
+    }
+    if (ec.category() == beast::error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream)
+      return fail(http::status::bad_request, "INVALID_ARGUMENT",
+                  std::string("not an HTTP/1.1 request: ") + ec.message());
+  }
+
   // curl sends `Expect: 100-continue` before a large body (a policy of
   // thousands of rules) and waits a second for the go-ahead unless it comes.
   void onHeader(beast::error_code ec) {
-    if (ec) return;
+    if (ec) return onReadError(ec, false);
+    if (parser_->get().target().size() > kMaxTarget) {
+      return fail(http::status::uri_too_long, "URI_TOO_LONG",
+                  "the request target is longer than " + std::to_string(kMaxTarget >> 10) + " KiB");
+    }
     auto self = shared_from_this();
     auto readBody = [self] {
       http::async_read(self->socket_, self->buffer_, *self->parser_,
@@ -76,7 +147,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void onRead(beast::error_code ec) {
-    if (ec) return;  // closed, or not HTTP: drop the connection
+    if (ec) return onReadError(ec, true);
+    deadline_.cancel();  // the request is in: its answer may take what it takes
     auto req = parser_->release();
     HttpRequest request{std::string(req.method_string()),
                         std::string(req.target()),
@@ -146,7 +218,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Stream socket_;
   boost::asio::steady_timer timer_{socket_.get_executor()};
+  boost::asio::steady_timer deadline_{socket_.get_executor()};
+  bool timedOut_ = false;
   Api& api_;
+  HttpLimits limits_;
+  std::shared_ptr<int> active_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   uid_t uid_ = static_cast<uid_t>(-1);
@@ -168,8 +244,9 @@ void removeStaleSocket(boost::asio::io_context& io, const std::string& path) {
 
 }  // namespace
 
-HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string& path)
-    : io_(io), api_(api), path_(path), acceptor_(io) {
+HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string& path,
+                       HttpLimits limits)
+    : io_(io), api_(api), path_(path), limits_(limits), acceptor_(io) {
   std::string dir = path.substr(0, path.rfind('/'));
   if (!dir.empty()) ::mkdir(dir.c_str(), 0755);
   removeStaleSocket(io, path);
@@ -185,8 +262,8 @@ HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string&
   accept();
 }
 
-HttpServer::HttpServer(boost::asio::io_context& io, Api& api, int listenFd)
-    : io_(io), api_(api), acceptor_(io) {
+HttpServer::HttpServer(boost::asio::io_context& io, Api& api, int listenFd, HttpLimits limits)
+    : io_(io), api_(api), limits_(limits), acceptor_(io) {
   acceptor_.assign(boost::asio::local::stream_protocol(), listenFd);
   accept();
 }
@@ -200,7 +277,15 @@ HttpServer::~HttpServer() {
 void HttpServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, Stream socket) {
     if (ec == boost::asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), api_)->start();
+    if (!ec) {
+      bool full = *active_ >= limits_.maxConnections;
+      auto session = std::make_shared<Session>(std::move(socket), api_, limits_, active_);
+      if (full) {
+        session->refuse();
+      } else {
+        session->start();
+      }
+    }
     accept();
   });
 }

@@ -147,8 +147,10 @@ int run(vpcd::DaemonConfig config) {
 
   vpcd::Api api(service, authz);
   int passed = vpcd::takeListenFd();
-  auto server = passed >= 0 ? std::make_unique<vpcd::HttpServer>(io, api, passed)
-                            : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath);
+  vpcd::HttpLimits limits{std::chrono::seconds(config.apiTimeoutSeconds),
+                          config.apiMaxConnections};
+  auto server = passed >= 0 ? std::make_unique<vpcd::HttpServer>(io, api, passed, limits)
+                            : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath, limits);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     // The network stays up: only explicit deletes tear anything down.
@@ -215,6 +217,16 @@ int main(int argc, char** argv) {
   bool noDns = false;
   given.emplace_back(app.add_flag("--no-dns", noDns, "no resolver per VPC"),
                      [&config] { config.dns = false; });
+  app.add_option("--api-timeout", flags.apiTimeoutSeconds,
+                 "seconds a request may take to arrive; idle connections close after it")
+      ->check(CLI::Range(1, 100000));
+  given.emplace_back(app.get_option("--api-timeout"),
+                     [&config, &flags] { config.apiTimeoutSeconds = flags.apiTimeoutSeconds; });
+  app.add_option("--api-max-connections", flags.apiMaxConnections,
+                 "API connections served at once; more are answered 503")
+      ->check(CLI::Range(1, 100000));
+  given.emplace_back(app.get_option("--api-max-connections"),
+                     [&config, &flags] { config.apiMaxConnections = flags.apiMaxConnections; });
   flag("--docker-compat", &vpcd::DaemonConfig::dockerCompat,
        "let VPC traffic past Docker's FORWARD drop (DOCKER-USER accepts)");
   CLI11_PARSE(app, argc, argv);
