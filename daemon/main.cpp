@@ -1,4 +1,5 @@
 // vpcd: the VPC daemon.
+#include <grp.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -151,6 +152,15 @@ int run(vpcd::DaemonConfig config) {
                           config.apiMaxConnections};
   auto server = passed >= 0 ? std::make_unique<vpcd::HttpServer>(io, api, passed, limits)
                             : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath, limits);
+  if (passed < 0) {
+    // As vpcd.socket's SocketGroup would: the API group's members connect.
+    // Until now the socket was 0660 root:root, narrower, never wider.
+    if (struct group* g = ::getgrnam(config.apiGroup.c_str())) {
+      if (::chown(config.socketPath.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0)
+        logLine(4, "cannot give " + config.socketPath + " to group " + config.apiGroup + ": " +
+                       std::strerror(errno));
+    }
+  }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     // The network stays up: only explicit deletes tear anything down.

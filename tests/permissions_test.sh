@@ -27,7 +27,9 @@ start() {
   "$VPCD_BIN_DIR/vpcd" --dry-run --socket "$SOCK" --state-dir "$WORK/state" \
     --netns-dir "$WORK/netns" --api-group users --roles-file "$WORK/roles.json" "$@" >>"$WORK/log" 2>&1 &
   PID=$!
-  wait_until 10 test -S "$SOCK" || { cat "$WORK/log"; exit 1; }
+  # Answering: the socket was given to the API group before serving began.
+  wait_until 10 "$VPCD_BIN_DIR/vpcctl" --socket "$SOCK" health || { cat "$WORK/log"; exit 1; }
+  stat -c '%G %a' "$SOCK" >"$WORK/sock.mode"
   chmod 0666 "$SOCK"  # as a SocketMode that lets everyone connect would
 }
 stop() { kill "$PID"; wait "$PID" || true; PID=""; }
@@ -37,6 +39,8 @@ cat >"$WORK/roles.json" <<'JSON'
 JSON
 start
 users_gid=$(getent group users | cut -d: -f3)
+assert_eq "users 660" "$(cat "$WORK/sock.mode")" \
+  "vpcd gives the socket it creates to the API group, mode 0660"
 
 out=$(as nobody none GET /v1/vpcs)
 assert_eq 200 "${out%% *}" "anyone who can connect may read"
