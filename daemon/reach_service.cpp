@@ -26,6 +26,24 @@ ProbeSpec specOf(const ReachAnswer& a, const ReachQuery& q) {
                    .port = q.port};
 }
 
+// Model and packets differ: what outside vpcd's rules may be the cause,
+// the other tables' forward chains in the routers along the way and the
+// host's forward chains that drop.
+json disagreement(Kernel& kernel, const ReachAnswer& a) {
+  json chains = json::array();
+  std::set<std::string> along{routerNamespace(a.from.vpc)};
+  if (!a.to.vpc.empty()) along.insert(routerNamespace(a.to.vpc));
+  for (const auto& ns : along) {
+    for (const auto& c : kernel.foreignForwardChains(ns)) chains.push_back(ns + ": " + c);
+  }
+  for (const auto& c : kernel.forwardBlockers()) chains.push_back("host: " + c);
+  return {{"message", a.reachable ? "the model allows it but no packet came back: something "
+                                    "outside vpcd's rules drops it"
+                                  : "the model forbids it but the packets got through: something "
+                                    "outside vpcd's rules lets them (a hand-made route or rule)"},
+          {"foreign_chains", chains}};
+}
+
 }  // namespace
 
 std::vector<json> ReachService::answer(const std::vector<json>& questions, bool probe) {
@@ -73,22 +91,7 @@ std::vector<json> ReachService::answer(const std::vector<json>& questions, bool 
       }
       j["agree"] = reached == answers[i].reachable;
       if (j["agree"]) continue;
-      // Where the packets may stop: other tables' forward chains along the way.
-      json chains = json::array();
-      std::set<std::string> along{routerNamespace(answers[i].from.vpc)};
-      if (!answers[i].to.vpc.empty()) along.insert(routerNamespace(answers[i].to.vpc));
-      for (const auto& ns : along) {
-        for (const auto& c : engine_.kernel().foreignForwardChains(ns))
-          chains.push_back(ns + ": " + c);
-      }
-      for (const auto& c : engine_.kernel().forwardBlockers()) chains.push_back("host: " + c);
-      j["disagreement"] = {
-          {"message", answers[i].reachable
-                          ? "the model allows it but no packet came back: something outside "
-                            "vpcd's rules drops it"
-                          : "the model forbids it but the packets got through: something outside "
-                            "vpcd's rules lets them (a hand-made route or rule)"},
-          {"foreign_chains", chains}};
+      j["disagreement"] = disagreement(engine_.kernel(), answers[i]);
     }
   }
   return out;
