@@ -46,6 +46,15 @@ void printAnswer(const json& r) {
               << (p["rtt_ms"].is_null() ? "" : " in " + str(p["rtt_ms"]) + " ms")
               << (p["answered_by"] == "vpcd" ? " (vpcd listened at the destination)" : "") << "\n";
   }
+  if (r.contains("counted") && !r["counted"].is_null()) {
+    if (r["counted"].empty()) {
+      std::cout << "counted by vpcd's rules: none\n";
+    } else {
+      for (const auto& c : r["counted"])
+        std::cout << "counted by vpcd's rules in " << str(c["namespace"]) << ": "
+                  << str(c["counter"]) << " +" << str(c["packets"]) << "\n";
+    }
+  }
   if (r["agree"] == false) {
     std::cout << "DISAGREE: " << str(r["disagreement"]["message"]) << "\n";
     for (const auto& c : r["disagreement"]["foreign_chains"])

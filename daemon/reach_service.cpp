@@ -1,6 +1,10 @@
 // Reachability questions: the model's answer (lib/plan/reach), then real
 // packets (daemon/probe), then whether the two agree and, when they do not,
 // what outside vpcd's tables may be dropping the packets.
+#include <linux/netfilter.h>
+
+#include <algorithm>
+
 #include "daemon/probe.h"
 #include "daemon/service.h"
 #include "lib/model/error.h"
@@ -26,14 +30,63 @@ ProbeSpec specOf(const ReachAnswer& a, const ReachQuery& q) {
                    .port = q.port};
 }
 
+// Packets counted by vpcd's own rules in one router: each policy rule (its
+// map elements carry the rule's name and a counter) and each chain's
+// counted default verdict.
+std::map<std::string, uint64_t> counters(Kernel& kernel, const std::string& ns) {
+  std::map<std::string, uint64_t> out;
+  std::optional<NftTable> t = kernel.readTable(ns, NFPROTO_INET);
+  if (!t) return out;
+  for (const auto& set : t->sets) {
+    for (const auto& el : set.elems) {
+      if (el.counter && !el.comment.empty()) out["rule " + el.comment] += el.packets;
+    }
+  }
+  for (const auto& r : t->rules) {
+    if (r.exprs.size() == 2 && r.exprs[0].name == "counter") {
+      bool drop = static_cast<int32_t>(r.exprs[1].key) == NF_DROP;
+      out["default " + std::string(drop ? "drop" : "accept") + " of chain " + r.chain] +=
+          r.exprs[0].packets;
+    }
+  }
+  return out;
+}
+
+using Snapshot = std::map<std::string, std::map<std::string, uint64_t>>;  // by namespace
+
+Snapshot snapshot(Kernel& kernel, const std::set<std::string>& routers) {
+  Snapshot out;
+  for (const auto& ns : routers) out[ns] = counters(kernel, ns);
+  return out;
+}
+
+// The counters the probe moved, as {namespace, counter, packets}.
+json moved(const Snapshot& before, const Snapshot& after) {
+  json out = json::array();
+  for (const auto& [ns, now] : after) {
+    const auto& then = before.at(ns);
+    for (const auto& [name, packets] : now) {
+      auto it = then.find(name);
+      uint64_t was = it == then.end() ? 0 : it->second;
+      if (packets > was)
+        out.push_back({{"namespace", ns}, {"counter", name}, {"packets", packets - was}});
+    }
+  }
+  return out;
+}
+
+std::set<std::string> routersOf(const ReachAnswer& a) {
+  std::set<std::string> out{routerNamespace(a.from.vpc)};
+  if (!a.to.vpc.empty()) out.insert(routerNamespace(a.to.vpc));
+  return out;
+}
+
 // Model and packets differ: what outside vpcd's rules may be the cause,
 // the other tables' forward chains in the routers along the way and the
 // host's forward chains that drop.
 json disagreement(Kernel& kernel, const ReachAnswer& a) {
   json chains = json::array();
-  std::set<std::string> along{routerNamespace(a.from.vpc)};
-  if (!a.to.vpc.empty()) along.insert(routerNamespace(a.to.vpc));
-  for (const auto& ns : along) {
+  for (const auto& ns : routersOf(a)) {
     for (const auto& c : kernel.foreignForwardChains(ns)) chains.push_back(ns + ": " + c);
   }
   for (const auto& c : kernel.forwardBlockers()) chains.push_back("host: " + c);
@@ -76,7 +129,17 @@ std::vector<json> ReachService::answer(const std::vector<json>& questions, bool 
     size_t last = std::min(answers.size(), first + kProbesAtOnce);
     std::vector<ProbeSpec> specs;
     for (size_t i = first; i < last; ++i) specs.push_back(specOf(answers[i], queries[i]));
+    // One question alone: the counters of vpcd's rules along its path show
+    // where its packets went (with several in flight they would mix).
+    bool count = answers.size() == 1;
+    Snapshot before = count ? snapshot(engine_.kernel(), routersOf(answers[0])) : Snapshot{};
     auto results = prober.run(specs, kProbeTimeout);
+    bool any = std::any_of(before.begin(), before.end(),
+                           [](const auto& router) { return !router.second.empty(); });
+    // null: no counted rule along the path (no policy there) to tell by.
+    if (count)
+      out[0]["counted"] =
+          any ? moved(before, snapshot(engine_.kernel(), routersOf(answers[0]))) : json();
     for (size_t i = first; i < last; ++i) {
       const ProbeResult& r = results[i - first];
       json& j = out[i];

@@ -37,7 +37,11 @@ reach_is() {
   fi
 }
 reach_is 0 - prod/web pg --port 5432
+assert_contains "$(json_field 'd["counted"]' <"$WORK/reach.json")" "rule db-in:ingress[0]" \
+  "... and which rule let it through"
 reach_is 1 policy_default prod/web pg --port 6432
+assert_contains "$(json_field 'd["counted"]' <"$WORK/reach.json")" "default drop of chain in_db" \
+  "vpcd's counters show where the probe stopped: db's ingress default"
 assert_eq "timed out" "$(json_field 'd["probe"]["outcome"]' <"$WORK/reach.json")" \
   "... the probe's packets were dropped"
 api PUT /v1/policies/web-out '{"applies_to":["prod/web"],"default_egress":"allow","egress":[{"priority":10,"action":"deny","protocol":"tcp","ports":["5432"],"destinations":["10.10.2.20/32"]}]}' >/dev/null
@@ -83,6 +87,8 @@ ip netns exec vpc-prod nft add chain inet intruder block '{ type filter hook for
 reach_is 2 - prod/web pg --port 5432
 assert_contains "$(json_field 'd["disagreement"]["foreign_chains"]' <"$WORK/reach.json")" \
   "table inet intruder chain block (policy drop)" "the disagreement names the foreign chain"
+assert_eq "[]" "$(json_field 'd["counted"]' <"$WORK/reach.json")" \
+  "... and vpcd's rules counted none of the probe's packets (dropped before them)"
 out=$(vpcctl reach prod/web pg --port 5432 || true)
 assert_contains "$out" "DISAGREE" "the table output says so plainly"
 ip netns exec vpc-prod nft delete table inet intruder
