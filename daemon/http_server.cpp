@@ -109,15 +109,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == http::error::header_limit) {
       return fail(http::status::request_header_fields_too_large, "HEADER_TOO_LARGE",
-                  "the request header is larger than " + std::to_string(kMaxHeader >> 10) +
-                      " KiB");
+                  "the request header is larger than " + std::to_string(kMaxHeader >> 10) + " KiB");
     }
     if (timedOut_) {
       // Nothing of a request yet: an idle connection, closed quietly.
       if (!started && buffer_.size() == 0) return;
-      return fail(http::status::request_timeout, "REQUEST_TIMEOUT",
-                  "the request did not arrive within " + std::to_string(limits_.timeout.count()) +
-                      " s");
+      return fail(
+          http::status::request_timeout, "REQUEST_TIMEOUT",
+          "the request did not arrive within " + std::to_string(limits_.timeout.count()) + " s");
     }
     if (ec.category() == beast::error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream)

@@ -148,10 +148,10 @@ int run(vpcd::DaemonConfig config) {
 
   vpcd::Api api(service, authz);
   int passed = vpcd::takeListenFd();
-  vpcd::HttpLimits limits{std::chrono::seconds(config.apiTimeoutSeconds),
-                          config.apiMaxConnections};
-  auto server = passed >= 0 ? std::make_unique<vpcd::HttpServer>(io, api, passed, limits)
-                            : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath, limits);
+  vpcd::HttpLimits limits{std::chrono::seconds(config.apiTimeoutSeconds), config.apiMaxConnections};
+  auto server = passed >= 0
+                    ? std::make_unique<vpcd::HttpServer>(io, api, passed, limits)
+                    : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath, limits);
   if (passed < 0) {
     // As vpcd.socket's SocketGroup would: the API group's members connect.
     // Until now the socket was 0660 root:root, narrower, never wider.
