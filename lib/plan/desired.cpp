@@ -213,10 +213,14 @@ Namespace buildInstance(const InstanceInputs& in) {
                               .up = i.status != InstanceStatus::Stopped,
                               .isPeer = true};
     ns.addresses.insert({nic.name, nic.subnetCidr.withAddr(nic.ip)});
-    if (k == 0) ns.routes.insert({Cidr{}, nic.gateway(), nic.name});
     auto index = static_cast<uint32_t>(nicIndex(nic.name));
     uint32_t table = kNicTableBase + index;
     ns.rules.insert({kNicRulePriority + index, Cidr{nic.ip, 32}, table});
+    // A link set down loses every route through it (the kernel flushes
+    // them, in all tables), and none can be added: a stopped instance has
+    // none, and gets them back with its start.
+    if (i.status == InstanceStatus::Stopped) continue;
+    if (k == 0) ns.routes.insert({Cidr{}, nic.gateway(), nic.name});
     ns.routes.insert({nic.subnetCidr, Ipv4{}, nic.name, table});
     ns.routes.insert({Cidr{}, nic.gateway(), nic.name, table});
   }
