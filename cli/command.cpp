@@ -13,13 +13,17 @@ bool request(const Options& o, const std::string& method, const std::string& tar
     result = r.body;
     return true;
   }
+  printError(r);
+  return false;
+}
+
+void printError(const Response& r) {
   const json& err =
       r.body.is_object() && r.body.contains("error") ? r.body["error"] : json::object();
   std::cerr << "error: "
             << (err.contains("message") ? err["message"].get<std::string>() : r.body.dump()) << " ("
             << r.status << (err.contains("status") ? " " + err["status"].get<std::string>() : "")
             << ")\n";
-  return false;
 }
 
 std::function<void()> action(const Options& o, int& rc, std::function<std::string()> method,

@@ -26,6 +26,13 @@ std::function<void()> action(const Options& o, int& rc, std::function<std::strin
                              std::function<void(const nlohmann::json&)> pretty);
 
 std::function<std::string()> text(std::string s);
+// "error: MESSAGE (CODE STATUS)" on stderr.
+void printError(const Response& r);
+
+// vpcctl instance serial NAME --follow, and vpcctl instance console NAME:
+// streams, not single answers; each returns the exit code.
+int followSerial(const Options& o, const std::string& name);
+int attachConsole(const Options& o, const std::string& name);
 
 // vpcctl instance …; `command` is what followed `--` on the command line.
 void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command);

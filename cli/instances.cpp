@@ -14,6 +14,7 @@ struct InstanceArgs {
   std::string name, nic, subnet, ip, label, vpc;
   std::vector<std::string> nics, labels, metadata, tags, command;
   int limit = 50;
+  bool follow = false;
 };
 
 // "k=v" items -> {"k": "v"}; a missing '=' is refused before any request.
@@ -140,9 +141,18 @@ void addLifecycle(CLI::App* cmd, Options& o, int& rc) {
 void addExtras(CLI::App* cmd, Options& o, int& rc) {
   auto* serial = cmd->add_subcommand("serial", "the command's output (last 64 KiB)");
   serial->add_option("name", a.name)->required();
-  serial->callback(action(
+  serial->add_flag("-f,--follow", a.follow, "then what it writes, until interrupted");
+  auto once = action(
       o, rc, text("GET"), [] { return one() + "/serial-output"; }, nullptr,
-      [](const json& r) { std::cout << r["contents"].get<std::string>(); }));
+      [](const json& r) { std::cout << r["contents"].get<std::string>(); });
+  serial->callback([&o, &rc, once] {
+    if (!a.follow) return once();
+    rc = followSerial(o, a.name);
+  });
+  auto* console =
+      cmd->add_subcommand("console", "attach to the command's terminal (detach with Ctrl-])");
+  console->add_option("name", a.name)->required();
+  console->callback([&o, &rc] { rc = attachConsole(o, a.name); });
   auto* nic = cmd->add_subcommand("nic", "add or remove a NIC")->require_subcommand(1);
   auto* add = nic->add_subcommand("add", "hot-plug a NIC");
   add->add_option("name", a.name)->required();

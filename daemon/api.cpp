@@ -178,6 +178,8 @@ Reply Api::routeInstances(const HttpRequest& r, const std::vector<std::string>& 
     return seg[2] == "start" ? s_.instances.start(seg[1]) : s_.instances.reset(seg[1]);
   } else if (seg.size() == 3 && seg[2] == "serial-output") {
     if (m == "GET") return s_.instances.serialOutput(seg[1], queryOf(r.target));
+  } else if (seg.size() == 3 && seg[2] == "console") {
+    if (m == "POST") return s_.instances.console(seg[1], r.upgrade, queryOf(r.target));
   } else if (seg.size() == 3 && seg[2] == "nics") {
     if (m == "POST") return s_.instances.addNic(seg[1], parseBody(r.body));
   } else if (seg.size() == 4 && seg[2] == "nics") {
@@ -279,8 +281,10 @@ HttpResponse Api::handle(const HttpRequest& request) {
     if (!why.empty()) throw HttpError(kForbidden, why);
     Reply reply = route(request);
     if (reply.follow) return {reply.status, "", std::move(reply.follow)};
+    if (reply.console) return {reply.status, "", std::nullopt, std::move(reply.console)};
     status = reply.status;
-    if (reply.text) return {status, std::move(*reply.text), std::nullopt, reply.contentType};
+    if (reply.text)
+      return {status, std::move(*reply.text), std::nullopt, std::nullopt, reply.contentType};
     // Serial output is whatever bytes a command wrote: not always UTF-8.
     body = reply.body.dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (const DomainError& e) {

@@ -18,12 +18,14 @@ struct HttpRequest {
   pid_t pid = 0;
   gid_t gid = static_cast<gid_t>(-1);
   std::vector<gid_t> groups;  // supplementary, from SO_PEERGROUPS
+  std::string upgrade;        // the Upgrade header, for the console
 };
 
 struct HttpResponse {
   int status = 200;
   std::string body;
-  std::optional<Follow> follow;  // stream this file instead of `body`
+  std::optional<Follow> follow;          // stream this file instead of `body`
+  std::optional<ConsoleAttach> console;  // 101, then the connection is the console's
   std::string contentType = "application/json";
 };
 

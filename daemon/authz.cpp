@@ -21,7 +21,7 @@ const std::map<std::string, std::vector<std::string>> kVerbs{
     {"subnet", {"create", "delete"}},
     {"peering", {"create", "accept", "reject", "delete"}},
     {"policy", {"write", "delete"}},
-    {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach"}},
+    {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach", "console"}},
     {"lab", {"write", "delete"}},
     {"reach", {"probe"}}};
 

@@ -20,9 +20,6 @@
 namespace vpcd {
 namespace {
 
-constexpr uint64_t kLogLimit = 1 << 20;  // rotated down to its tail past this
-constexpr uint64_t kLogKeep = 64 << 10;
-
 // In the child only: async-signal-safe calls, then exec or _exit.
 [[noreturn]] void fail(const char* step) {
   const char* err = std::strerror(errno);
@@ -32,39 +29,18 @@ constexpr uint64_t kLogKeep = 64 << 10;
   _exit(127);
 }
 
-struct ChildFiles {
-  const char* ns;
-  const char* hosts;     // bound on /etc/hosts when it exists
-  const char* resolv;    // bound on /etc/resolv.conf when it exists
-  const char* hostname;  // a UTS namespace of its own with this name; none when empty
-};
-
 void bindIfThere(const char* from, const char* onto, const char* step) {
   struct stat st {};
   if (::stat(from, &st) == 0 && ::mount(from, onto, nullptr, MS_BIND, nullptr) != 0) fail(step);
 }
 
-[[noreturn]] void runChild(int nsFd, int logFd, int nullFd, const ChildFiles& files,
-                           char* const* argv) {
+void defaultSignals() {
   ::signal(SIGCHLD, SIG_DFL);
+  ::signal(SIGPIPE, SIG_DFL);
+  ::signal(SIGHUP, SIG_DFL);
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
-  if (::dup2(nullFd, 0) < 0 || ::dup2(logFd, 1) < 0 || ::dup2(logFd, 2) < 0) _exit(127);
-  ::setsid();  // its own process group, ended as a whole on stop
-  if (::setns(nsFd, CLONE_NEWNET) != 0) fail("enter network namespace");
-  int flags = CLONE_NEWNS | (*files.hostname ? CLONE_NEWUTS : 0);
-  if (::unshare(flags) != 0) fail("new mount and UTS namespaces");
-  if (*files.hostname && ::sethostname(files.hostname, std::strlen(files.hostname)) != 0)
-    fail("set the hostname");
-  if (::mount("", "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) fail("make / a slave mount");
-  bindIfThere(files.hosts, "/etc/hosts", "bind the hosts file");
-  bindIfThere(files.resolv, "/etc/resolv.conf", "bind the resolv.conf file");
-  // /sys shows the devices of the namespace that mounts it, as in `ip netns exec`.
-  if (::umount2("/sys", MNT_DETACH) == 0) ::mount(files.ns, "/sys", "sysfs", 0, nullptr);
-  ::syscall(SYS_close_range, 3u, ~0u, 0u);
-  ::execvp(argv[0], argv);
-  fail(argv[0]);
 }
 
 void rotate(const std::string& path) {
@@ -74,38 +50,152 @@ void rotate(const std::string& path) {
   std::ofstream(path, std::ios::trunc) << tail;
 }
 
+std::string startLine(const std::vector<std::string>& argv) {
+  std::string line = "--- vpcd: starting";
+  for (const auto& a : argv) line += " " + a;
+  return line + " at " + isoTime(std::chrono::system_clock::now()) + " ---";
+}
+
 }  // namespace
+
+[[noreturn]] void execCommand(const ChildSpec& spec) {
+  defaultSignals();
+  if (::setns(spec.nsFd, CLONE_NEWNET) != 0) fail("enter network namespace");
+  int flags = CLONE_NEWNS | (*spec.hostname ? CLONE_NEWUTS : 0);
+  if (::unshare(flags) != 0) fail("new mount and UTS namespaces");
+  if (*spec.hostname && ::sethostname(spec.hostname, std::strlen(spec.hostname)) != 0)
+    fail("set the hostname");
+  if (::mount("", "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) fail("make / a slave mount");
+  bindIfThere(spec.hosts, "/etc/hosts", "bind the hosts file");
+  bindIfThere(spec.resolv, "/etc/resolv.conf", "bind the resolv.conf file");
+  // /sys shows the devices of the namespace that mounts it, as in `ip netns exec`.
+  if (::umount2("/sys", MNT_DETACH) == 0) ::mount(spec.ns, "/sys", "sysfs", 0, nullptr);
+  ::syscall(SYS_close_range, 3u, ~0u, 0u);
+  // As execvp does, but in the command's PATH: a missing or unusable file
+  // moves on to the next directory, the first other error is the answer.
+  int first = ENOENT;
+  for (const auto& path : spec.program->candidates()) {
+    ::execve(path.c_str(), spec.program->argv(), spec.program->envp());
+    if (errno != ENOENT && errno != ENOTDIR && first == ENOENT) first = errno;
+  }
+  errno = first;
+  fail(spec.program->argv()[0]);
+}
+
+constexpr const char* kCommandPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+Program::Program(const std::vector<std::string>& argv, const std::string& hostname, bool terminal)
+    : args_(argv) {
+  // Not the daemon's: a command must not depend on how vpcd was started (a
+  // service manager sets almost nothing; a shell, anything).
+  env_ = {std::string("PATH=") + kCommandPath, "HOME=/root", "LANG=C.UTF-8", "USER=root",
+          "LOGNAME=root"};
+  if (terminal) env_.emplace_back("TERM=xterm-256color");
+  if (!hostname.empty()) env_.push_back("HOSTNAME=" + hostname);
+  const std::string& name = args_.at(0);
+  if (name.find('/') != std::string::npos) {
+    candidates_.push_back(name);
+  } else {
+    std::istringstream dirs(kCommandPath);
+    for (std::string dir; std::getline(dirs, dir, ':');) candidates_.push_back(dir + "/" + name);
+  }
+  argv_ = cStrings(args_);
+  envp_ = cStrings(env_);
+}
+
+std::vector<char*> cStrings(const std::vector<std::string>& items) {
+  std::vector<char*> out;
+  for (const auto& i : items) out.push_back(const_cast<char*>(i.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
 
 CommandRunner::CommandRunner(std::string netnsDir, std::string etcNetnsDir)
     : netnsDir_(std::move(netnsDir)), etcNetnsDir_(std::move(etcNetnsDir)) {
   ::signal(SIGCHLD, SIG_IGN);
 }
 
+Fd CommandRunner::openNamespace(const std::string& ns) const {
+  Fd fd(::open((netnsDir_ + "/" + ns).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw std::runtime_error("cannot open namespace " + ns + ": " + std::strerror(errno));
+  return fd;
+}
+
 CommandRunner::Started CommandRunner::start(const std::string& ns,
                                             const std::vector<std::string>& argv,
-                                            const std::string& logPath,
-                                            const std::string& hostname) {
+                                            const std::string& logPath) {
   rotate(logPath);
-  std::string line = "--- vpcd: starting";
-  for (const auto& a : argv) line += " " + a;
-  appendLog(logPath, line + " at " + isoTime(std::chrono::system_clock::now()) + " ---");
+  appendLog(logPath, startLine(argv));
   // Everything the child needs is made before fork.
-  Fd nsFd(::open((netnsDir_ + "/" + ns).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!nsFd) throw std::runtime_error("cannot open namespace " + ns + ": " + std::strerror(errno));
+  Fd nsFd = openNamespace(ns);
   Fd logFd(::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
   Fd nullFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!logFd || !nullFd)
     throw std::runtime_error("cannot open " + logPath + ": " + std::strerror(errno));
   std::string hosts = etcNetnsDir_ + "/" + ns + "/hosts";
   std::string resolv = etcNetnsDir_ + "/" + ns + "/resolv.conf";
-  ChildFiles files{ns.c_str(), hosts.c_str(), resolv.c_str(), hostname.c_str()};
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
+  Program program(argv, "", false);
+  ChildSpec spec{nsFd.get(), ns.c_str(), hosts.c_str(), resolv.c_str(), "", &program};
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) runChild(nsFd.get(), logFd.get(), nullFd.get(), files, args.data());
+  if (pid == 0) {
+    if (::dup2(nullFd.get(), 0) < 0 || ::dup2(logFd.get(), 1) < 0 || ::dup2(logFd.get(), 2) < 0)
+      _exit(127);
+    ::setsid();  // its own process group, ended as a whole on stop
+    execCommand(spec);
+  }
   return {pid, startTimeOf(pid)};
+}
+
+CommandRunner::Started CommandRunner::startOnConsole(const std::string& ns,
+                                                     const std::vector<std::string>& argv,
+                                                     const std::string& logPath,
+                                                     const std::string& consolePath,
+                                                     const std::string& hostname) {
+  rotate(logPath);
+  appendLog(logPath, startLine(argv));
+  openNamespace(ns);  // a missing namespace is said here, not in the log
+  std::vector<std::string> keeper{"vpcd",
+                                  "--console-keeper",
+                                  netnsDir_ + "/" + ns,
+                                  logPath,
+                                  consolePath,
+                                  hostname,
+                                  etcNetnsDir_ + "/" + ns + "/hosts",
+                                  etcNetnsDir_ + "/" + ns + "/resolv.conf",
+                                  "--"};
+  keeper.insert(keeper.end(), argv.begin(), argv.end());
+  auto args = cStrings(keeper);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  Fd readEnd(report[0]), writeEnd(report[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The keeper reports on descriptor 3: the command's pid, or why not.
+    if (::dup2(writeEnd.get(), 3) < 0) _exit(127);
+    ::syscall(SYS_close_range, 4u, ~0u, 0u);
+    defaultSignals();
+    // This very binary, even if the file was replaced by an upgrade since.
+    ::execv("/proc/self/exe", args.data());
+    _exit(127);
+  }
+  writeEnd = Fd();
+  std::string answer;
+  pollfd p{.fd = readEnd.get(), .events = POLLIN, .revents = 0};
+  char buf[256];
+  while (::poll(&p, 1, 5000) > 0) {
+    ssize_t n = ::read(readEnd.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  if (answer.rfind("pid ", 0) != 0) {
+    throw std::runtime_error("the console keeper did not start the command" +
+                             (answer.empty() ? std::string() : ": " + answer));
+  }
+  int child = std::stoi(answer.substr(4));
+  return {child, startTimeOf(child)};
 }
 
 void CommandRunner::stop(int pid, uint64_t startTime, const std::string& logPath,
@@ -122,6 +212,7 @@ void CommandRunner::stop(int pid, uint64_t startTime, const std::string& logPath
   // Whatever else of its group is left, and the command itself past its grace.
   ::kill(-pid, SIGKILL);
   if (!ended) waitExit(std::chrono::seconds(2));
+  if (logPath.empty()) return;
   appendLog(logPath, "--- vpcd: stopped" + std::string(ended ? "" : " (killed)") + " at " +
                          isoTime(std::chrono::system_clock::now()) + " ---");
 }

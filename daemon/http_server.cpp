@@ -12,6 +12,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "daemon/console_keeper.h"
+
 namespace vpcd {
 namespace {
 
@@ -155,9 +157,11 @@ class Session : public std::enable_shared_from_this<Session> {
                         uid_,
                         pid_,
                         gid_,
-                        groups_};
+                        groups_,
+                        std::string(req[http::field::upgrade])};
     HttpResponse result = api_.handle(request);
     if (result.follow) return startFollow(std::move(*result.follow), req.version());
+    if (result.console) return handOver(std::move(*result.console), req.version());
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(result.status), req.version());
     res->set(http::field::server, "vpcd");
@@ -187,6 +191,36 @@ class Session : public std::enable_shared_from_this<Session> {
                              [self = shared_from_this(), res, sr, f](beast::error_code ec, size_t) {
                                if (!ec) self->pump(f);
                              });
+  }
+
+  // 101, then the connection belongs to the instance's console keeper: it
+  // gets the descriptor (and whatever the client sent after its request),
+  // and this session ends without closing the client.
+  void handOver(ConsoleAttach c, unsigned version) {
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols,
+                                                                  version);
+    res->set(http::field::server, "vpcd");
+    res->set(http::field::connection, "Upgrade");
+    res->set(http::field::upgrade, "vpcd-console");
+    http::async_write(
+        socket_, *res, [self = shared_from_this(), res, c](beast::error_code ec, size_t) {
+          if (ec) return;
+          auto pending = self->buffer_.cdata();
+          std::string why = handConsole(
+              c.path, self->socket_.native_handle(), Greeting{c.rows, c.cols},
+              std::string_view(static_cast<const char*>(pending.data()), pending.size()));
+          if (!why.empty()) {
+            auto text = std::make_shared<std::string>("vpcd: " + why + "\r\n");
+            boost::asio::async_write(self->socket_, boost::asio::buffer(*text),
+                                     [self, text](beast::error_code, size_t) {
+                                       beast::error_code ignored;
+                                       self->socket_.shutdown(Stream::shutdown_both, ignored);
+                                     });
+            return;
+          }
+          beast::error_code ignored;
+          self->socket_.close(ignored);  // the keeper holds its own copy
+        });
   }
 
   void pump(Follow f) {

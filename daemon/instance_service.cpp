@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "daemon/log.h"
@@ -24,6 +25,17 @@ bool hasLabel(const Instance& i, const std::string& selector) {
   return it != i.labels.end() && (eq == std::string::npos || it->second == selector.substr(eq + 1));
 }
 
+// ?rows=&cols= of a console: the client's terminal, 1 to 1000; 0 when absent.
+uint16_t terminalSize(const Query& q, const std::string& key) {
+  if (!q.count(key)) return 0;
+  const std::string& text = q.at(key);
+  bool digits = !text.empty() && text.size() <= 4 &&
+                std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoi(text) < 1 || std::stoi(text) > 1000)
+    throw DomainError::invalid(key, "must be a number from 1 to 1000");
+  return static_cast<uint16_t>(std::stoi(text));
+}
+
 DomainError wrongState(const Instance& i, const std::string& verb) {
   return DomainError::conflict("instance " + i.name + " is " + toString(i.status) + "; cannot " +
                                verb + " it");
@@ -31,14 +43,19 @@ DomainError wrongState(const Instance& i, const std::string& verb) {
 
 }  // namespace
 
+CommandRunner::Started InstanceService::runOnConsole(const Instance& i) {
+  return runner_->startOnConsole(instanceNamespace(i.name), i.command,
+                                 engine_.store().serialPath(i.name),
+                                 engine_.store().consolePath(i.name), i.name);
+}
+
 bool InstanceService::commandRunning(const Instance& i) const {
   return runner_ && CommandRunner::alive(i.pid, i.pidStartTime);
 }
 
 void InstanceService::startCommand(const Instance& i) {
   if (!runner_ || i.command.empty()) return;
-  auto started = runner_->start(instanceNamespace(i.name), i.command,
-                                engine_.store().serialPath(i.name), i.name);
+  auto started = runOnConsole(i);
   Instance running = i;
   running.pid = started.pid;
   running.pidStartTime = started.startTime;
@@ -57,7 +74,8 @@ Reply InstanceService::launch(const std::string& name, int status) {
 }
 
 void InstanceService::stopCommand(const Instance& i) {
-  if (runner_) runner_->stop(i.pid, i.pidStartTime, engine_.store().serialPath(i.name));
+  // The console keeper writes how the command ended to the log.
+  if (runner_) runner_->stop(i.pid, i.pidStartTime, "");
 }
 
 void InstanceService::resume() {
@@ -98,8 +116,7 @@ void InstanceService::startCommands(const std::vector<std::string>& names) {
     const Instance* i = engine_.state().findInstance(name);
     if (!runner_ || !i || i->command.empty() || i->status != InstanceStatus::Running) continue;
     try {
-      auto cmd = runner_->start(instanceNamespace(name), i->command,
-                                engine_.store().serialPath(name), name);
+      auto cmd = runOnConsole(*i);
       Instance running = *i;
       running.pid = cmd.pid;
       running.pidStartTime = cmd.startTime;
@@ -115,6 +132,7 @@ void InstanceService::startCommands(const std::vector<std::string>& names) {
 
 void InstanceService::forget(const std::string& name) {
   ::unlink(engine_.store().serialPath(name).c_str());
+  ::unlink(engine_.store().consolePath(name).c_str());
 }
 
 Reply InstanceService::list(const Query& q) const {
@@ -205,6 +223,37 @@ Reply InstanceService::serialOutput(const std::string& name, const Query& q) con
                             }}};
   }
   return {200, json{{"contents", contents}, {"start", start}, {"next", start + contents.size()}}};
+}
+
+}  // namespace vpcd
+
+namespace vpcd {
+
+Reply InstanceService::console(const std::string& name, const std::string& upgrade,
+                               const Query& q) const {
+  const Instance& i = engine_.state().instance(name);
+  std::string protocol = upgrade;
+  std::transform(protocol.begin(), protocol.end(), protocol.begin(), ::tolower);
+  if (protocol != "vpcd-console")
+    throw DomainError::invalid("Upgrade",
+                               "the console is a byte stream: ask for it with `Connection: "
+                               "Upgrade` and `Upgrade: vpcd-console` (vpcctl instance console "
+                               "does)");
+  if (i.command.empty())
+    throw DomainError::conflict("instance " + name +
+                                " has no command: nothing runs on its console");
+  if (!commandRunning(i))
+    throw DomainError::conflict("instance " + name + " is " + toString(i.status) +
+                                " and its command is not running; start or reset it first");
+  std::string path = engine_.store().consolePath(name);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+    throw DomainError::conflict("the console of instance " + name +
+                                " is gone (its keeper ended); reset the instance for a new one");
+  ConsoleAttach attach{path, 0, 0};
+  attach.rows = terminalSize(q, "rows");
+  attach.cols = terminalSize(q, "cols");
+  return {101, {}, std::nullopt, attach};
 }
 
 }  // namespace vpcd

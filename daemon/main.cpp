@@ -12,6 +12,7 @@
 
 #include "daemon/api.h"
 #include "daemon/config.h"
+#include "daemon/console_keeper.h"
 #include "daemon/drift_watcher.h"
 #include "daemon/http_server.h"
 #include "daemon/log.h"
@@ -110,7 +111,7 @@ int run(vpcd::DaemonConfig config) {
       resolvers = std::make_unique<vpcd::Resolvers>(io, *runner, config.netnsDir,
                                                     config.runDir + "/dns", dnsmasq, upstreams);
     }
-    files = std::make_unique<vpcd::NetnsFiles>(config.etcNetnsDir, resolvers != nullptr);
+    files = std::make_unique<vpcd::NetnsFiles>(io, config.etcNetnsDir, resolvers != nullptr);
     service.engine.setAfterCommit([&](const vpcd::DesiredState& state) {
       files->sync(state);
       if (resolvers) resolvers->sync(state);
@@ -181,6 +182,10 @@ int run(vpcd::DaemonConfig config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // An instance's console keeper: vpcd re-executed by itself, before any of
+  // the daemon's set-up (daemon/console_keeper.h).
+  if (argc > 1 && std::string_view(argv[1]) == "--console-keeper")
+    return vpcd::consoleKeeperMain(argc - 1, argv + 1);
   // Flags are parsed into their own copy; the config file goes on the
   // defaults first, then every flag given on the command line on top.
   vpcd::DaemonConfig flags, config;

@@ -5,8 +5,14 @@
 //   <instance vm-<name>>/hosts                     localhost, <name>.<vpc>.internal <name>
 //   both: resolv.conf                              the VPC resolver at the gateway (.1)
 // Rewritten in place (a running command sees the change) only where their
-// content changed; removed with their namespace.
+// content changed; removed with their namespace. They are vpcd's, like the
+// namespaces: one deleted or edited by hand (inotify tells) is written back
+// within a second, and the repair logged.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <map>
+#include <set>
 #include <string>
 
 #include "lib/model/desired_state.h"
@@ -16,7 +22,7 @@ namespace vpcd {
 class NetnsFiles {
  public:
   // `resolver`: whether the VPCs have resolvers, so resolv.conf is written.
-  NetnsFiles(std::string etcNetnsDir, bool resolver);
+  NetnsFiles(boost::asio::io_context& io, std::string etcNetnsDir, bool resolver);
   NetnsFiles(const NetnsFiles&) = delete;
 
   // The files as `state` has them: those of the namespaces whose object
@@ -33,11 +39,26 @@ class NetnsFiles {
   static Files instanceFiles(const Instance& i, bool resolver);
   // Writes what differs from what was written; no files: removes them all.
   void write(const std::string& ns, const Files& files);
+  void writeFile(const std::string& path, const std::string& content);
+
+  // Drift: a watch on the directory and on each namespace's, the namespaces
+  // they name marked, and those compared with what they should hold a
+  // moment later (our own writes come back as events too, and find nothing
+  // to do).
+  void watch(const std::string& ns);
+  void readEvents();
+  void repair();
 
   std::string dir_;
   bool resolver_;
   DesiredState last_;
   std::map<std::string, Files> written_;  // by namespace
+  boost::asio::posix::stream_descriptor inotify_;
+  std::map<int, std::string> watched_;  // watch descriptor -> namespace ("" the directory)
+  std::map<std::string, int> watchOf_;
+  std::set<std::string> touched_;
+  boost::asio::steady_timer settle_;
+  char events_[8192];
 };
 
 // "<vpc>.internal": the DNS domain of a VPC's names.

@@ -27,11 +27,19 @@ struct Follow {
   std::function<bool()> active;
 };
 
+// A connection the HTTP layer hands to an instance's console keeper after
+// answering 101 Switching Protocols (daemon/console_keeper.h).
+struct ConsoleAttach {
+  std::string path;  // the keeper's socket
+  uint16_t rows = 0, cols = 0;
+};
+
 // A result for the API: the HTTP status and the JSON body, or a stream.
 struct Reply {
   int status = 200;
   nlohmann::json body;
   std::optional<Follow> follow;
+  std::optional<ConsoleAttach> console;
   // A body that is not JSON (a lab's graph): sent as is, with its type.
   std::optional<std::string> text;
   std::string contentType = "application/json";
@@ -110,6 +118,9 @@ class InstanceService {
   Reply addNic(const std::string& name, const nlohmann::json& body);
   Reply removeNic(const std::string& name, const std::string& nic);
   Reply serialOutput(const std::string& name, const Query& q) const;
+  // The command's terminal, for a client that asked to upgrade to the
+  // `vpcd-console` protocol (`upgrade`: its Upgrade header).
+  Reply console(const std::string& name, const std::string& upgrade, const Query& q) const;
 
   // For a lab's apply, around its one commit: the commands of these
   // instances ended before (deleted, replaced, or given a new command), and
@@ -122,6 +133,7 @@ class InstanceService {
  private:
   // The command of `i` started (or stopped), and the pid recorded.
   void startCommand(const Instance& i);
+  CommandRunner::Started runOnConsole(const Instance& i);
   void stopCommand(const Instance& i);
   // The command of instance `name` (RUNNING in the state) started, and the
   // instance as the answer.

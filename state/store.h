@@ -67,6 +67,10 @@ class StateStore {
   std::string serialPath(const std::string& name) const {
     return dir_ + "/serial/" + name + ".log";
   }
+  // The Unix socket of the instance's console keeper, beside its log.
+  std::string consolePath(const std::string& name) const {
+    return dir_ + "/serial/" + name + ".console";
+  }
   const std::string& dir() const { return dir_; }
 
  private:

@@ -86,6 +86,25 @@ wait_until 3 bash -c "! ip netns exec vpc-prod.web getent hosts late >/dev/null"
   fail "late still resolves after its delete"
 assert_eq "" "$(ls /etc/netns | grep -w vm-late || true)" "its /etc/netns files went with it"
 
+# The files are vpcd's: removed or edited by hand, written back.
+good_resolv=$(cat /etc/netns/vm-api/resolv.conf)
+good_hosts=$(cat /etc/netns/vpc-prod.web/hosts)
+rm /etc/netns/vm-api/resolv.conf
+wait_until 2 test -f /etc/netns/vm-api/resolv.conf && pass "a resolv.conf removed by hand is written again" ||
+  fail "vm-api/resolv.conf not repaired"
+assert_eq "$good_resolv" "$(cat /etc/netns/vm-api/resolv.conf 2>/dev/null)" "with its content"
+echo "10.99.99.99 intruder" >>/etc/netns/vpc-prod.web/hosts
+hosts_back() { [[ "$(cat /etc/netns/vpc-prod.web/hosts)" == "$good_hosts" ]]; }
+wait_until 2 hosts_back && pass "a hosts file edited by hand is restored" || fail "vpc-prod.web/hosts not restored"
+rm -rf /etc/netns/vpc-prod.db
+wait_until 2 test -f /etc/netns/vpc-prod.db/resolv.conf && pass "a namespace's directory removed by hand comes back" ||
+  fail "vpc-prod.db's files not repaired"
+assert_eq "10.10.1.3 api.prod.internal" "$(lookup vpc-prod.db api)" "and names resolve there again"
+assert_contains "$(cat "$WORK/vpcd.log")" "drift repair: /etc/netns/vm-api/resolv.conf was changed or removed by hand" "the repair is logged"
+# Again after the repair: the rewritten directory is watched too.
+rm /etc/netns/vpc-prod.db/hosts
+wait_until 2 test -f /etc/netns/vpc-prod.db/hosts && pass "and repaired again" || fail "the second removal was not repaired"
+
 # The user's own namespaces are not touched.
 ip netns add mine
 assert_eq "" "$(ls /etc/netns | grep -w mine || true)" "no files for a namespace that is not vpcd's"
