@@ -276,7 +276,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
   std::string detail;
   try {
     std::string why =
-        authz_.check({request.uid, request.gid, request.pid, request.groups},
+        authz_.check({request.uid, request.gid, request.pid, request.groups, request.token},
                      Authorizer::permissionFor(request.method, segments(request.target)));
     if (!why.empty()) throw HttpError(kForbidden, why);
     Reply reply = route(request);
@@ -326,9 +326,12 @@ HttpResponse Api::handle(const HttpRequest& request) {
   if (request.method != "GET") {
     // One line per mutation: who asked, what, and how it ended.
     int priority = status >= 500 ? 3 : status >= 400 ? 5 : 6;
-    logLine(priority, request.method + " " + request.target + " uid=" +
-                          std::to_string(request.uid) + " pid=" + std::to_string(request.pid) +
-                          " -> " + std::to_string(status) + (detail.empty() ? "" : ": " + detail));
+    // The token is never logged: "token" says which door the caller used.
+    std::string who = request.token ? "token"
+                                    : "uid=" + std::to_string(request.uid) +
+                                          " pid=" + std::to_string(request.pid);
+    logLine(priority, request.method + " " + request.target + " " + who + " -> " +
+                          std::to_string(status) + (detail.empty() ? "" : ": " + detail));
   }
   return {status, body + "\n"};
 }

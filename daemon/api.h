@@ -19,6 +19,7 @@ struct HttpRequest {
   gid_t gid = static_cast<gid_t>(-1);
   std::vector<gid_t> groups;  // supplementary, from SO_PEERGROUPS
   std::string upgrade;        // the Upgrade header, for the console
+  bool token = false;         // on the TCP listener, with the bearer token
 };
 
 struct HttpResponse {

@@ -20,6 +20,7 @@ struct Caller {
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
   std::vector<gid_t> groups;  // supplementary groups
+  bool token = false;         // holds the TCP listener's token: as the API group
 };
 
 class Authorizer {

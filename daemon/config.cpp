@@ -39,7 +39,9 @@ void applyConfigFile(DaemonConfig& config, const std::string& path, bool require
                                               {"log_level", &config.logLevel},
                                               {"api_group", &config.apiGroup},
                                               {"roles_file", &config.rolesFile},
-                                              {"mount_namespace", &config.mountNamespace}};
+                                              {"mount_namespace", &config.mountNamespace},
+                                              {"listen", &config.listen},
+                                              {"token_file", &config.tokenFile}};
   for (const auto& [key, value] : doc.items()) {
     std::string where = "config " + path + ": \"" + key + "\"";
     if (key == "dry_run" || key == "docker_compat" || key == "dns") {

@@ -37,6 +37,10 @@ struct DaemonConfig {
   // closed after it; at most this many connections at once.
   int apiTimeoutSeconds = 30;
   int apiMaxConnections = 256;
+  // An HTTP listener beside the socket ("ADDR:PORT"; empty: none), whose
+  // clients must send the token in `tokenFile` (daemon/token.h).
+  std::string listen;
+  std::string tokenFile = "/etc/vpcd/token";
 };
 
 // A JSON object from a file; nullopt when the file is missing and not
@@ -47,7 +51,7 @@ std::optional<nlohmann::json> readJsonObject(const std::string& path, const std:
 // Settings from a JSON config file ({"socket", "state_dir", "uplink",
 // "transit_pool", "netns_dir", "etc_netns_dir", "run_dir", "log_level", "api_group",
 // "roles_file", "mount_namespace", "docker_compat", "dry_run", "dns",
-// "dns_upstreams"}) on
+// "dns_upstreams", "api_timeout_s", "api_max_connections", "listen", "token_file"}) on
 // top of `config`. A missing file is fine unless `required`; an unknown key
 // or a value of the wrong type throws std::invalid_argument naming it.
 void applyConfigFile(DaemonConfig& config, const std::string& path, bool required);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -13,13 +14,15 @@
 #include <stdexcept>
 
 #include "daemon/console_keeper.h"
+#include "daemon/token.h"
 
 namespace vpcd {
 namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-using Stream = boost::asio::local::stream_protocol::socket;
+using Local = boost::asio::local::stream_protocol;
+using Tcp = boost::asio::ip::tcp;
 
 constexpr size_t kMaxBody = 16 * 1024 * 1024;  // a policy of ~100,000 rules
 constexpr uint32_t kMaxHeader = 16 * 1024;
@@ -37,10 +40,38 @@ std::vector<gid_t> peerGroups(int fd) {
   return out;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// Google's shape for a missing or wrong token, as gcloud prints it.
+std::string unauthorizedBody(bool offered) {
+  nlohmann::ordered_json e{
+      {"code", 401},
+      {"message", offered ? "Request had invalid authentication credentials. Expected a bearer "
+                            "token: the contents of vpcd's token file."
+                          : "Request is missing required authentication credential. Expected "
+                            "a bearer token: the contents of vpcd's token file."},
+      {"errors",
+       {{{"message", offered ? "Invalid Credentials" : "Login Required."},
+         {"domain", "global"},
+         {"reason", offered ? "authError" : "required"},
+         {"location", "Authorization"},
+         {"locationType", "header"}}}},
+      {"status", "UNAUTHENTICATED"}};
+  return nlohmann::ordered_json{{"error", e}}.dump() + "\n";
+}
+
+// One connection, on the Unix socket (the caller from SO_PEERCRED) or on the
+// TCP listener (every request with the bearer token; `token` is then set).
+template <class Protocol>
+class Session : public std::enable_shared_from_this<Session<Protocol>> {
+  using Stream = typename Protocol::socket;
+
  public:
-  Session(Stream socket, Api& api, const HttpLimits& limits, std::shared_ptr<int> active)
-      : socket_(std::move(socket)), api_(api), limits_(limits), active_(std::move(active)) {
+  Session(Stream socket, Api& api, const HttpLimits& limits, std::shared_ptr<int> active,
+          const std::string* token)
+      : socket_(std::move(socket)),
+        api_(api),
+        limits_(limits),
+        active_(std::move(active)),
+        token_(token) {
     ++*active_;
   }
   ~Session() { --*active_; }
@@ -53,6 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void start() {
+    if (token_) return read();
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -72,14 +104,14 @@ class Session : public std::enable_shared_from_this<Session> {
     armDeadline();
     http::async_read_header(
         socket_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
   }
 
   // The request (or, between requests, the next one) must arrive in time; a
   // weak reference, so that a closed connection does not wait for its timer.
   void armDeadline() {
     deadline_.expires_after(limits_.timeout);
-    deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    deadline_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
       auto self = weak.lock();
       if (ec || !self) return;
       self->timedOut_ = true;
@@ -90,17 +122,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // An error answer in the API's JSON shape; the connection closes after it.
   void fail(http::status status, const char* word, const std::string& message) {
+    failWith(status, errorBody(static_cast<int>(status), word, message, "").dump() + "\n");
+  }
+
+  void failWith(http::status status, std::string body) {
     deadline_.cancel();
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::server, "vpcd");
     res->set(http::field::content_type, "application/json");
+    if (status == http::status::unauthorized)
+      res->set(http::field::www_authenticate, "Bearer realm=\"vpcd\"");
     res->keep_alive(false);
-    res->body() = errorBody(static_cast<int>(status), word, message, "").dump() + "\n";
+    res->body() = std::move(body);
     res->prepare_payload();
-    http::async_write(socket_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
-      beast::error_code ignored;
-      self->socket_.shutdown(Stream::shutdown_both, ignored);
-    });
+    http::async_write(socket_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code, size_t) {
+                        beast::error_code ignored;
+                        self->socket_.shutdown(Stream::shutdown_both, ignored);
+                      });
   }
 
   // A failed read: say why when the client can still hear it.
@@ -134,7 +173,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return fail(http::status::uri_too_long, "URI_TOO_LONG",
                   "the request target is longer than " + std::to_string(kMaxTarget >> 10) + " KiB");
     }
-    auto self = shared_from_this();
+    // Before the body: a client without the token sends no 16 MiB.
+    if (token_ && !authorized(parser_->get()[http::field::authorization]))
+      return failWith(http::status::unauthorized,
+                      unauthorizedBody(!parser_->get()[http::field::authorization].empty()));
+    auto self = this->shared_from_this();
     auto readBody = [self] {
       http::async_read(self->socket_, self->buffer_, *self->parser_,
                        [self](beast::error_code rec, size_t) { self->onRead(rec); });
@@ -145,6 +188,15 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(socket_, *go, [self, go, readBody](beast::error_code wec, size_t) {
       if (!wec) readBody();
     });
+  }
+
+  bool authorized(beast::string_view value) const {
+    std::string_view header(value.data(), value.size());
+    constexpr std::string_view kScheme = "Bearer ";
+    if (header.size() < kScheme.size() ||
+        !beast::iequals(beast::string_view(header.data(), kScheme.size()), "Bearer "))
+      return false;
+    return tokenMatches(header.substr(kScheme.size()), *token_);
   }
 
   void onRead(beast::error_code ec) {
@@ -158,7 +210,8 @@ class Session : public std::enable_shared_from_this<Session> {
                         pid_,
                         gid_,
                         groups_,
-                        std::string(req[http::field::upgrade])};
+                        std::string(req[http::field::upgrade]),
+                        token_ != nullptr};
     HttpResponse result = api_.handle(request);
     if (result.follow) return startFollow(std::move(*result.follow), req.version());
     if (result.console) return handOver(std::move(*result.console), req.version());
@@ -170,7 +223,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(result.body);
     res->prepare_payload();
     http::async_write(socket_, *res,
-                      [self = shared_from_this(), res](beast::error_code wec, size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code wec, size_t) {
                         if (wec || !res->keep_alive()) {
                           beast::error_code ignored;
                           self->socket_.shutdown(Stream::shutdown_both, ignored);
@@ -187,10 +240,10 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(http::field::content_type, "text/plain; charset=utf-8");
     res->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    http::async_write_header(socket_, *sr,
-                             [self = shared_from_this(), res, sr, f](beast::error_code ec, size_t) {
-                               if (!ec) self->pump(f);
-                             });
+    http::async_write_header(
+        socket_, *sr, [self = this->shared_from_this(), res, sr, f](beast::error_code ec, size_t) {
+          if (!ec) self->pump(f);
+        });
   }
 
   // 101, then the connection belongs to the instance's console keeper: it
@@ -203,7 +256,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::upgrade, "vpcd-console");
     http::async_write(
-        socket_, *res, [self = shared_from_this(), res, c](beast::error_code ec, size_t) {
+        socket_, *res, [self = this->shared_from_this(), res, c](beast::error_code ec, size_t) {
           if (ec) return;
           auto pending = self->buffer_.cdata();
           std::string why = handConsole(
@@ -224,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void pump(Follow f) {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     auto data = std::make_shared<std::string>(readFrom(f.path, f.offset, 64 << 10));
     if (!data->empty()) {
       boost::asio::async_write(socket_, http::make_chunk(boost::asio::buffer(*data)),
@@ -262,13 +315,14 @@ class Session : public std::enable_shared_from_this<Session> {
   pid_t pid_ = 0;
   gid_t gid_ = static_cast<gid_t>(-1);
   std::vector<gid_t> groups_;
+  const std::string* token_;
 };
 
 void removeStaleSocket(boost::asio::io_context& io, const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return;
   if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path + " exists and is not a socket");
-  Stream probe(io);
+  Local::socket probe(io);
   boost::system::error_code ec;
   probe.connect(boost::asio::local::stream_protocol::endpoint(path), ec);
   if (!ec) throw std::runtime_error("another daemon is listening on " + path);
@@ -279,47 +333,68 @@ void removeStaleSocket(boost::asio::io_context& io, const std::string& path) {
 
 HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string& path,
                        HttpLimits limits)
-    : io_(io), api_(api), path_(path), limits_(limits), acceptor_(io) {
+    : io_(io), api_(api), path_(path), limits_(limits) {
   std::string dir = path.substr(0, path.rfind('/'));
   if (!dir.empty()) ::mkdir(dir.c_str(), 0755);
   removeStaleSocket(io, path);
-  boost::asio::local::stream_protocol::endpoint endpoint(path);
-  acceptor_.open(endpoint.protocol());
+  Local::endpoint endpoint(path);
+  auto& acceptor = local_.emplace(io);
+  acceptor.open(endpoint.protocol());
   // The socket is born 0660: no window in which others could connect.
   mode_t old = ::umask(0117);
   boost::system::error_code ec;
-  acceptor_.bind(endpoint, ec);
+  acceptor.bind(endpoint, ec);
   ::umask(old);
   if (ec) throw std::runtime_error("cannot bind " + path + ": " + ec.message());
-  acceptor_.listen();
-  accept();
+  acceptor.listen();
+  accept(acceptor);
 }
 
 HttpServer::HttpServer(boost::asio::io_context& io, Api& api, int listenFd, HttpLimits limits)
-    : io_(io), api_(api), limits_(limits), acceptor_(io) {
-  acceptor_.assign(boost::asio::local::stream_protocol(), listenFd);
-  accept();
+    : io_(io), api_(api), limits_(limits) {
+  local_.emplace(io).assign(Local(), listenFd);
+  accept(*local_);
+}
+
+HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const ListenAddress& at,
+                       std::string token, HttpLimits limits)
+    : io_(io), api_(api), limits_(limits), token_(std::move(token)) {
+  Tcp::endpoint endpoint(boost::asio::ip::make_address(at.address), at.port);
+  auto& acceptor = tcp_.emplace(io);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(Tcp::acceptor::reuse_address(true));
+  boost::system::error_code ec;
+  acceptor.bind(endpoint, ec);
+  if (ec)
+    throw std::runtime_error("--listen: cannot bind " + at.address + ":" + std::to_string(at.port) +
+                             ": " + ec.message());
+  acceptor.listen();
+  accept(acceptor);
 }
 
 HttpServer::~HttpServer() {
   boost::system::error_code ec;
-  acceptor_.close(ec);
+  if (local_) local_->close(ec);
+  if (tcp_) tcp_->close(ec);
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 
-void HttpServer::accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, Stream socket) {
+template <class Acceptor>
+void HttpServer::accept(Acceptor& acceptor) {
+  acceptor.async_accept([this, &acceptor](boost::system::error_code ec, auto socket) {
     if (ec == boost::asio::error::operation_aborted) return;
     if (!ec) {
+      using Protocol = typename std::remove_reference_t<decltype(acceptor)>::protocol_type;
       bool full = *active_ >= limits_.maxConnections;
-      auto session = std::make_shared<Session>(std::move(socket), api_, limits_, active_);
+      auto session = std::make_shared<Session<Protocol>>(std::move(socket), api_, limits_, active_,
+                                                         tcp_ ? &token_ : nullptr);
       if (full) {
         session->refuse();
       } else {
         session->start();
       }
     }
-    accept();
+    accept(acceptor);
   });
 }
 

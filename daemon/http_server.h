@@ -1,14 +1,17 @@
 #pragma once
-// HTTP/1.1 on a Unix stream socket (Boost.Beast), one request at a time per
-// connection, keep-alive. Requests are served on the io_context's thread, so
-// the service is never entered concurrently.
+// HTTP/1.1 on a Unix stream socket or a TCP listener (Boost.Beast), one
+// request at a time per connection, keep-alive. Requests are served on the
+// io_context's thread, so the service is never entered concurrently.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "daemon/api.h"
+#include "daemon/token.h"
 
 namespace vpcd {
 
@@ -30,17 +33,24 @@ class HttpServer {
   // Serves a listening socket made by someone else (systemd socket
   // activation), which keeps its file: it is not removed at exit.
   HttpServer(boost::asio::io_context& io, Api& api, int listenFd, HttpLimits limits);
+  // Listens on TCP (--listen); every request must carry `Authorization:
+  // Bearer <token>`, else 401 in Google's error shape, before its body is read.
+  HttpServer(boost::asio::io_context& io, Api& api, const ListenAddress& at, std::string token,
+             HttpLimits limits);
   ~HttpServer();
 
  private:
-  void accept();
+  template <class Acceptor>
+  void accept(Acceptor& acceptor);
 
   boost::asio::io_context& io_;
   Api& api_;
   std::string path_;
   HttpLimits limits_;
+  std::string token_;
   std::shared_ptr<int> active_ = std::make_shared<int>(0);  // connections being served
-  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::optional<boost::asio::local::stream_protocol::acceptor> local_;
+  std::optional<boost::asio::ip::tcp::acceptor> tcp_;
 };
 
 }  // namespace vpcd

@@ -20,6 +20,7 @@
 #include "daemon/resolvers.h"
 #include "daemon/service.h"
 #include "daemon/systemd.h"
+#include "daemon/token.h"
 #include "lib/kernel/fake_kernel.h"
 #include "lib/kernel/real_kernel.h"
 #include "lib/reconcile/reconciler.h"
@@ -142,6 +143,9 @@ int run(vpcd::DaemonConfig config) {
     });
   }
 
+  // A token file that cannot serve stops the start before any work.
+  std::string token =
+      config.listen.empty() ? "" : vpcd::loadOrCreateToken(config.tokenFile, config.apiGroup);
   logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
   service.load();
   vpcd::sdNotify("STATUS=reconciling " + std::to_string(service.vpcCount()) + " VPCs");
@@ -153,6 +157,12 @@ int run(vpcd::DaemonConfig config) {
   auto server = passed >= 0
                     ? std::make_unique<vpcd::HttpServer>(io, api, passed, limits)
                     : std::make_unique<vpcd::HttpServer>(io, api, config.socketPath, limits);
+  std::unique_ptr<vpcd::HttpServer> tcp;
+  if (!config.listen.empty()) {
+    tcp = std::make_unique<vpcd::HttpServer>(io, api, vpcd::parseListen(config.listen),
+                                             std::move(token), limits);
+    logLine(6, "listening on http://" + config.listen + "/ (token in " + config.tokenFile + ")");
+  }
   if (passed < 0) {
     // As vpcd.socket's SocketGroup would: the API group's members connect.
     // Until now the socket was 0660 root:root, narrower, never wider.
@@ -216,6 +226,10 @@ int main(int argc, char** argv) {
          "group whose members may change things through the API");
   option("--roles-file", &vpcd::DaemonConfig::rolesFile,
          "JSON grants of resource:verb permissions to users and groups");
+  option("--listen", &vpcd::DaemonConfig::listen,
+         "also serve the API over HTTP on ADDR:PORT, to clients with the token (off by default)");
+  option("--token-file", &vpcd::DaemonConfig::tokenFile,
+         "the token --listen's clients send (created with 32 random bytes if missing)");
   option("--mount-ns", &vpcd::DaemonConfig::mountNamespace,
          "mount namespace for namespace names (/proc/1/ns/mnt under a hardened unit)");
   auto flag = [&](const char* name, bool vpcd::DaemonConfig::*field, const char* help) {
@@ -257,6 +271,7 @@ int main(int argc, char** argv) {
                                   "\" is not error, warning, notice, info or debug");
     vpcd::setLogLevel(level);
     config.transitPool = vpcd::parseTransitPool(config.transitPoolText);
+    if (!config.listen.empty()) vpcd::parseListen(config.listen);  // said before any work
     return run(config);
   } catch (const std::exception& e) {
     logLine(3, std::string("vpcd: ") + e.what());
