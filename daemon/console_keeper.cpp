@@ -143,11 +143,14 @@ class Keeper {
         if (errno == EINTR) continue;
         break;
       }
-      if (fds[0].revents & POLLIN) pumpOutput();
-      if (fds[1].revents & POLLIN) accept();
-      for (size_t k = fds.size(); k-- > 3;) {
+      // Input first, while the clients are those polled; closed ones are
+      // dropped at the end of the round, so no index moves under a loop.
+      for (size_t k = 3; k < fds.size(); ++k) {
         if (fds[k].revents) pumpInput(k - 3);
       }
+      if (fds[0].revents & POLLIN) pumpOutput();
+      if (fds[1].revents & POLLIN) accept();
+      dropClosed();
       if (fds[2].revents & POLLIN) break;
     }
     int status = 0;
@@ -162,6 +165,7 @@ class Keeper {
     log_.line(line);
     std::string shown = "\r\n" + line + "\r\n";
     send(shown.data(), shown.size());
+    dropClosed();
   }
 
  private:
@@ -177,19 +181,24 @@ class Keeper {
   }
 
   void send(const char* data, size_t n) {
-    for (size_t k = clients_.size(); k-- > 0;) {
-      ssize_t sent = ::send(clients_[k].get(), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (sent != static_cast<ssize_t>(n)) clients_.erase(clients_.begin() + k);
+    for (auto& c : clients_) {
+      if (c && ::send(c.get(), data, n, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(n))
+        c = Fd();
     }
+  }
+
+  void dropClosed() {
+    std::erase_if(clients_, [](const Fd& c) { return !c; });
   }
 
   // Typed on a console; what a full terminal input queue cannot take is lost,
   // as on a serial line.
   void pumpInput(size_t k) {
     char buf[4096];
+    if (!clients_[k]) return;
     ssize_t n = ::read(clients_[k].get(), buf, sizeof buf);
     if (n <= 0) {
-      clients_.erase(clients_.begin() + static_cast<long>(k));
+      clients_[k] = Fd();
       return;
     }
     writeAll(master_.get(), buf, static_cast<size_t>(n));

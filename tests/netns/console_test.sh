@@ -61,6 +61,22 @@ wait_until 2 ended && pass "the follower sees how the command ended (and follows
 assert_contains "$(serial ticker)" "--- vpcd: ended by signal 15 (Terminated)" "the log says how the command ended"
 kill "$follower" 2>/dev/null || true
 
+echo "== consoles that come and go while the command prints"
+api POST /v1/instances '{"name":"chatty","subnet":"prod/web","command":["python3","-c","import time\nwhile True:\n    print(\"x\" * 200)\n    time.sleep(0.005)"]}' >/dev/null
+wait_until 2 test -S "$STATE/serial/chatty.console" || true
+chatty_pid=$(pid_of chatty)
+python3 - "$SOCK" <<'PY'
+import socket, sys
+for _ in range(20):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b"POST /v1/instances/chatty/console HTTP/1.1\r\nHost: vpcd\r\nConnection: Upgrade\r\nUpgrade: vpcd-console\r\n\r\n")
+    s.recv(65536)
+    s.close()  # gone while output is on its way to it
+PY
+assert_eq "running $chatty_pid" "$(shown chatty command_state) $(pid_of chatty)" "20 consoles gone mid-output: the command and its terminal go on"
+api DELETE /v1/instances/chatty >/dev/null
+
 echo "== console: typed input, answers, the terminal's size"
 api POST /v1/instances '{"name":"shell","subnet":"prod/db","command":["/bin/sh"]}' >/dev/null
 wait_until 2 test -S "$STATE/serial/shell.console" || true
