@@ -270,15 +270,67 @@ Reply Api::route(const HttpRequest& r) {
   throw DomainError::notFound("no such resource: " + r.target);
 }
 
+namespace {
+
+// For the request being served, when the caller's grants are scoped to
+// some VPCs: every change and probe it makes must act there only.
+class ScopeGuard {
+ public:
+  ScopeGuard(Engine& engine, const Authorizer::Allowance& allowed, const std::string& permission)
+      : engine_(engine) {
+    if (allowed.everywhere) return;
+    engine_.setGuard([allowed, permission](const std::vector<std::set<std::string>>& actedOn) {
+      for (const auto& alternatives : actedOn) {
+        bool covered = std::any_of(alternatives.begin(), alternatives.end(),
+                                   [&](const std::string& v) { return allowed.vpcs.count(v) > 0; });
+        if (covered) continue;
+        std::string where, granted;
+        for (const auto& v : alternatives) where += (where.empty() ? "" : " or ") + v;
+        for (const auto& v : allowed.vpcs) granted += (granted.empty() ? "" : ", ") + v;
+        throw HttpError(kForbidden, allowed.who + " may not " + permission + " on VPC " + where +
+                                        ": its grant covers VPC " + granted + " only");
+      }
+    });
+  }
+  ~ScopeGuard() { engine_.setGuard(nullptr); }
+  ScopeGuard(const ScopeGuard&) = delete;
+  ScopeGuard& operator=(const ScopeGuard&) = delete;
+
+ private:
+  Engine& engine_;
+};
+
+}  // namespace
+
 HttpResponse Api::handle(const HttpRequest& request) {
+  std::string detail;
+  HttpResponse response = answer(request, detail);
+  if (request.method != "GET" && request.method != "HEAD") {
+    // One line per change asked for: who asked, what, and how it ended.
+    int status = response.status;
+    int priority = status >= 500 ? 3 : status >= 400 ? 5 : 6;
+    // The token is never logged: "token" says which door the caller used.
+    std::string who = request.token ? "token"
+                                    : "uid=" + std::to_string(request.uid) +
+                                          " pid=" + std::to_string(request.pid);
+    logLine(priority, request.method + " " + request.target + " " + who + " -> " +
+                          std::to_string(status) + (detail.empty() ? "" : ": " + detail));
+    if (audit_)
+      audit_->record({request.token, request.uid, request.pid, request.method, request.target,
+                      status, detail});
+  }
+  return response;
+}
+
+HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
   int status = 200;
   std::string body;
-  std::string detail;
   try {
-    std::string why =
-        authz_.check({request.uid, request.gid, request.pid, request.groups, request.token},
-                     Authorizer::permissionFor(request.method, segments(request.target)));
-    if (!why.empty()) throw HttpError(kForbidden, why);
+    std::string permission = Authorizer::permissionFor(request.method, segments(request.target));
+    auto allowed = authz_.allowance(
+        {request.uid, request.gid, request.pid, request.groups, request.token}, permission);
+    if (!allowed.why.empty()) throw HttpError(kForbidden, allowed.why);
+    ScopeGuard guard(s_.engine, allowed, permission);
     Reply reply = route(request);
     if (reply.follow) return {reply.status, "", std::move(reply.follow)};
     if (reply.console) return {reply.status, "", std::nullopt, std::move(reply.console)};
@@ -322,16 +374,6 @@ HttpResponse Api::handle(const HttpRequest& request) {
     status = 500;
     body = errorBody(500, "INTERNAL", e.what(), "").dump();
     detail = e.what();
-  }
-  if (request.method != "GET") {
-    // One line per mutation: who asked, what, and how it ended.
-    int priority = status >= 500 ? 3 : status >= 400 ? 5 : 6;
-    // The token is never logged: "token" says which door the caller used.
-    std::string who = request.token ? "token"
-                                    : "uid=" + std::to_string(request.uid) +
-                                          " pid=" + std::to_string(request.pid);
-    logLine(priority, request.method + " " + request.target + " " + who + " -> " +
-                          std::to_string(status) + (detail.empty() ? "" : ": " + detail));
   }
   return {status, body + "\n"};
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/audit.h"
 #include "daemon/authz.h"
 #include "daemon/service.h"
 
@@ -34,9 +35,13 @@ class Api {
  public:
   // Every request is checked: there is no API without an authorizer.
   Api(Services& services, const Authorizer& authz) : s_(services), authz_(authz) {}
+  // Changes asked for (refused ones too) are also recorded here.
+  void setAuditLog(AuditLog* audit) { audit_ = audit; }
   HttpResponse handle(const HttpRequest& request);
 
  private:
+  // The answer; `detail`, the message of a refusal or failure.
+  HttpResponse answer(const HttpRequest& request, std::string& detail);
   Reply route(const HttpRequest& request);
   Reply routePolicies(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
@@ -44,6 +49,7 @@ class Api {
   Reply routeLabs(const HttpRequest& r, const std::vector<std::string>& seg);
   Services& s_;
   const Authorizer& authz_;
+  AuditLog* audit_ = nullptr;
 };
 
 // {"error": {"code", "status", "message", "field"}}, in that order.

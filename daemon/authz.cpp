@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "daemon/config.h"
+#include "lib/model/names.h"
 
 namespace vpcd {
 namespace {
@@ -72,8 +73,14 @@ Authorizer::Authorizer(const std::string& group, const std::string& rolesFile, b
       if (!perms.is_array()) throw std::invalid_argument(where + ": must be a list");
       for (const auto& p : perms) {
         if (!p.is_string()) throw std::invalid_argument(where + ": permissions are strings");
-        checkPermission(p.get<std::string>(), where);
-        into[name].push_back(p.get<std::string>());
+        std::string text = p.get<std::string>();
+        size_t at = text.find('@');
+        Grant g{text.substr(0, at), at == std::string::npos ? "" : text.substr(at + 1)};
+        checkPermission(g.permission, where);
+        if (at != std::string::npos && !isLabel(g.vpc))
+          throw std::invalid_argument(where + ": \"" + text +
+                                      "\": after @ comes the name of a VPC (resource:verb@vpc)");
+        into[name].push_back(std::move(g));
       }
     }
   }
@@ -101,37 +108,52 @@ std::string Authorizer::permissionFor(const std::string& method,
   return kind + ":" + verb;
 }
 
-bool Authorizer::granted(const std::vector<std::string>& perms,
-                         const std::string& permission) const {
+void Authorizer::collect(const std::vector<Grant>& grants, const std::string& permission,
+                         Allowance& a) const {
   size_t colon = permission.find(':');
-  for (const auto& p : perms) {
-    if (p == "*" || p == permission) return true;
-    size_t c = p.find(':');
-    bool resource = p.compare(0, c, "*") == 0 || p.compare(0, c, permission, 0, colon) == 0;
-    bool verb = p.compare(c + 1, std::string::npos, "*") == 0 ||
-                p.compare(c + 1, std::string::npos, permission, colon + 1) == 0;
-    if (resource && verb) return true;
+  for (const auto& g : grants) {
+    const std::string& p = g.permission;
+    bool match = p == "*" || p == permission;
+    if (!match) {
+      size_t c = p.find(':');
+      bool resource = p.compare(0, c, "*") == 0 || p.compare(0, c, permission, 0, colon) == 0;
+      bool verb = p.compare(c + 1, std::string::npos, "*") == 0 ||
+                  p.compare(c + 1, std::string::npos, permission, colon + 1) == 0;
+      match = resource && verb;
+    }
+    if (!match) continue;
+    if (g.vpc.empty()) {
+      a.everywhere = true;
+    } else {
+      a.vpcs.insert(g.vpc);
+    }
   }
-  return false;
 }
 
-std::string Authorizer::check(const Caller& c, const std::string& permission) const {
-  if (permission.empty() || c.uid == 0 || c.token) return "";
+Authorizer::Allowance Authorizer::allowance(const Caller& c, const std::string& permission) const {
+  Allowance a;
+  a.everywhere = permission.empty() || c.uid == 0 || c.token;
+  if (a.everywhere) return a;
   std::vector<gid_t> groups = c.groups;
   groups.push_back(c.gid);
   if (groupId_ != static_cast<gid_t>(-1) &&
-      std::find(groups.begin(), groups.end(), groupId_) != groups.end())
-    return "";
+      std::find(groups.begin(), groups.end(), groupId_) != groups.end()) {
+    a.everywhere = true;
+    return a;
+  }
   passwd* pw = ::getpwuid(c.uid);
   std::string user = pw ? pw->pw_name : std::to_string(c.uid);
-  if (auto it = users_.find(user); it != users_.end() && granted(it->second, permission)) return "";
+  a.who = "uid " + std::to_string(c.uid) + " (" + user + ")";
+  if (auto it = users_.find(user); it != users_.end()) collect(it->second, permission, a);
   for (gid_t g : groups) {
     struct group* gr = ::getgrgid(g);
     auto it = gr ? groups_.find(gr->gr_name) : groups_.end();
-    if (it != groups_.end() && granted(it->second, permission)) return "";
+    if (it != groups_.end()) collect(it->second, permission, a);
   }
-  return "uid " + std::to_string(c.uid) + " (" + user + ") may not " + permission +
-         ": it needs root, group " + group_ + ", or a grant in the roles file";
+  if (!a.everywhere && a.vpcs.empty())
+    a.why = a.who + " may not " + permission + ": it needs root, group " + group_ +
+            ", or a grant in the roles file";
+  return a;
 }
 
 }  // namespace vpcd

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,14 +36,31 @@ class Authorizer {
   // segments: POST {v1, vpcs} -> vpc:create.
   static std::string permissionFor(const std::string& method,
                                    const std::vector<std::string>& segments);
-  // Empty when allowed; otherwise why not, for a 403.
-  std::string check(const Caller& c, const std::string& permission) const;
+  // Where `c` may use `permission`: everywhere, in some VPCs only (grants
+  // written `resource:verb@vpc`), or nowhere (`why`, for a 403).
+  struct Allowance {
+    std::string why;  // empty: allowed somewhere
+    bool everywhere = false;
+    std::set<std::string> vpcs;
+    std::string who;  // "uid 1001 (alice)", for messages
+  };
+  Allowance allowance(const Caller& c, const std::string& permission) const;
+  // Empty when allowed (somewhere); otherwise why not, for a 403.
+  std::string check(const Caller& c, const std::string& permission) const {
+    return allowance(c, permission).why;
+  }
 
  private:
-  bool granted(const std::vector<std::string>& perms, const std::string& permission) const;
+  struct Grant {
+    std::string permission;
+    std::string vpc;  // empty: every VPC
+  };
+  // Whether the grants hold `permission`; the VPCs they limit it to go into
+  // `a` (everywhere set when one does not limit it).
+  void collect(const std::vector<Grant>& grants, const std::string& permission, Allowance& a) const;
   gid_t groupId_ = static_cast<gid_t>(-1);
   std::string group_;
-  std::map<std::string, std::vector<std::string>> users_, groups_;
+  std::map<std::string, std::vector<Grant>> users_, groups_;
 };
 
 }  // namespace vpcd

@@ -41,7 +41,8 @@ void applyConfigFile(DaemonConfig& config, const std::string& path, bool require
                                               {"roles_file", &config.rolesFile},
                                               {"mount_namespace", &config.mountNamespace},
                                               {"listen", &config.listen},
-                                              {"token_file", &config.tokenFile}};
+                                              {"token_file", &config.tokenFile},
+                                              {"audit_log", &config.auditLog}};
   for (const auto& [key, value] : doc.items()) {
     std::string where = "config " + path + ": \"" + key + "\"";
     if (key == "dry_run" || key == "docker_compat" || key == "dns") {

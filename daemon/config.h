@@ -41,6 +41,8 @@ struct DaemonConfig {
   // clients must send the token in `tokenFile` (daemon/token.h).
   std::string listen;
   std::string tokenFile = "/etc/vpcd/token";
+  // One JSON line per change asked of the API; empty: <state-dir>/audit.log.
+  std::string auditLog;
 };
 
 // A JSON object from a file; nullopt when the file is missing and not
@@ -51,7 +53,7 @@ std::optional<nlohmann::json> readJsonObject(const std::string& path, const std:
 // Settings from a JSON config file ({"socket", "state_dir", "uplink",
 // "transit_pool", "netns_dir", "etc_netns_dir", "run_dir", "log_level", "api_group",
 // "roles_file", "mount_namespace", "docker_compat", "dry_run", "dns",
-// "dns_upstreams", "api_timeout_s", "api_max_connections", "listen", "token_file"}) on
+// "dns_upstreams", "api_timeout_s", "api_max_connections", "listen", "token_file", "audit_log"}) on
 // top of `config`. A missing file is fine unless `required`; an unknown key
 // or a value of the wrong type throws std::invalid_argument naming it.
 void applyConfigFile(DaemonConfig& config, const std::string& path, bool required);

@@ -92,6 +92,7 @@ void Engine::requireFreeNamespaces(const std::vector<std::string>& added) {
 }
 
 void Engine::commit(const DesiredState& next) {
+  authorize(next);
   KernelPicture::Delta delta = picture_.delta(next);
   requireFreeNamespaces(delta.added);
   store_.commit(state_, next);

@@ -37,6 +37,22 @@ class Engine {
   Kernel& kernel() { return kernel_; }
   StateStore& store() { return store_; }
 
+  // Permissions scoped to VPCs, for the request being served: the guard
+  // throws (403) unless the caller may act on each entry of what a step
+  // acts on (actedOn). Unset: anyone may, as for root.
+  using Guard = std::function<void(const std::vector<std::set<std::string>>& actedOn)>;
+  void setGuard(Guard guard) { guard_ = std::move(guard); }
+  // The guard's verdict on `next`, or on acting on these VPCs, before a
+  // service does anything the commit would not undo (ending a command).
+  void authorize(const DesiredState& next) const {
+    if (guard_) guard_(actedOn(state_, next));
+  }
+  void authorize(const std::set<std::string>& vpcs) const {
+    std::vector<std::set<std::string>> each;
+    for (const auto& v : vpcs) each.push_back({v});
+    if (guard_) guard_(each);
+  }
+
   // Makes `next` the desired state: computes what changes in the kernel
   // picture (a policy that cannot be compiled is refused here, with nothing
   // written), refuses namespaces it would add that exist and are not vpcd's
@@ -118,6 +134,7 @@ class Engine {
   ReconcileReport startReport_;
   AfterReconcile afterReconcile_;
   AfterCommit afterCommit_;
+  Guard guard_;
 };
 
 }  // namespace vpcd

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "daemon/console_keeper.h"
+#include "daemon/log.h"
 #include "daemon/token.h"
 
 namespace vpcd {
@@ -174,9 +175,13 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
                   "the request target is longer than " + std::to_string(kMaxTarget >> 10) + " KiB");
     }
     // Before the body: a client without the token sends no 16 MiB.
-    if (token_ && !authorized(parser_->get()[http::field::authorization]))
-      return failWith(http::status::unauthorized,
-                      unauthorizedBody(!parser_->get()[http::field::authorization].empty()));
+    if (token_ && !authorized(parser_->get()[http::field::authorization])) {
+      bool offered = !parser_->get()[http::field::authorization].empty();
+      logLine(5, std::string(parser_->get().method_string()) + " " +
+                     std::string(parser_->get().target()) + " from " + peerAddress() +
+                     " -> 401: " + (offered ? "a wrong token" : "no token"));
+      return failWith(http::status::unauthorized, unauthorizedBody(offered));
+    }
     auto self = this->shared_from_this();
     auto readBody = [self] {
       http::async_read(self->socket_, self->buffer_, *self->parser_,
@@ -188,6 +193,15 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     http::async_write(socket_, *go, [self, go, readBody](beast::error_code wec, size_t) {
       if (!wec) readBody();
     });
+  }
+
+  std::string peerAddress() const {
+    beast::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    if constexpr (std::is_same_v<Protocol, Tcp>) {
+      if (!ec) return ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    return "?";
   }
 
   bool authorized(beast::string_view value) const {

@@ -159,6 +159,7 @@ Reply InstanceService::create(const json& body) {
 Reply InstanceService::remove(const std::string& name) {
   Instance i = engine_.state().instance(name);
   DesiredState next = engine_.state().with(change::DeleteInstance{name});  // refused: still running
+  engine_.authorize(next);
   stopCommand(i);
   engine_.commit(next);
   forget(name);
@@ -169,6 +170,7 @@ Reply InstanceService::remove(const std::string& name) {
 Reply InstanceService::stop(const std::string& name) {
   Instance i = engine_.state().instance(name);
   if (i.status != InstanceStatus::Running) throw wrongState(i, "stop");
+  engine_.authorize(vpcsOf(i));
   stopCommand(i);
   i.pid = 0;
   i.pidStartTime = 0;
@@ -190,6 +192,7 @@ Reply InstanceService::start(const std::string& name) {
 Reply InstanceService::reset(const std::string& name) {
   Instance i = engine_.state().instance(name);
   if (i.status != InstanceStatus::Running) throw wrongState(i, "reset");
+  engine_.authorize(vpcsOf(i));
   stopCommand(i);
   i.pid = 0;
   i.pidStartTime = 0;
@@ -245,6 +248,7 @@ Reply InstanceService::console(const std::string& name, const std::string& upgra
   if (!commandRunning(i))
     throw DomainError::conflict("instance " + name + " is " + toString(i.status) +
                                 " and its command is not running; start or reset it first");
+  engine_.authorize(vpcsOf(i));  // typing there acts there
   std::string path = engine_.store().consolePath(name);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))

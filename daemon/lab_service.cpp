@@ -111,7 +111,9 @@ Reply LabService::get(const std::string& name) const {
 }
 
 void LabService::carryOut(const LabPlan& plan) {
-  // A namespace in the way refuses the change before any command is stopped.
+  // A namespace in the way, or a VPC the caller may not act on, refuses the
+  // change before any command is stopped.
+  engine_.authorize(plan.next);
   if (!plan.stop.empty()) engine_.preview(plan.next);
   instances_.stopCommands(plan.stop);
   engine_.commit(plan.next);

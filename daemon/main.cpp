@@ -152,6 +152,8 @@ int run(vpcd::DaemonConfig config) {
   logStart(service.start(), service.vpcCount());
 
   vpcd::Api api(service, authz);
+  vpcd::AuditLog audit(config.auditLog.empty() ? config.stateDir + "/audit.log" : config.auditLog);
+  api.setAuditLog(&audit);
   int passed = vpcd::takeListenFd();
   vpcd::HttpLimits limits{std::chrono::seconds(config.apiTimeoutSeconds), config.apiMaxConnections};
   auto server = passed >= 0
@@ -230,6 +232,8 @@ int main(int argc, char** argv) {
          "also serve the API over HTTP on ADDR:PORT, to clients with the token (off by default)");
   option("--token-file", &vpcd::DaemonConfig::tokenFile,
          "the token --listen's clients send (created with 32 random bytes if missing)");
+  option("--audit-log", &vpcd::DaemonConfig::auditLog,
+         "JSON lines, one per change asked of the API (default: <state-dir>/audit.log)");
   option("--mount-ns", &vpcd::DaemonConfig::mountNamespace,
          "mount namespace for namespace names (/proc/1/ns/mnt under a hardened unit)");
   auto flag = [&](const char* name, bool vpcd::DaemonConfig::*field, const char* help) {

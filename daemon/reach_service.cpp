@@ -106,6 +106,8 @@ std::vector<json> ReachService::answer(const std::vector<json>& questions, bool 
   for (const auto& body : questions) {
     queries.push_back(parseReachQuery(body));
     answers.push_back(modelReach(s, queries.back()));
+    // A probe sends from the source: a grant scoped to VPCs covers its VPC.
+    if (!answers.back().from.vpc.empty()) engine_.authorize({answers.back().from.vpc});
   }
   std::vector<json> out;
   for (const auto& a : answers) {

@@ -29,6 +29,12 @@ check() {  # description command...
 assert_eq() {  # expected actual message
   if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: expected [$1], got [$2]"; fi
 }
+assert_contains() {  # haystack needle message
+  if [[ "$1" == *"$2"* ]]; then pass "$3"; else fail "$3: [$2] not in [$1]"; fi
+}
+assert_not_contains() {
+  if [[ "$1" != *"$2"* ]]; then pass "$3"; else fail "$3: [$2] found in [$1]"; fi
+}
 finish() {
   if ((FAILURES != 0)); then
     echo "$FAILURES check(s) failed"

@@ -85,7 +85,72 @@ log=$(cat "$WORK/log")
   pass "denials are logged with uid and pid" || fail "no audit line for the denial"
 [[ $log == *"<6>POST /v1/vpcs uid=65534 pid="*" -> 201"* ]] &&
   pass "changes are logged with uid and pid" || fail "no audit line for the change"
+# The audit log: a JSON line per change asked for, refusals included.
+audit() { python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    print(d["via"], d.get("user"), d["method"], d["target"], d["status"], d.get("error", "-"))' "$WORK/state/audit.log"; }
+assert_contains "$(audit)" "socket daemon POST /v1/vpcs 403 uid 1 (daemon) may not vpc:create" "the audit log records a refusal, with who and why"
+assert_contains "$(audit)" "socket nobody POST /v1/vpcs 201 -" "and a change"
+assert_not_contains "$(audit)" "GET" "reads are not in it"
+assert_eq 600 "$(stat -c %a "$WORK/state/audit.log")" "it is root's alone"
 stop
+
+# Grants scoped to VPCs: nobody may do everything in blue and nothing
+# elsewhere; daemon may accept peerings into green.
+cat >"$WORK/roles.json" <<'JSON'
+{"users": {"nobody": ["*@blue"], "daemon": ["peering:accept@green", "peering:reject@green"]}}
+JSON
+rm -rf "$WORK/state"
+start
+for v in blue:10.1 green:10.2 red:10.3; do
+  as root none POST /v1/vpcs '{"name":"'"${v%%:*}"'","cidr":"'"${v#*:}"'.0.0/16"}' >/dev/null
+done
+as root none POST /v1/vpcs/green/subnets '{"name":"app","cidr":"10.2.1.0/24"}' >/dev/null
+out=$(as nobody none POST /v1/vpcs/blue/subnets '{"name":"web","cidr":"10.1.1.0/24"}')
+assert_eq 201 "${out%% *}" "a grant scoped to blue: a subnet in blue"
+out=$(as nobody none POST /v1/vpcs/green/subnets '{"name":"web","cidr":"10.2.2.0/24"}')
+assert_eq '403 {"error":{"code":403,"status":"PERMISSION_DENIED","message":"uid 65534 (nobody) may not subnet:create on VPC green: its grant covers VPC blue only"}}' \
+  "$out" "not in green: 403 naming the VPC and the grant"
+[[ ! -e $WORK/state/vpcs/green/subnets/web.json && $(as root none GET /v1/vpcs/green/subnets) != *'"web"'* ]] &&
+  pass "and nothing changed" || fail "green/web was made"
+out=$(as nobody none POST /v1/vpcs '{"name":"blue2","cidr":"10.4.0.0/16"}')
+assert_eq 403 "${out%% *}" "no other VPC may be created (vpc:create on blue2)"
+out=$(as nobody none DELETE /v1/vpcs/red)
+assert_eq 403 "${out%% *}" "nor another deleted"
+out=$(as nobody none PUT /v1/policies/web-in '{"applies_to":["blue/web"],"default_ingress":"deny"}')
+assert_eq 201 "${out%% *}" "a policy on blue's subnets"
+out=$(as nobody none PUT /v1/policies/app-in '{"applies_to":["blue/web","green/app"],"default_ingress":"deny"}')
+assert_eq 403 "${out%% *}" "a policy reaching into green: 403"
+out=$(as nobody none POST /v1/instances '{"name":"b1","subnet":"blue/web"}')
+assert_eq 201 "${out%% *}" "an instance in blue"
+out=$(as nobody none POST /v1/instances '{"name":"b2","nics":[{"subnet":"blue/web"},{"subnet":"green/app"}]}')
+assert_eq 403 "${out%% *}" "an instance with a NIC in green: 403"
+as root none POST /v1/instances '{"name":"g1","subnet":"green/app"}' >/dev/null
+out=$(as nobody none POST /v1/instances/g1/stop)
+assert_eq 403 "${out%% *}" "green's instance cannot be stopped from blue"
+assert_contains "$(as root none GET /v1/instances/g1)" '"status":"RUNNING"' "and still runs"
+
+# A peering: requested from blue, accepted only from green.
+out=$(as nobody none POST /v1/peerings '{"name":"bg","vpc":"blue","peer_vpc":"green"}')
+assert_eq 201 "${out%% *}" "blue requests a peering with green"
+out=$(as nobody none POST /v1/peerings/bg/accept)
+assert_eq 403 "${out%% *}" "the requester cannot accept it on its own say-so"
+assert_contains "${out#* }" "may not peering:accept on VPC green" "the accept acts on the peer VPC"
+out=$(as daemon none POST /v1/peerings/bg/accept)
+assert_eq "200 active" "${out%% *} $(echo "${out#* }" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" \
+  "someone allowed on green accepts it"
+as root none POST /v1/peerings '{"name":"rb","vpc":"red","peer_vpc":"blue"}' >/dev/null
+out=$(as daemon none POST /v1/peerings/rb/reject)
+assert_eq 403 "${out%% *}" "green's grant does not reach blue's peerings"
+out=$(as nobody none POST /v1/peerings/rb/reject)
+assert_eq 200 "${out%% *}" "blue, the peer side, may reject red's request"
+stop
+
+echo '{"users": {"nobody": ["vpc:create@Not_A_Name"]}}' >"$WORK/roles.json"
+out=$("$VPCD_BIN_DIR/vpcd" --dry-run --socket "$SOCK" --state-dir "$WORK/state" --roles-file "$WORK/roles.json" 2>&1 || true)
+assert_eq '<3>vpcd: roles file '"$WORK"'/roles.json: users.nobody: "vpc:create@Not_A_Name": after @ comes the name of a VPC (resource:verb@vpc)' \
+  "$out" "a scope that is not a VPC name keeps vpcd from starting"
 
 echo '{"users": {"nobody": ["vpc:fly", "dns:create"]}}' >"$WORK/roles.json"
 out=$("$VPCD_BIN_DIR/vpcd" --dry-run --socket "$SOCK" --state-dir "$WORK/state" --roles-file "$WORK/roles.json" 2>&1 || true)

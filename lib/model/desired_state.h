@@ -249,4 +249,12 @@ void requireOwner(const std::string& kind, const std::string& name, const std::s
 std::set<std::string> vpcsOf(const Instance& i);
 std::set<std::string> vpcsOf(const Policy& p);
 
+// Where the step old -> next acts, for permissions scoped to VPCs: each
+// entry is met by a right on any one of its VPCs. A VPC (or its subnets)
+// changed, and every VPC of a changed policy or instance, before or after,
+// is an entry of its own. A peering is acted on from one side: its request
+// from the requesting VPC, its accept or reject from the peer VPC (never
+// the requester's say-so), its deletion from either; an expiry is time's.
+std::vector<std::set<std::string>> actedOn(const DesiredState& old, const DesiredState& next);
+
 }  // namespace vpcd

@@ -47,8 +47,13 @@ assert_eq 400 "$(curl_tcp "${auth[@]}" -X POST -H 'Content-Type: application/jso
 assert_eq cidr "$(body_field 'd["error"]["field"]')" "naming the field"
 log=$(cat "$WORK/vpcd.log")
 assert_contains "$log" "POST /v1/vpcs token -> 201" "the log says the token was the caller"
+assert_contains "$log" "POST /v1/vpcs from 127.0.0.1:" "a refused attempt is logged with where it came from"
+assert_contains "$log" "-> 401: a wrong token" "and why"
 assert_not_contains "$log" "$token" "and never the token itself"
 ip netns exec vpc-prod.web true && pass "the subnet is real" || fail "no namespace vpc-prod.web"
+audit=$(cat "$STATE/audit.log")
+assert_contains "$audit" '"via":"token","method":"POST","target":"/v1/vpcs","status":201' "the audit log names the token as the caller"
+assert_not_contains "$audit" "$token" "and never holds the token"
 
 echo "== a restart keeps the token; a bad token file or address stops the start"
 stop_daemon

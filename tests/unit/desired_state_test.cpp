@@ -263,3 +263,24 @@ TEST_CASE("state files: a journal left by a crash is finished at the next load")
   CHECK(loaded[0].findSubnet("web"));
   CHECK_FALSE(fs::exists(dir.path / "journal.json"));
 }
+
+TEST_CASE("actedOn: where a step acts, for grants scoped to VPCs") {
+  using Acts = std::vector<std::set<std::string>>;
+  DesiredState s = twoVpcs();
+  CHECK(actedOn(s, s).empty());
+  CHECK(actedOn(s, s.with(subnet("a", "app", "10.10.3.0/24"))) == Acts{{"a"}});
+  CHECK(actedOn(s, s.with(vpc("c", "10.30.0.0/16"))) == Acts{{"c"}});
+  // A policy acts on every VPC it targets, before and after.
+  DesiredState p = s.with(policy("p", "a/web"));
+  CHECK(actedOn(s, p) == Acts{{"a"}});
+  CHECK(actedOn(p, p.with(policy("p", "b/web"))) == Acts{{"a"}, {"b"}});
+  // A peering: requested from its side, accepted from the peer's, deleted
+  // from either.
+  DesiredState asked = s.with(change::RequestPeering{
+      parsePeeringRequest({{"name", "ab"}, {"vpc", "a"}, {"peer_vpc", "b"}}, 100)});
+  CHECK(actedOn(s, asked) == Acts{{"a"}});
+  DesiredState accepted = asked.with(change::AcceptPeering{"ab", 101});
+  CHECK(actedOn(asked, accepted) == Acts{{"b"}});
+  CHECK(actedOn(asked, asked.with(change::RejectPeering{"ab", 101})) == Acts{{"b"}});
+  CHECK(actedOn(accepted, accepted.with(change::DeletePeering{"ab"})) == Acts{{"a", "b"}});
+}
