@@ -17,7 +17,7 @@ STATE="$SMALL/state"  # sandbox.sh's start_daemon and cleanup use $STATE
 start_daemon
 vpcctl vpc create prod --cidr 10.10.0.0/16 >/dev/null
 vpcctl subnet create prod web --cidr 10.10.1.0/24 --public >/dev/null
-state_files() { (cd "$STATE" && find . -type f ! -name lock | sort | xargs sha256sum); }
+state_files() { (cd "$STATE" && find . -type f ! -name lock ! -name "audit.log*" | sort | xargs sha256sum); }
 BEFORE=$(state_files)
 MUTATIONS=$(kernel_mutations)
 

@@ -40,7 +40,7 @@ expect_ok() {  # LABFILE
 }
 snapshot() {  # what a refused apply must leave as it was
   ip netns list | sort
-  find "$STATE" -type f ! -name vpcd.lock -print0 | sort -z | xargs -0 md5sum
+  find "$STATE" -type f ! -name vpcd.lock ! -name "audit.log*" -print0 | sort -z | xargs -0 md5sum
   ip netns exec vpc-prod nft list ruleset 2>/dev/null
 }
 field() { vpcctl instance show "$1" -o json | json_field "d['$2']"; }

@@ -14,9 +14,28 @@ load() {  # SECONDS -> the clients' report
   python3 "$(dirname "$0")/load_clients.py" "$SOCK" 64 "$1" 4 --instances --policies
 }
 
+# Everything the clients left, deleted: what the daemon holds then is what
+# it holds for good, whichever objects a round happened to leave (each live
+# subnet keeps a namespace handle and two sockets).
+empty_vpcs() {
+  local i name
+  for name in $(vpcctl instance list -o json | json_field '" ".join(i["name"] for i in d["items"])'); do
+    vpcctl instance delete "$name" >/dev/null
+  done
+  for name in $(vpcctl policy list -o json | json_field '" ".join(p["name"] for p in d["items"])'); do
+    vpcctl policy delete "$name" >/dev/null
+  done
+  for i in 0 1 2 3; do
+    for name in $(vpcctl subnet list "c$i" -o json | json_field '" ".join(s["name"] for s in d["items"])'); do
+      vpcctl subnet delete "c$i" "$name" >/dev/null
+    done
+  done
+}
+
 # A short round first, so that the baseline includes what the daemon keeps
-# for good (sockets per namespace, caches), and the same names are left.
+# for good (caches, the allocator's arenas).
 load 5 >"$WORK/warmup.json"
+empty_vpcs
 FDS=$(fds) RSS=$(rss_kb)
 load "${LOAD_SECONDS:-60}" >"$WORK/load.json"
 report() { json_field "$1" <"$WORK/load.json"; }
@@ -40,12 +59,14 @@ assert_eq "$expected_ns" "$actual_ns" "the kernel holds exactly those namespaces
 [[ $(vpcctl plan -o json | json_field 'd["converged"]') == True ]] && pass "plan is empty" ||
   fail "plan after the load: $(vpcctl plan | head -5)"
 
-# Nothing leaks: descriptors as before, memory within 20 % (allocator slack).
-# The daemon keeps sockets for the namespaces it last touched, so the count
-# moves by a few either way; a leak per request would be hundreds here.
+# Nothing leaks: with the VPCs emptied again, descriptors as before (a few
+# either way: sockets of the namespaces last touched), memory within 20 %
+# (allocator slack); a leak per request would be hundreds here.
+empty_vpcs
 fds_now=$(fds)
-((fds_now <= FDS + 16)) && pass "file descriptors $FDS -> $fds_now" ||
-  fail "file descriptors grew: $FDS -> $fds_now over $(report 'd["requests"]') requests"
+((fds_now <= FDS + 8)) && pass "file descriptors $FDS -> $fds_now" ||
+  fail "file descriptors grew: $FDS -> $fds_now over $(report 'd["requests"]') requests: $(
+    for f in /proc/"$DAEMON_PID"/fd/*; do readlink "$f"; done | sed 's/[0-9]\+/N/g' | sort | uniq -c | tr '\n' ' ')"
 rss=$(rss_kb)
 ((rss <= RSS * 12 / 10 + 4096)) && pass "RSS ${RSS} kB -> ${rss} kB" || fail "RSS grew: ${RSS} kB -> ${rss} kB"
 
