@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "daemon/gce/errors.h"
+#include "daemon/gce/gce_api.h"
 #include "daemon/http_error.h"
 #include "daemon/log.h"
 
@@ -10,50 +12,6 @@ namespace vpcd {
 namespace {
 
 using nlohmann::json;
-
-std::vector<std::string> segments(const std::string& target) {
-  std::string path = target.substr(0, target.find('?'));
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
-}
-
-// "?label=env%3Dlab&vpc=prod" -> {label: env=lab, vpc: prod}.
-Query queryOf(const std::string& target) {
-  Query out;
-  size_t q = target.find('?');
-  if (q == std::string::npos) return out;
-  auto decode = [](const std::string& s) {
-    std::string text;
-    for (size_t i = 0; i < s.size(); ++i) {
-      auto hex = [&](size_t k) { return std::isxdigit(static_cast<unsigned char>(s[k])) != 0; };
-      if (s[i] == '%' && i + 2 < s.size() && hex(i + 1) && hex(i + 2)) {
-        text.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-        i += 2;
-      } else {
-        text.push_back(s[i] == '+' ? ' ' : s[i]);
-      }
-    }
-    return text;
-  };
-  std::string rest = target.substr(q + 1);
-  size_t pos = 0;
-  while (pos <= rest.size()) {
-    size_t amp = std::min(rest.find('&', pos), rest.size());
-    std::string pair = rest.substr(pos, amp - pos);
-    size_t eq = pair.find('=');
-    if (!pair.empty())
-      out[decode(pair.substr(0, eq))] = eq == std::string::npos ? "" : decode(pair.substr(eq + 1));
-    pos = amp + 1;
-  }
-  return out;
-}
 
 // Where in the document parsing stopped, as a field path ("ingress[3].mtu"):
 // the parser's own errors give only a byte offset. Parses `body` again with a
@@ -123,6 +81,50 @@ HttpError methodNotAllowed(const std::string& method, const std::string& target)
 }
 
 }  // namespace
+
+std::vector<std::string> segments(const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
+// "?label=env%3Dlab&vpc=prod" -> {label: env=lab, vpc: prod}.
+Query queryOf(const std::string& target) {
+  Query out;
+  size_t q = target.find('?');
+  if (q == std::string::npos) return out;
+  auto decode = [](const std::string& s) {
+    std::string text;
+    for (size_t i = 0; i < s.size(); ++i) {
+      auto hex = [&](size_t k) { return std::isxdigit(static_cast<unsigned char>(s[k])) != 0; };
+      if (s[i] == '%' && i + 2 < s.size() && hex(i + 1) && hex(i + 2)) {
+        text.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+        i += 2;
+      } else {
+        text.push_back(s[i] == '+' ? ' ' : s[i]);
+      }
+    }
+    return text;
+  };
+  std::string rest = target.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t amp = std::min(rest.find('&', pos), rest.size());
+    std::string pair = rest.substr(pos, amp - pos);
+    size_t eq = pair.find('=');
+    if (!pair.empty())
+      out[decode(pair.substr(0, eq))] = eq == std::string::npos ? "" : decode(pair.substr(eq + 1));
+    pos = amp + 1;
+  }
+  return out;
+}
 
 nlohmann::ordered_json errorBody(int code, const std::string& status, const std::string& message,
                                  const std::string& field) {
@@ -302,6 +304,30 @@ class ScopeGuard {
 
 }  // namespace
 
+Api::Api(Services& services, const Authorizer& authz)
+    : s_(services), authz_(authz), gce_(std::make_unique<gce::GceApi>()) {}
+
+Api::~Api() = default;
+
+HttpResponse Api::answerGce(const HttpRequest& request, std::string& detail) {
+  // Changes through the Compute Engine API are the API group's (and the
+  // token's): no roles-file permission names them yet.
+  auto allowed =
+      authz_.allowance({request.uid, request.gid, request.pid, request.groups, request.token},
+                       request.method == "GET" ? "" : "compute:write");
+  HttpResponse r;
+  if (!allowed.why.empty()) {
+    r = {403, gce::GceError(403, "forbidden", allowed.why).body().dump() + "\n"};
+  } else {
+    r = gce_->handle(request);
+  }
+  if (r.status >= 400) {
+    auto doc = json::parse(r.body, nullptr, false);
+    if (doc.is_object() && doc.contains("error")) detail = doc["error"].value("message", "");
+  }
+  return r;
+}
+
 HttpResponse Api::handle(const HttpRequest& request) {
   std::string detail;
   HttpResponse response = answer(request, detail);
@@ -323,6 +349,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
 }
 
 HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
+  if (gce::GceApi::serves(request.target)) return answerGce(request, detail);
   int status = 200;
   std::string body;
   try {

@@ -2,6 +2,7 @@
 // HTTP routes of the REST API (/v1/...), independent of the transport.
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,10 @@
 #include "daemon/service.h"
 
 namespace vpcd {
+
+namespace gce {
+class GceApi;
+}
 
 struct HttpRequest {
   std::string method;
@@ -21,6 +26,8 @@ struct HttpRequest {
   std::vector<gid_t> groups;  // supplementary, from SO_PEERGROUPS
   std::string upgrade;        // the Upgrade header, for the console
   bool token = false;         // on the TCP listener, with the bearer token
+  std::string host;           // the Host header: the base of the URLs answered
+  std::string contentType;
 };
 
 struct HttpResponse {
@@ -34,7 +41,8 @@ struct HttpResponse {
 class Api {
  public:
   // Every request is checked: there is no API without an authorizer.
-  Api(Services& services, const Authorizer& authz) : s_(services), authz_(authz) {}
+  Api(Services& services, const Authorizer& authz);
+  ~Api();
   // Changes asked for (refused ones too) are also recorded here.
   void setAuditLog(AuditLog* audit) { audit_ = audit; }
   HttpResponse handle(const HttpRequest& request);
@@ -42,6 +50,7 @@ class Api {
  private:
   // The answer; `detail`, the message of a refusal or failure.
   HttpResponse answer(const HttpRequest& request, std::string& detail);
+  HttpResponse answerGce(const HttpRequest& request, std::string& detail);
   Reply route(const HttpRequest& request);
   Reply routePolicies(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
@@ -50,7 +59,13 @@ class Api {
   Services& s_;
   const Authorizer& authz_;
   AuditLog* audit_ = nullptr;
+  std::unique_ptr<gce::GceApi> gce_;
 };
+
+// The path of a request target, split at '/': "/v1/vpcs/prod" -> v1 vpcs prod.
+std::vector<std::string> segments(const std::string& target);
+// Its query, decoded: "?label=env%3Dlab&vpc=prod" -> {label: env=lab, vpc: prod}.
+Query queryOf(const std::string& target);
 
 // {"error": {"code", "status", "message", "field"}}, in that order.
 nlohmann::ordered_json errorBody(int code, const std::string& status, const std::string& message,

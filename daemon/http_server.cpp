@@ -225,7 +225,9 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
                         gid_,
                         groups_,
                         std::string(req[http::field::upgrade]),
-                        token_ != nullptr};
+                        token_ != nullptr,
+                        std::string(req[http::field::host]),
+                        std::string(req[http::field::content_type])};
     HttpResponse result = api_.handle(request);
     if (result.follow) return startFollow(std::move(*result.follow), req.version());
     if (result.console) return handOver(std::move(*result.console), req.version());
