@@ -11,22 +11,15 @@
 #include <string>
 
 #include "cli/command.h"
+#include "lib/kernel/netns.h"
 
 namespace vpcctl {
 namespace {
 
+using vpcd::writeAll;
+
 // Ctrl-], as in telnet and `virsh console`: detaches, the command goes on.
 constexpr char kDetach = 0x1d;
-
-void writeAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-}
 
 // The local terminal in raw mode while attached, as it was on every way out.
 class RawTerminal {

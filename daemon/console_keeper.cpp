@@ -35,16 +35,6 @@ sockaddr_un unixAddress(const std::string& path) {
   return addr;
 }
 
-void writeAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 // The serial log, kept under kLogLimit while the command writes to it. The
 // terminal ends lines with "\r\n"; the log is text, with "\n" alone, so
 // that grep, tail and `serial` print it as any log (a "\r" on its own, a

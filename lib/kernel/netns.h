@@ -3,11 +3,27 @@
 // the way `ip netns add` makes them so that `ip netns exec` works on ours:
 // a file bind-mounted over a namespace, in a directory with shared
 // propagation.
+#include <unistd.h>
+
+#include <cerrno>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace vpcd {
+
+// Writes all of `data` unless the descriptor fails (interrupted writes are
+// resumed); false when it did not take everything.
+inline bool writeAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
 
 // An open file descriptor, closed on destruction.
 class Fd {

@@ -11,15 +11,6 @@ get() { curl -s --unix-socket "$SOCK" "http://vpcd$1"; }
 serial() { get "/v1/instances/$1/serial-output" | python3 -c 'import json,sys; print(json.load(sys.stdin)["contents"], end="")'; }
 shown() { get "/v1/instances/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
 pid_of() { shown "$1" command_pid; }
-# within SECONDS CMD...: CMD succeeds before SECONDS (a fraction) have passed.
-within() {
-  local limit=$1 start=$EPOCHREALTIME
-  shift
-  until "$@" >/dev/null 2>&1; do
-    python3 -c "import sys; sys.exit(0 if $EPOCHREALTIME - $start < $limit else 1)" || return 1
-    sleep 0.02
-  done
-}
 drive() { python3 "$(dirname "$0")/console_drive.py" "$@"; }
 
 echo "== output line-buffered on the terminal"
@@ -28,7 +19,7 @@ echo "== output line-buffered on the terminal"
 # PYTHONUNBUFFERED may be set) does not reach the command.
 api POST /v1/instances '{"name":"ticker","subnet":"prod/web","command":["python3","-c","import time\nwhile True:\n    print(\"tick\", time.monotonic())\n    time.sleep(0.1)"]}' >/dev/null
 has_tick() { serial ticker | grep -q '^tick'; }
-if within 1 has_tick; then
+if wait_until 1 has_tick; then
   pass "a line printed every 100 ms without flushing is in the serial output within a second"
 else
   fail "no tick in the serial output after 1 s: [$(serial ticker)]"
@@ -49,7 +40,7 @@ ticks() { grep -c '^tick' "$WORK/follow" || true; }
 ticks_at_least() { test "$(ticks)" -ge "$1"; }
 wait_until 2 ticks_at_least 1 || true
 first=$(ticks)
-if within 2 ticks_at_least $((first + 5)); then
+if wait_until 2 ticks_at_least $((first + 5)); then
   pass "vpcctl instance serial --follow streams new lines as they are written"
 else
   fail "serial --follow: $(ticks) lines after 2 s"
