@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "daemon/console_keeper.h"
 #include "lib/kernel/netns.h"
 #include "lib/model/timestamp.h"
 
@@ -152,6 +153,9 @@ CommandRunner::Started CommandRunner::startOnConsole(const std::string& ns,
                                                      const std::string& logPath,
                                                      const std::string& consolePath,
                                                      const std::string& hostname) {
+  // The keeper of the run before (a reset) ends right after its command,
+  // writing how it ended: its line comes before this run's.
+  for (int k = 0; k < 100 && !keeperGone(consolePath); ++k) ::usleep(10000);
   rotate(logPath);
   appendLog(logPath, startLine(argv));
   openNamespace(ns);  // a missing namespace is said here, not in the log

@@ -250,6 +250,8 @@ int keep(const Args& a, Fd& report) {
   SerialLog log(a.log);
   auto [master, slave] = openTerminal();
   Fd listener = listenOn(a.socket);
+  struct stat bound {};
+  ::stat(a.socket.c_str(), &bound);
   Fd nsFd(::open(a.nsPath.c_str(), O_RDONLY | O_CLOEXEC));
   if (!nsFd) throw std::runtime_error("cannot open " + a.nsPath + ": " + std::strerror(errno));
   Program program(a.argv, a.hostname, true);
@@ -273,11 +275,21 @@ int keep(const Args& a, Fd& report) {
   Keeper keeper(std::move(master), std::move(listener), log);
   int status = keeper.run(child);
   keeper.broadcast(exitLine(status));
-  ::unlink(a.socket.c_str());
+  // Only its own socket: after a quick reset the next keeper may have bound
+  // the same path already.
+  struct stat now {};
+  if (::stat(a.socket.c_str(), &now) == 0 && now.st_ino == bound.st_ino) ::unlink(a.socket.c_str());
   return 0;
 }
 
 }  // namespace
+
+bool keeperGone(const std::string& consolePath) {
+  Fd conn(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr = unixAddress(consolePath);
+  // No socket, or one nobody listens on (a keeper ended by kill -9).
+  return ::connect(conn.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0;
+}
 
 int consoleKeeperMain(int argc, char** argv) {
   // vpcd ignores SIGCHLD (its children are reaped by the kernel); the

@@ -29,6 +29,9 @@ struct Greeting {
   uint16_t cols = 0;
 };
 
+// Whether no keeper serves `consolePath` any more.
+bool keeperGone(const std::string& consolePath);
+
 // Hands the connected client `fd` to the keeper serving `consolePath`,
 // with the bytes the client sent past its request (`pending`, typed first).
 // Empty on success, else why not.

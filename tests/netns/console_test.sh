@@ -90,6 +90,26 @@ out=$(drive 24 80 "$VPCCTL_BIN" --socket "$SOCK" instance console shell -- \
   'echo kept=$KEPT' 'kept=before-restart' 2>&1) && rc=0 || rc=$?
 assert_eq 0 "$rc" "the same shell answers on the console after the restart ($(echo "$out" | tail -n 3 | tr '\n' ' '))"
 
+echo "== a reset: the next keeper serves, the log in order"
+api POST /v1/instances/ticker/start '{}' >/dev/null
+api POST /v1/instances/ticker/reset '{}' >/dev/null
+attach_reads_tick() {
+  python3 - "$SOCK" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+s.sendall(b"POST /v1/instances/ticker/console HTTP/1.1\r\nHost: vpcd\r\nConnection: Upgrade\r\nUpgrade: vpcd-console\r\n\r\n")
+data = b""
+while b"tick" not in data:
+    data += s.recv(4096)
+PY
+}
+wait_until 3 attach_reads_tick && pass "after a reset the console is the new run's" || fail "no console after the reset"
+order=$(serial ticker | grep -- '^--- vpcd:' | tail -n 2 | cut -c1-22)
+assert_eq $'--- vpcd: ended by sig\n--- vpcd: starting pyt' "$order" "the old run's end is logged before the new run's start"
+api POST /v1/instances/ticker/stop '{}' >/dev/null
+
 echo "== refused"
 status_of() { curl -s -o "$WORK/err" -w '%{http_code}' --unix-socket "$SOCK" "$@"; }
 field_of() { python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; print(e.get("field",""), e["message"])' "$WORK/err"; }
