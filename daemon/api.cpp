@@ -72,7 +72,7 @@ json parseBody(const std::string& body) {
     std::string field = fieldAtFailure(body);
     std::string what = e.id == 406 ? "a number out of range" : "not valid JSON";
     throw DomainError::invalid(
-        field, (field.empty() ? "request body: " : field + ": ") + what + " (" + e.what() + ")");
+        field, (field.empty() ? "request body: " : "") + what + " (" + e.what() + ")");
   }
 }
 
@@ -317,7 +317,7 @@ HttpResponse Api::answerGce(const HttpRequest& request, std::string& detail) {
                        request.method == "GET" ? "" : "compute:write");
   HttpResponse r;
   if (!allowed.why.empty()) {
-    r = {403, gce::GceError(403, "forbidden", allowed.why).body().dump() + "\n"};
+    r = {403, bodyText(gce::GceError(403, "forbidden", allowed.why).body()) + "\n"};
   } else {
     r = gce_->handle(request);
   }
@@ -365,24 +365,24 @@ HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
     if (reply.text)
       return {status, std::move(*reply.text), std::nullopt, std::nullopt, reply.contentType};
     // Serial output is whatever bytes a command wrote: not always UTF-8.
-    body = reply.body.dump(-1, ' ', false, json::error_handler_t::replace);
+    body = bodyText(reply.body);
   } catch (const DomainError& e) {
     HttpStatus s = httpStatusOf(e.kind());
     status = s.code;
-    body = errorBody(s.code, s.word, e.what(), e.field()).dump();
+    body = bodyText(errorBody(s.code, s.word, e.what(), e.field()));
     detail = e.what();
   } catch (const HttpError& e) {
     status = e.status().code;
     auto doc = errorBody(status, e.status().word, e.what(), e.field());
     if (!e.details.is_null()) doc["error"]["details"] = e.details;
-    body = doc.dump();
+    body = bodyText(doc);
     detail = e.what();
   } catch (const KernelError& e) {
     // An observation outside a reconcile (a plan, a namespace check).
     status = 500;
     auto doc = errorBody(500, "INTERNAL", e.what(), "");
     doc["error"]["details"] = kernelDetails(e);
-    body = doc.dump();
+    body = bodyText(doc);
     detail = e.what();
   } catch (const StateError& e) {
     // The state could not be written: the kernel was not touched (the store
@@ -390,16 +390,15 @@ HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
     // client's to fix, and says so.
     bool full = e.code() == ENOSPC || e.code() == EDQUOT;
     status = full ? 507 : 500;
-    body = errorBody(status, full ? "INSUFFICIENT_STORAGE" : "INTERNAL",
-                     (full ? "the state directory is full; nothing was changed: " : "") +
-                         std::string(e.what()),
-                     "")
-               .dump();
+    body = bodyText(errorBody(status, full ? "INSUFFICIENT_STORAGE" : "INTERNAL",
+                              (full ? "the state directory is full; nothing was changed: " : "") +
+                                  std::string(e.what()),
+                              ""));
     detail = e.what();
   } catch (const std::exception& e) {
     // Anything else: the daemon answers 500 with the message and lives on.
     status = 500;
-    body = errorBody(500, "INTERNAL", e.what(), "").dump();
+    body = bodyText(errorBody(500, "INTERNAL", e.what(), ""));
     detail = e.what();
   }
   return {status, body + "\n"};

@@ -12,6 +12,15 @@
 
 namespace vpcd {
 
+// A JSON document as the text of an answer. Bytes that are not UTF-8 (a
+// path echoed in a message, a command's output) are replaced: dump() would
+// throw instead, and from inside an error handler that throw left the API
+// and ended the daemon (found by tests/fuzz/http_api).
+template <class Json>
+std::string bodyText(const Json& doc) {
+  return doc.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
+}
+
 struct HttpStatus {
   int code;
   const char* word;  // the "status" of the error body

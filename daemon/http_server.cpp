@@ -14,6 +14,8 @@
 #include <stdexcept>
 
 #include "daemon/console_keeper.h"
+#include "daemon/http_error.h"
+#include "daemon/http_parse.h"
 #include "daemon/log.h"
 #include "daemon/token.h"
 
@@ -24,10 +26,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Local = boost::asio::local::stream_protocol;
 using Tcp = boost::asio::ip::tcp;
-
-constexpr size_t kMaxBody = 16 * 1024 * 1024;  // a policy of ~100,000 rules
-constexpr uint32_t kMaxHeader = 16 * 1024;
-constexpr size_t kMaxTarget = 8 * 1024;
 
 // The client's supplementary groups as they were when it connected. The
 // first call learns the size (ERANGE), the second reads them.
@@ -56,7 +54,7 @@ std::string unauthorizedBody(bool offered) {
          {"location", "Authorization"},
          {"locationType", "header"}}}},
       {"status", "UNAUTHENTICATED"}};
-  return nlohmann::ordered_json{{"error", e}}.dump() + "\n";
+  return bodyText(nlohmann::ordered_json{{"error", e}}) + "\n";
 }
 
 // One connection, on the Unix socket (the caller from SO_PEERCRED) or on the
@@ -100,8 +98,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
  private:
   void read() {
     parser_.emplace();
-    parser_->body_limit(kMaxBody);
-    parser_->header_limit(kMaxHeader);
+    limitParser(*parser_);
     armDeadline();
     http::async_read_header(
         socket_, buffer_, *parser_,
@@ -123,7 +120,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
 
   // An error answer in the API's JSON shape; the connection closes after it.
   void fail(http::status status, const char* word, const std::string& message) {
-    failWith(status, errorBody(static_cast<int>(status), word, message, "").dump() + "\n");
+    failWith(status, bodyText(errorBody(static_cast<int>(status), word, message, "")) + "\n");
   }
 
   void failWith(http::status status, std::string body) {
@@ -217,17 +214,12 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     if (ec) return onReadError(ec, true);
     deadline_.cancel();  // the request is in: its answer may take what it takes
     auto req = parser_->release();
-    HttpRequest request{std::string(req.method_string()),
-                        std::string(req.target()),
-                        req.body(),
-                        uid_,
-                        pid_,
-                        gid_,
-                        groups_,
-                        std::string(req[http::field::upgrade]),
-                        token_ != nullptr,
-                        std::string(req[http::field::host]),
-                        std::string(req[http::field::content_type])};
+    HttpRequest request = requestOf(req);
+    request.uid = uid_;
+    request.pid = pid_;
+    request.gid = gid_;
+    request.groups = groups_;
+    request.token = token_ != nullptr;
     HttpResponse result = api_.handle(request);
     if (result.follow) return startFollow(std::move(*result.follow), req.version());
     if (result.console) return handOver(std::move(*result.console), req.version());
@@ -326,7 +318,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
   HttpLimits limits_;
   std::shared_ptr<int> active_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   uid_t uid_ = static_cast<uid_t>(-1);
   pid_t pid_ = 0;
   gid_t gid_ = static_cast<gid_t>(-1);
@@ -349,7 +341,7 @@ void removeStaleSocket(boost::asio::io_context& io, const std::string& path) {
 
 HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string& path,
                        HttpLimits limits)
-    : io_(io), api_(api), path_(path), limits_(limits) {
+    : api_(api), path_(path), limits_(limits) {
   std::string dir = path.substr(0, path.rfind('/'));
   if (!dir.empty()) ::mkdir(dir.c_str(), 0755);
   removeStaleSocket(io, path);
@@ -367,14 +359,14 @@ HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const std::string&
 }
 
 HttpServer::HttpServer(boost::asio::io_context& io, Api& api, int listenFd, HttpLimits limits)
-    : io_(io), api_(api), limits_(limits) {
+    : api_(api), limits_(limits) {
   local_.emplace(io).assign(Local(), listenFd);
   accept(*local_);
 }
 
 HttpServer::HttpServer(boost::asio::io_context& io, Api& api, const ListenAddress& at,
                        std::string token, HttpLimits limits)
-    : io_(io), api_(api), limits_(limits), token_(std::move(token)) {
+    : api_(api), limits_(limits), token_(std::move(token)) {
   Tcp::endpoint endpoint(boost::asio::ip::make_address(at.address), at.port);
   auto& acceptor = tcp_.emplace(io);
   acceptor.open(endpoint.protocol());

@@ -43,7 +43,6 @@ class HttpServer {
   template <class Acceptor>
   void accept(Acceptor& acceptor);
 
-  boost::asio::io_context& io_;
   Api& api_;
   std::string path_;
   HttpLimits limits_;

@@ -94,6 +94,20 @@ expect_error(b"GET /v1/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: vpcd\r\n\r\n", 414
              "a 9 KiB target")
 expect_error(b"HELLO THERE\r\n\r\n", 400, "INVALID_ARGUMENT", "not HTTP")
 
+# Bytes that are not UTF-8 in a body and in a path (found by the fuzz
+# targets: the error message quoting them once ended the daemon).
+s = connect()
+bad = b'{"applies_to": ["\xb5"]}'
+s.sendall(b"PUT /v1/policies/x HTTP/1.1\r\nHost: vpcd\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n%s" % (len(bad), bad))
+status, body = answer(s)
+check(status == 400 and body["error"]["field"] == "applies_to[0]",
+      "a body that is not UTF-8: 400 naming applies_to[0] (got %s %s)" % (status, body))
+s.sendall(b"GET /v1/vpcs/\xff\xfe HTTP/1.1\r\nHost: vpcd\r\n\r\n")
+status, body = answer(s)
+check(status == 404, "a path that is not UTF-8: 404 on the same connection (got %s)" % status)
+s.close()
+
 # A request that never finishes arriving: 408 after the timeout.
 start = time.monotonic()
 expect_error(b"GET /v1/health HTTP/1.1\r\nHost: vpcd\r\n", 408, "REQUEST_TIMEOUT",

@@ -7,6 +7,7 @@
 #include "daemon/gce/catalog.h"
 #include "daemon/gce/errors.h"
 #include "daemon/gce/listing.h"
+#include "daemon/http_error.h"
 #include "lib/model/names.h"
 
 namespace vpcd::gce {
@@ -288,7 +289,7 @@ HttpResponse GceApi::one(const std::string& method, const std::string& target, c
                   {"status", "healthy"},
                   {"api", "compute/v1"},
                   {"served", {"regions", "zones", "machineTypes", "operations"}}};
-      return {200, health.dump() + "\n"};
+      return {200, bodyText(health) + "\n"};
     }
     if (seg.size() < 4 || seg[1] != "v1" || seg[2] != "projects")
       throw GceError::notFound(target.substr(0, target.find('?')));
@@ -297,9 +298,9 @@ HttpResponse GceApi::one(const std::string& method, const std::string& target, c
                               "A project is a lowercase RFC 1035 label: letters, digits and '-'.");
     Where w{base, seg[3]};
     json out = route(w, {seg.begin() + 4, seg.end()}, method, q);
-    return {200, out.dump() + "\n"};
+    return {200, bodyText(out) + "\n"};
   } catch (const GceError& e) {
-    return {e.code(), e.body().dump() + "\n"};
+    return {e.code(), bodyText(e.body()) + "\n"};
   }
 }
 
@@ -309,7 +310,7 @@ HttpResponse GceApi::batch(const HttpRequest& request) const {
   if (request.method != "POST" || boundary.empty()) {
     GceError e = GceError::badRequest(
         "A batch is a POST of multipart/mixed parts, each an HTTP request (application/http).");
-    return {400, e.body().dump() + "\n"};
+    return {400, bodyText(e.body()) + "\n"};
   }
   std::string out;
   std::string answerBoundary = "batch_vpcd_" + idOf(request.body);
@@ -322,7 +323,7 @@ HttpResponse GceApi::batch(const HttpRequest& request) const {
     HttpResponse r;
     if (sp1 == std::string::npos || sp2 <= sp1) {
       GceError e = GceError::badRequest("A batch part is not an HTTP request: " + line);
-      r = {400, e.body().dump() + "\n"};
+      r = {400, bodyText(e.body()) + "\n"};
     } else {
       auto [end, bodyAt] = headerEnd(part.payload, 0);
       std::string body = end == std::string::npos ? "" : part.payload.substr(bodyAt);

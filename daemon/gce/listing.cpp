@@ -1,6 +1,9 @@
 #include "daemon/gce/listing.h"
 
+#include <regex.h>
+
 #include <algorithm>
+#include <cctype>
 
 #include "daemon/gce/errors.h"
 
@@ -11,6 +14,53 @@ using nlohmann::json;
 
 GceError badFilter(const std::string& text, const std::string& why) {
   return GceError::invalid("filter", text, "Invalid list filter expression: " + why + ".");
+}
+
+// A quoted value is RE2 syntax, as in GCE; vpcd matches it with glibc's
+// POSIX extended expressions (the same for what gcloud sends: `.*\bNAME\b.*`,
+// anchors, alternation, classes), whose matcher runs in time linear in the
+// field for a given pattern. std::regex, used before, backtracks: a filter
+// such as "(a*)*b" held the API for minutes (found by tests/fuzz/bodies).
+// Back-references (which RE2 has not either) would bring backtracking back,
+// and counted repetitions multiply the compiled pattern: both are bounded.
+constexpr size_t kMaxPattern = 512;
+constexpr int kMaxRepeat = 100;
+
+std::shared_ptr<const regex_t> compile(const std::string& text, const std::string& value) {
+  if (value.size() > kMaxPattern)
+    throw badFilter(text, "a pattern is at most " + std::to_string(kMaxPattern) + " characters");
+  for (size_t k = 0; k < value.size(); ++k) {
+    if (value[k] == '\\' && k + 1 < value.size() &&
+        std::isdigit(static_cast<unsigned char>(value[k + 1])))
+      throw badFilter(text, "back-references are not supported");
+    if (value[k] == '\\') ++k;
+    if (value[k] == '{') {
+      for (size_t e = k + 1; e < value.size() && value[e] != '}'; ++e) {
+        if (std::isdigit(static_cast<unsigned char>(value[e])) &&
+            std::atoi(value.c_str() + e) > kMaxRepeat)
+          throw badFilter(text, "a repetition count is at most " + std::to_string(kMaxRepeat));
+      }
+    }
+  }
+  auto* re = new regex_t;
+  if (::regcomp(re, ("^(" + value + ")$").c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
+    delete re;
+    throw badFilter(text, "\"" + value + "\" is not a regular expression");
+  }
+  return std::shared_ptr<const regex_t>(re, [](const regex_t* r) {
+    ::regfree(const_cast<regex_t*>(r));
+    delete r;
+  });
+}
+
+// A bare value matches as itself: every character special to a pattern escaped.
+std::string literal(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (std::string_view(".[](){}*+?|^$\\").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
 }
 
 std::string trim(const std::string& s) {
@@ -112,19 +162,9 @@ Filter Filter::parse(const std::string& text) {
     std::string field = term.substr(0, sp1), op = term.substr(sp1 + 1, sp2 - sp1 - 1);
     std::string value = trim(term.substr(sp2 + 1));
     if (op != "eq" && op != "ne") throw badFilter(text, "the operator is eq or ne, not " + op);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    } else {
-      // A literal: matched as itself, whatever its characters.
-      value = std::regex_replace(value, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
-    }
-    Term t{split(field), op == "eq", {}};
-    try {
-      t.pattern = std::regex(value, std::regex::ECMAScript);
-    } catch (const std::regex_error&) {
-      throw badFilter(text, "\"" + value + "\" is not a regular expression");
-    }
-    f.terms_.push_back(std::move(t));
+    bool quoted = value.size() >= 2 && value.front() == '"' && value.back() == '"';
+    value = quoted ? value.substr(1, value.size() - 2) : literal(value);
+    f.terms_.push_back(Term{split(field), op == "eq", compile(text, value)});
   }
   return f;
 }
@@ -134,7 +174,9 @@ bool Filter::matches(const json& resource) const {
     std::vector<std::string> values;
     valuesAt(resource, t.path, 0, values);
     bool any = std::any_of(values.begin(), values.end(),
-                           [&](const std::string& v) { return std::regex_match(v, t.pattern); });
+                           [&](const std::string& v) {
+                             return ::regexec(t.pattern.get(), v.c_str(), 0, nullptr, 0) == 0;
+                           });
     if (any != t.equal) return false;
   }
   return true;

@@ -2,9 +2,11 @@
 // Lists as the Compute Engine API answers them: `filter=` as gcloud sends
 // it, pages of `maxResults` with `nextPageToken`/`pageToken`, and
 // aggregated lists keyed by scope.
+#include <regex.h>
+
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -14,7 +16,8 @@ using Query = std::map<std::string, std::string>;
 
 // `FIELD eq|ne VALUE`, or several such terms each in parentheses, one after
 // the other, all of which must hold: `(name eq ".*\bn1\b.*")(mtu eq 1460)`.
-// A quoted value is a regular expression matched against the whole field;
+// A quoted value is a regular expression (RE2 syntax as in GCE, matched as
+// POSIX extended: see listing.cpp) matched against the whole field;
 // a bare one a literal (true, false, a number, a word). A field may be a
 // path (`routingConfig.routingMode`); a list field matches when any element
 // does; a missing field equals nothing.
@@ -29,7 +32,7 @@ class Filter {
   struct Term {
     std::vector<std::string> path;
     bool equal = true;
-    std::regex pattern;
+    std::shared_ptr<const regex_t> pattern;  // POSIX extended, anchored
   };
   std::vector<Term> terms_;
 };

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,6 +23,13 @@
 
 namespace vpcd {
 namespace {
+
+// NLMSG_OK without the macro's comparison of signed and unsigned (which
+// clang reports inside it).
+bool messageFits(const nlmsghdr* h, int left) {
+  return left >= static_cast<int>(sizeof(nlmsghdr)) && h->nlmsg_len >= sizeof(nlmsghdr) &&
+         h->nlmsg_len <= static_cast<unsigned>(left);
+}
 
 Fd netlinkSocket(int protocol, uint32_t groups, int extraGroup) {
   Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
@@ -82,7 +90,7 @@ int nsidRequest(int sock, uint16_t type, int nsFd, int32_t* id) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
     int left = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nlh, left);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); messageFits(nlh, left);
          nlh = NLMSG_NEXT(nlh, left)) {
       if (nlh->nlmsg_type == NLMSG_ERROR) {
         return -static_cast<nlmsgerr*>(NLMSG_DATA(nlh))->error;
@@ -345,28 +353,35 @@ std::vector<std::string> EventSource::readLog(const Watched& w) {
       continue;
     }
     if (n <= 0) break;
-    int left = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nlh, left);
-         nlh = NLMSG_NEXT(nlh, left)) {
-      if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue;
-      std::string prefix, packet = "(no payload)";
-      auto* attr = reinterpret_cast<nlattr*>(static_cast<char*>(NLMSG_DATA(nlh)) +
-                                             NLMSG_ALIGN(sizeof(nfgenmsg)));
-      int attrLeft = static_cast<int>(nlh->nlmsg_len) -
-                     static_cast<int>(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
-      while (attrLeft >= static_cast<int>(NLA_HDRLEN) && attr->nla_len >= NLA_HDRLEN &&
-             attr->nla_len <= attrLeft) {
-        auto* data = reinterpret_cast<const uint8_t*>(attr) + NLA_HDRLEN;
-        size_t len = attr->nla_len - NLA_HDRLEN;
-        if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PREFIX)
-          prefix.assign(reinterpret_cast<const char*>(data),
-                        strnlen(reinterpret_cast<const char*>(data), len));
-        if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PAYLOAD) packet = describePacket(data, len);
-        attrLeft -= NLA_ALIGN(attr->nla_len);
-        attr = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(attr) + NLA_ALIGN(attr->nla_len));
-      }
-      out.push_back(prefix + packet);
+    auto lines = logLines(buf, static_cast<size_t>(n));
+    out.insert(out.end(), lines.begin(), lines.end());
+  }
+  return out;
+}
+
+std::vector<std::string> logLines(const char* buf, size_t size) {
+  std::vector<std::string> out;
+  int left = static_cast<int>(std::min<size_t>(size, 1 << 30));
+  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); messageFits(nlh, left);
+       nlh = NLMSG_NEXT(nlh, left)) {
+    if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue;
+    std::string prefix, packet = "(no payload)";
+    int attrLeft = static_cast<int>(nlh->nlmsg_len) -
+                   static_cast<int>(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
+    const char* at = static_cast<const char*>(NLMSG_DATA(nlh)) + NLMSG_ALIGN(sizeof(nfgenmsg));
+    while (attrLeft >= static_cast<int>(NLA_HDRLEN)) {
+      auto* attr = reinterpret_cast<const nlattr*>(at);
+      if (attr->nla_len < NLA_HDRLEN || attr->nla_len > attrLeft) break;
+      auto* data = reinterpret_cast<const uint8_t*>(at) + NLA_HDRLEN;
+      size_t len = attr->nla_len - NLA_HDRLEN;
+      if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PREFIX)
+        prefix.assign(reinterpret_cast<const char*>(data),
+                      strnlen(reinterpret_cast<const char*>(data), len));
+      if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PAYLOAD) packet = describePacket(data, len);
+      attrLeft -= NLA_ALIGN(attr->nla_len);
+      at += NLA_ALIGN(attr->nla_len);
     }
+    out.push_back(prefix + packet);
   }
   return out;
 }

@@ -17,6 +17,12 @@
 
 namespace vpcd {
 
+// The lines of the packets in an NFLOG datagram (what readLog reads), one
+// per logged packet; bytes that are not NFLOG messages are skipped. Exposed
+// for the fuzz target: these bytes come from the kernel, but a packet's
+// contents come from whoever sent it.
+std::vector<std::string> logLines(const char* buf, size_t size);
+
 class EventSource {
  public:
   static inline const std::string kNetnsDirKey = "*netns-dir*";

@@ -72,7 +72,7 @@ nftnl_expr* encodeExpr(const NftExpr& x, uint32_t setId) {
 }
 
 NftExpr decodeExpr(const nftnl_expr* e) {
-  NftExpr x{.name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME)};
+  NftExpr x{.name = orEmpty(nftnl_expr_get_str(e, NFTNL_EXPR_NAME))};
   std::string_view n = x.name;
   if (n == "meta") {
     x.key = getU32(e, NFTNL_EXPR_META_KEY);
@@ -160,7 +160,7 @@ NftSetElem decodeElem(nftnl_set_elem* e) {
   nftnl_set_elem_expr_foreach(
       e,
       [](nftnl_expr* x, void* data) {
-        if (std::string_view(nftnl_expr_get_str(x, NFTNL_EXPR_NAME)) != "counter") return 0;
+        if (orEmpty(nftnl_expr_get_str(x, NFTNL_EXPR_NAME)) != "counter") return 0;
         auto* out = static_cast<NftSetElem*>(data);
         out->counter = true;
         out->packets = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
@@ -251,9 +251,9 @@ NftnlPtr<nftnl_rule> encodeRule(const NftTable& t, const NftRule& r,
 }
 
 NftChain decodeChain(nftnl_chain* c) {
-  NftChain out{.name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME)};
+  NftChain out{.name = orEmpty(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME))};
   if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE)) {
-    out.type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
+    out.type = orEmpty(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE));
     out.hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
     out.priority = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
     out.policy = nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY);
@@ -262,7 +262,7 @@ NftChain decodeChain(nftnl_chain* c) {
 }
 
 NftSet decodeSet(nftnl_set* s) {
-  NftSet out{.name = nftnl_set_get_str(s, NFTNL_SET_NAME),
+  NftSet out{.name = orEmpty(nftnl_set_get_str(s, NFTNL_SET_NAME)),
              .flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS),
              .keyType = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
              .keyLen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN)};
@@ -278,7 +278,7 @@ NftSet decodeSet(nftnl_set* s) {
   nftnl_set_expr_foreach(
       s,
       [](nftnl_expr* e, void* data) {
-        if (std::string_view(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) == "counter")
+        if (orEmpty(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) == "counter")
           static_cast<NftSet*>(data)->counter = true;
         return 0;
       },
@@ -297,7 +297,7 @@ std::vector<NftSetElem> decodeElems(nftnl_set* s) {
 }
 
 NftRule decodeRule(nftnl_rule* r) {
-  NftRule out{.chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN)};
+  NftRule out{.chain = orEmpty(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN))};
   nftnl_expr_iter* it = nftnl_expr_iter_create(r);
   while (nftnl_expr* e = nftnl_expr_iter_next(it)) out.exprs.push_back(decodeExpr(e));
   nftnl_expr_iter_destroy(it);

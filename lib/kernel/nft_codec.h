@@ -31,6 +31,8 @@ NftnlPtr<nftnl_set> encodeSet(const NftTable& t, const NftSet& s, uint32_t id, s
 NftnlPtr<nftnl_rule> encodeRule(const NftTable& t, const NftRule& r,
                                 uint32_t (*setId)(const NftTable&, const std::string&));
 
+// A string attribute a reply may lack (libnftnl then gives NULL).
+inline std::string orEmpty(const char* s) { return s ? s : ""; }
 NftChain decodeChain(nftnl_chain* c);
 NftSet decodeSet(nftnl_set* s);  // without elements
 std::vector<NftSetElem> decodeElems(nftnl_set* s);

@@ -289,7 +289,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
            [&](const nlmsghdr* h) {
              NftnlPtr<nftnl_chain> c(nftnl_chain_alloc());
              if (nftnl_chain_nlmsg_parse(h, c.get()) == 0 &&
-                 name == nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE)) {
+                 name == orEmpty(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE))) {
                t.chains.push_back(decodeChain(c.get()));
              }
            }),
@@ -304,7 +304,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
            [&](const nlmsghdr* h) {
              NftnlPtr<nftnl_set> s(nftnl_set_alloc());
              if (nftnl_set_nlmsg_parse(h, s.get()) == 0 &&
-                 name == nftnl_set_get_str(s.get(), NFTNL_SET_TABLE)) {
+                 name == orEmpty(nftnl_set_get_str(s.get(), NFTNL_SET_TABLE))) {
                t.sets.push_back(decodeSet(s.get()));
              }
            }),
@@ -335,7 +335,7 @@ std::optional<NftTable> NftSocket::dump(uint32_t family, const std::string& name
            [&](const nlmsghdr* h) {
              NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
              if (nftnl_rule_nlmsg_parse(h, r.get()) == 0 &&
-                 name == nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE)) {
+                 name == orEmpty(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))) {
                t.rules.push_back(decodeRule(r.get()));
              }
            }),
@@ -450,7 +450,7 @@ std::vector<std::string> NftSocket::forwardDropChains(bool dropOnly) {
           NftnlPtr<nftnl_chain> c(nftnl_chain_alloc());
           if (nftnl_chain_nlmsg_parse(h, c.get()) != 0) return;
           uint32_t family = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY);
-          std::string table = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
+          std::string table = orEmpty(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE));
           if (table == kTableName || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) return;
           if (family != NFPROTO_IPV4 && family != NFPROTO_INET) return;
           bool drops = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) == NF_DROP;
@@ -458,7 +458,7 @@ std::vector<std::string> NftSocket::forwardDropChains(bool dropOnly) {
               (dropOnly && !drops))
             return;
           out.push_back(std::string("table ") + (family == NFPROTO_INET ? "inet " : "ip ") + table +
-                        " chain " + nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME) +
+                        " chain " + orEmpty(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME)) +
                         (drops ? " (policy drop)" : " (policy accept)"));
         });
   });
@@ -486,7 +486,7 @@ NftSocket::Sync NftSocket::syncMarkedRules(uint32_t family, const std::string& t
         [&](const nlmsghdr* h) {
           NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
           if (nftnl_rule_nlmsg_parse(h, r.get()) != 0 ||
-              chain != nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN) ||
+              chain != orEmpty(nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)) ||
               !nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA))
             return;
           uint32_t len = 0;

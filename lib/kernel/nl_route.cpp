@@ -99,6 +99,7 @@ int onError(sockaddr_nl*, nlmsgerr* err, void* arg) {
 
 std::string extAckMessage(const nlmsghdr* hdr) {
   if (!(hdr->nlmsg_flags & NLM_F_ACK_TLVS)) return "";
+  if (hdr->nlmsg_len < NLMSG_HDRLEN + sizeof(nlmsgerr)) return "";
   auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(hdr));
   size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
   if (!(hdr->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - NLMSG_HDRLEN;

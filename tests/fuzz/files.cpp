@@ -1,0 +1,82 @@
+// The files vpcd reads at start: state files of every kind (a crash, a full
+// disk or a hand edit can leave anything in them), the config file and the
+// roles file. The first byte picks the file; the rest is its content.
+//
+// The oracle beyond the sanitizers: a bad file is refused with an error
+// naming it (StateError for state, std::invalid_argument for config and
+// roles), never with anything else.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "daemon/authz.h"
+#include "daemon/config.h"
+#include "state/store.h"
+
+namespace {
+
+const std::string& dir() {
+  static const std::string d = [] {
+    char tmpl[] = "/tmp/vpcd-fuzz-files-XXXXXX";
+    return std::string(mkdtemp(tmpl));
+  }();
+  return d;
+}
+
+void write(const std::string& path, const uint8_t* data, size_t size) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(data), size);
+}
+
+void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
+  static const char* const kPaths[] = {"vpcs/a.json",     "subnets/a/s.json", "peerings/p.json",
+                                       "policies/p.json", "instances/i.json", "labs/l.json"};
+  static const std::string kVpc = R"({"schema_version": 2, "kind": "vpc", "vpc": {"name": "a",
+    "cidr": "10.0.0.0/16", "transit_index": 0}})";
+  const std::string path = dir() + "/state/" + kPaths[kind % 6];
+  vpcd::StateStore store(dir() + "/state");
+  // A subnet file is read with its VPC's: a valid VPC file holds it.
+  if (kind % 6 == 1)
+    write(dir() + "/state/vpcs/a.json", reinterpret_cast<const uint8_t*>(kVpc.data()), kVpc.size());
+  write(path, data, size);
+  try {
+    store.loadVpcs();
+    store.loadPeerings();
+    store.loadPolicies();
+    store.loadInstances();
+    store.loadLabs();
+  } catch (const vpcd::StateError&) {
+  }
+  std::filesystem::remove_all(dir() + "/state");
+}
+
+void configFile(bool roles, const uint8_t* data, size_t size) {
+  const std::string path = dir() + "/config.json";
+  write(path, data, size);
+  try {
+    if (roles) {
+      vpcd::Authorizer authz("vpcd-fuzz-no-such-group", path, true);
+    } else {
+      vpcd::DaemonConfig config;
+      vpcd::applyConfigFile(config, path, true);
+    }
+  } catch (const std::invalid_argument&) {
+  }
+  ::unlink(path.c_str());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  uint8_t kind = data[0] % 8;
+  if (kind < 6) {
+    stateFile(kind, data + 1, size - 1);
+  } else {
+    configFile(kind == 7, data + 1, size - 1);
+  }
+  return 0;
+}
