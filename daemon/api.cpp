@@ -390,10 +390,10 @@ HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
     // client's to fix, and says so.
     bool full = e.code() == ENOSPC || e.code() == EDQUOT;
     status = full ? 507 : 500;
-    body = bodyText(errorBody(status, full ? "INSUFFICIENT_STORAGE" : "INTERNAL",
-                              (full ? "the state directory is full; nothing was changed: " : "") +
-                                  std::string(e.what()),
-                              ""));
+    body = bodyText(errorBody(
+        status, full ? "INSUFFICIENT_STORAGE" : "INTERNAL",
+        (full ? "the state directory is full; nothing was changed: " : "") + std::string(e.what()),
+        ""));
     detail = e.what();
   } catch (const std::exception& e) {
     // Anything else: the daemon answers 500 with the message and lives on.

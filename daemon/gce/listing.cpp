@@ -29,17 +29,34 @@ constexpr int kMaxRepeat = 100;
 std::shared_ptr<const regex_t> compile(const std::string& text, const std::string& value) {
   if (value.size() > kMaxPattern)
     throw badFilter(text, "a pattern is at most " + std::to_string(kMaxPattern) + " characters");
+  bool afterQuantifier = false;
   for (size_t k = 0; k < value.size(); ++k) {
+    // A bracket expression is literal characters: skipped whole.
+    if (value[k] == '[') {
+      size_t end = value.find(']', k + 2);
+      if (end == std::string::npos) break;  // regcomp says it is not a pattern
+      k = end;
+      afterQuantifier = false;
+      continue;
+    }
+    // "a??????…" made glibc's regcomp copy the tree per quantifier, into
+    // gigabytes (found by tests/fuzz/bodies); RE2 refuses it as well.
+    bool quantifier = std::string_view("*+?{").find(value[k]) != std::string_view::npos;
+    if (quantifier && afterQuantifier)
+      throw badFilter(text, "a repetition of a repetition is not supported");
+    afterQuantifier = quantifier;
     if (value[k] == '\\' && k + 1 < value.size() &&
         std::isdigit(static_cast<unsigned char>(value[k + 1])))
       throw badFilter(text, "back-references are not supported");
     if (value[k] == '\\') ++k;
     if (value[k] == '{') {
-      for (size_t e = k + 1; e < value.size() && value[e] != '}'; ++e) {
+      size_t e = k + 1;
+      for (; e < value.size() && value[e] != '}'; ++e) {
         if (std::isdigit(static_cast<unsigned char>(value[e])) &&
             std::atoi(value.c_str() + e) > kMaxRepeat)
           throw badFilter(text, "a repetition count is at most " + std::to_string(kMaxRepeat));
       }
+      k = e;  // past the count: what follows it is after a quantifier
     }
   }
   auto* re = new regex_t;
@@ -173,10 +190,9 @@ bool Filter::matches(const json& resource) const {
   for (const auto& t : terms_) {
     std::vector<std::string> values;
     valuesAt(resource, t.path, 0, values);
-    bool any = std::any_of(values.begin(), values.end(),
-                           [&](const std::string& v) {
-                             return ::regexec(t.pattern.get(), v.c_str(), 0, nullptr, 0) == 0;
-                           });
+    bool any = std::any_of(values.begin(), values.end(), [&](const std::string& v) {
+      return ::regexec(t.pattern.get(), v.c_str(), 0, nullptr, 0) == 0;
+    });
     if (any != t.equal) return false;
   }
   return true;

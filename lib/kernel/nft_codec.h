@@ -32,7 +32,9 @@ NftnlPtr<nftnl_rule> encodeRule(const NftTable& t, const NftRule& r,
                                 uint32_t (*setId)(const NftTable&, const std::string&));
 
 // A string attribute a reply may lack (libnftnl then gives NULL).
-inline std::string orEmpty(const char* s) { return s ? s : ""; }
+inline std::string orEmpty(const char* s) {
+  return s ? s : "";
+}
 NftChain decodeChain(nftnl_chain* c);
 NftSet decodeSet(nftnl_set* s);  // without elements
 std::vector<NftSetElem> decodeElems(nftnl_set* s);

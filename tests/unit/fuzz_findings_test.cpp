@@ -78,3 +78,15 @@ TEST_CASE("a filter= pattern that backtracks exponentially is matched in linear 
   CHECK_THROWS_WITH(gce::Filter::parse(R"(name eq "((a{1000}){1000}){1000}")"),
                     Catch::Contains("a repetition count is at most 100"));
 }
+
+TEST_CASE("a filter= pattern of stacked repetitions is refused before it is compiled") {
+  // "x???…" made glibc's regcomp copy its tree per '?', into gigabytes.
+  CHECK_THROWS_WITH(gce::Filter::parse("name eq \"x" + std::string(60, '?') + "\""),
+                    Catch::Contains("a repetition of a repetition is not supported"));
+  CHECK_THROWS_WITH(gce::Filter::parse(R"(name eq "a{100}{100}{100}")"),
+                    Catch::Contains("a repetition of a repetition"));
+  // What is not stacked still works: classes hold quantifier characters as
+  // themselves, escaped ones are literals.
+  CHECK(gce::Filter::parse(R"(name eq "n[+?*]x\?+")").matches({{"name", "n?x??"}}));
+  CHECK(gce::Filter::parse(R"(name eq "a{2}b*")").matches({{"name", "aabbb"}}));
+}
