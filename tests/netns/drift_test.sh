@@ -51,8 +51,13 @@ start_server vpc-prod.web 10.10.1.2 8081
 assert_eq "10.10.2.2" "$(fetch vpc-prod.db http://10.10.1.2:8081/)" "db -> web still works"
 
 # The repairs are logged with what drifted, and counted in the status.
-assert_contains "$(cat "$WORK/vpcd.log")" "drift in vpc-prod.web repaired: + route default via 10.10.1.1 in vpc-prod.web" \
-  "repair logged with the namespace and the change"
+# The line names every namespace whose events the repair answered; an event
+# in the host (late from the previous break) may share it.
+if grep -Eq '^<5>drift in (host, )?vpc-prod\.web(, host)? repaired: \+ route default via 10\.10\.1\.1 in vpc-prod\.web$' "$WORK/vpcd.log"; then
+  pass "repair logged with the namespace and the change"
+else
+  fail "repair logged with the namespace and the change: no line names vpc-prod.web and the route"
+fi
 status=$(vpcctl status -o json)
 assert_eq "converged" "$(json_field 'd["vpcs"][0]["state"]' <<<"$status")" "status: converged"
 repairs=$(json_field 'd["vpcs"][0]["repairs"]' <<<"$status")
