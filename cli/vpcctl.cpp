@@ -65,6 +65,15 @@ void printStatus(const json& s) {
                       {"MS", "last_duration_ms"},
                       {"CHANGES", "last_changes"},
                       {"ERROR", "last_error"}});
+  // Held back at start-up: their kernel objects are left as they are.
+  for (const auto& d : s.value("damaged_state_files", json::array()))
+    std::cout << "damaged state file: " << vpcctl::cell(d, "error") << "\n";
+  if (!s.value("held_everything", std::string()).empty())
+    std::cout << "holding every object: " << vpcctl::cell(s, "held_everything") << "\n";
+  for (const auto& h : s.value("held", json::array())) {
+    std::cout << "held " << vpcctl::cell(h, "kind") << " " << vpcctl::cell(h, "name") << ": "
+              << vpcctl::cell(h, "reason") << "\n";
+  }
 }
 
 // The values the commands' arguments are parsed into.

@@ -24,10 +24,48 @@ Engine::Engine(DaemonConfig config, StateStore& store, Kernel& kernel, Reconcile
       state_(HostSettings{config_.uplink, config_.transitPool}) {}
 
 void Engine::load() {
-  state_ = DesiredState(HostSettings{config_.uplink, config_.transitPool}, store_.loadVpcs(),
-                        store_.loadPeerings(), store_.loadPolicies(), store_.loadInstances(),
-                        store_.loadLabs());
+  // A file that cannot be read holds back what it describes instead of
+  // stopping the daemon (lib/model/quarantine.h); the rest is served.
+  std::vector<StateDamage> damage;
+  auto vpcs = store_.loadVpcs(&damage);
+  auto peerings = store_.loadPeerings(&damage);
+  auto policies = store_.loadPolicies(&damage);
+  auto instances = store_.loadInstances(&damage);
+  auto labs = store_.loadLabs(&damage);
+  Quarantine held = quarantine(std::move(damage), vpcs, peerings, policies, instances, labs);
+  HostSettings host{config_.uplink, config_.transitPool};
+  state_ = DesiredState(host, std::move(vpcs), std::move(peerings), std::move(policies),
+                        std::move(instances), std::move(labs));
+  if (!held.empty()) {
+    reserveHeldTransit(held);
+    for (const auto& d : held.damage) logLine(3, "cannot read state file " + d.error);
+    for (const auto& [what, why] : held.held)
+      logLine(4, "holding " + what.first + " " + what.second + " as it is in the kernel: " + why);
+    if (!held.all.empty()) logLine(4, "holding every object as it is in the kernel: " + held.all);
+    state_.hold(std::move(held));
+  }
+  reconciler_.setHold(state_.quarantine());
   loaded_ = true;
+}
+
+void Engine::reserveHeldTransit(Quarantine& held) {
+  // A damaged VPC file no longer says which /30 its uplink has; the host end
+  // of its transit link in the kernel does. A damaged peering file may still.
+  Namespace host = kernel_.observe(kHostNamespace, nullptr);
+  const Cidr& pool = config_.transitPool;
+  for (const auto& vpc : held.names("vpc")) {
+    for (const auto& a : host.addresses) {
+      if (a.link == transitLinkName(vpc) && pool.contains(a.cidr.addr))
+        held.transitIndexes.insert(
+            static_cast<int>((a.cidr.addr.value - pool.network().value) / 4));
+    }
+  }
+  for (const auto& d : held.damage) {
+    if (d.kind != "peering" || !d.doc) continue;
+    const auto& index = d.doc->value("/peering/transit_index"_json_pointer, nlohmann::json());
+    if (index.is_number_integer() && index.get<int>() >= 0)
+      held.transitIndexes.insert(index.get<int>());
+  }
 }
 
 ReconcileReport Engine::start() {
@@ -265,7 +303,16 @@ json Engine::status() {
                     {"repairs", st.repairs},
                     {"last_repair", isoTime(st.lastRepair)}});
   }
+  // What start-up held back, and the files that made it (docs/state.md).
+  const Quarantine& q = state_.quarantine();
+  json held = json::array(), damaged = json::array();
+  for (const auto& [what, why] : q.held)
+    held.push_back({{"kind", what.first}, {"name", what.second}, {"reason", why}});
+  for (const auto& d : q.damage) damaged.push_back({{"file", d.file}, {"error", d.error}});
   return json{{"vpcs", vpcs},
+              {"held", held},
+              {"held_everything", q.all},
+              {"damaged_state_files", damaged},
               {"uplink", config_.uplink},
               {"transit_pool", config_.transitPool.str()},
               {"dry_run", config_.dryRun},

@@ -107,6 +107,8 @@ class Engine {
  private:
   ReconcileReport reconcile(const Scope& scope);
   void record(const std::string& vpc, const ReconcileReport& report, bool drift);
+  // Adds the transit /30s held objects still use in the kernel to `held`.
+  void reserveHeldTransit(Quarantine& held);
   void requireFreeNamespaces(const std::vector<std::string>& added);
 
   DaemonConfig config_;

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include "lib/model/error.h"
@@ -114,8 +116,38 @@ void StateStore::lock() {
   }
 }
 
+namespace {
+
+// What a file's place in the state directory says it holds: "vpcs/prod.json"
+// is vpc prod, "subnets/prod/web.json" a part of vpc prod.
+StateDamage damageOf(const std::string& dirPath, const std::string& kind, const std::string& file,
+                     const std::string& error) {
+  static const std::map<std::string, std::string> kinds = {{"vpcs", "vpc"},
+                                                           {"peerings", "peering"},
+                                                           {"policies", "policy"},
+                                                           {"instances", "instance"},
+                                                           {"labs", "lab"}};
+  StateDamage d{.file = file, .error = error};
+  if (kind.starts_with("subnets/")) {
+    d.kind = "vpc";
+    d.name = kind.substr(8);
+  } else {
+    d.kind = kinds.count(kind) ? kinds.at(kind) : kind;
+    d.name = file.substr(dirPath.size() + 1, file.size() - dirPath.size() - 6);
+  }
+  return d;
+}
+
+// The object a file of `kind` is named for: "vpcs/prod.json" -> prod.
+std::string stemOf(const std::string& file) {
+  size_t slash = file.rfind('/');
+  return file.substr(slash + 1, file.size() - slash - 6);
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
-    const std::string& kind) const {
+    const std::string& kind, std::vector<StateDamage>* damage) const {
   std::string dirPath = dir_ + "/" + kind;
   DIR* dir = ::opendir(dirPath.c_str());
   if (!dir && errno == ENOENT && kind.starts_with("subnets/")) return {};
@@ -132,8 +164,11 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
     std::ifstream in(file);
     std::stringstream text;
     text << in.rdbuf();
+    std::optional<nlohmann::json> parsed;
     try {
+      if (!in) fail("cannot read " + file);
       auto doc = nlohmann::json::parse(text.str());
+      parsed = doc;
       int version = doc.at("schema_version").get<int>();
       if (version > kSchemaVersion) {
         throw StateError(file + ": schema_version " + std::to_string(version) +
@@ -141,10 +176,11 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
                          "); refusing to guess");
       }
       out.emplace_back(file, doc);
-    } catch (const StateError&) {
-      throw;
     } catch (const std::exception& e) {
-      throw StateError(file + ": " + e.what());
+      std::string error = dynamic_cast<const StateError*>(&e) ? e.what() : file + ": " + e.what();
+      if (!damage) throw StateError(error);
+      damage->push_back(damageOf(dirPath, kind, file, error));
+      damage->back().doc = std::move(parsed);
     }
   }
   return out;
@@ -321,30 +357,39 @@ void StateStore::commit(const DesiredState& old, const DesiredState& next) const
   write(b);
 }
 
-std::vector<Vpc> StateStore::loadVpcs() const {
+std::vector<Vpc> StateStore::loadVpcs(std::vector<StateDamage>* damage) const {
   replayJournal();
   std::vector<Vpc> out;
   Batch migration;
-  for (const auto& [file, doc] : load("vpcs")) {
+  for (const auto& [file, doc] : load("vpcs", damage)) {
+    std::string name = stemOf(file);
+    // A subnet's file names the file that failed; the VPC's own, its own.
+    std::string failed = file;
     try {
       const nlohmann::json& body = doc.at("vpc");
+      if (body.at("name") != name) {
+        throw DomainError::invalid(
+            "vpc.name", "is " + body.at("name").dump() + ", but the file is named for vpc " + name);
+      }
       nlohmann::json whole = body;
       bool inline1 = body.contains("subnets");  // schema 1: subnets inside
       if (!inline1) whole["subnets"] = nlohmann::json::array();
-      for (const auto& [subFile, sub] : load("subnets/" + body.at("name").get<std::string>())) {
-        try {
-          whole["subnets"].push_back(sub.at("subnet"));
-        } catch (const std::exception& e) {
-          throw StateError(subFile + ": " + e.what());
-        }
+      size_t damaged = damage ? damage->size() : 0;
+      for (const auto& [subFile, sub] : load("subnets/" + name, damage)) {
+        failed = subFile;
+        whole["subnets"].push_back(sub.at("subnet"));
       }
+      // A subnet file that failed holds its VPC (quarantine): skip the rest.
+      if (damage && damage->size() > damaged) continue;
+      failed = file;
       Vpc vpc = fromState(whole);
       if (inline1) addVpc(migration, nullptr, vpc);
       out.push_back(std::move(vpc));
-    } catch (const StateError&) {
-      throw;
     } catch (const std::exception& e) {
-      throw StateError(file + ": " + e.what());
+      std::string error = failed + ": " + e.what();
+      if (!damage) throw StateError(error);
+      damage->push_back(
+          StateDamage{.file = failed, .error = error, .kind = "vpc", .name = name, .doc = doc});
     }
   }
   write(migration);
@@ -354,15 +399,26 @@ std::vector<Vpc> StateStore::loadVpcs() const {
 namespace {
 
 // Each document's `key` object made a value by `fn`; a failure names the file.
+// With `damage`, a document that fails is recorded there and skipped.
 template <typename Fn>
 auto parseEach(const std::vector<std::pair<std::string, nlohmann::json>>& docs,
-               const std::string& key, Fn&& fn) {
+               const std::string& key, std::vector<StateDamage>* damage, Fn&& fn) {
   std::vector<decltype(fn(nlohmann::json()))> out;
   for (const auto& [file, doc] : docs) {
     try {
-      out.push_back(fn(doc.at(key)));
+      auto object = fn(doc.at(key));
+      if (object.name != stemOf(file)) {
+        throw DomainError::invalid(
+            key + ".name", "is \"" + object.name + "\", but the file is named for " + stemOf(file));
+      }
+      out.push_back(std::move(object));
     } catch (const std::exception& e) {
-      throw StateError(file + ": " + e.what());
+      if (!damage) throw StateError(file + ": " + e.what());
+      damage->push_back(StateDamage{.file = file,
+                                    .error = file + ": " + e.what(),
+                                    .kind = key,
+                                    .name = stemOf(file),
+                                    .doc = doc});
     }
   }
   return out;
@@ -370,20 +426,20 @@ auto parseEach(const std::vector<std::pair<std::string, nlohmann::json>>& docs,
 
 }  // namespace
 
-std::vector<Peering> StateStore::loadPeerings() const {
-  return parseEach(load("peerings"), "peering", fromPeeringState);
+std::vector<Peering> StateStore::loadPeerings(std::vector<StateDamage>* damage) const {
+  return parseEach(load("peerings", damage), "peering", damage, fromPeeringState);
 }
 
-std::vector<Policy> StateStore::loadPolicies() const {
-  return parseEach(load("policies"), "policy", fromPolicyState);
+std::vector<Policy> StateStore::loadPolicies(std::vector<StateDamage>* damage) const {
+  return parseEach(load("policies", damage), "policy", damage, fromPolicyState);
 }
 
-std::vector<Instance> StateStore::loadInstances() const {
-  return parseEach(load("instances"), "instance", instanceFromState);
+std::vector<Instance> StateStore::loadInstances(std::vector<StateDamage>* damage) const {
+  return parseEach(load("instances", damage), "instance", damage, instanceFromState);
 }
 
-std::vector<Lab> StateStore::loadLabs() const {
-  return parseEach(load("labs"), "lab", labFromState);
+std::vector<Lab> StateStore::loadLabs(std::vector<StateDamage>* damage) const {
+  return parseEach(load("labs", damage), "lab", damage, labFromState);
 }
 
 void StateStore::saveVpc(const Vpc& vpc) const {

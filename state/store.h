@@ -17,6 +17,7 @@
 #include "lib/model/instance.h"
 #include "lib/model/peering.h"
 #include "lib/model/policy.h"
+#include "lib/model/quarantine.h"
 #include "lib/model/vpc.h"
 
 namespace vpcd {
@@ -51,7 +52,10 @@ class StateStore {
 
   // Reads every VPC with its subnets; a VPC file of schema 1 is migrated to
   // the current layout (subnet files written, then the VPC file) on the way.
-  std::vector<Vpc> loadVpcs() const;
+  // Each load throws StateError naming the file and the field at the first
+  // file that cannot be read; with `damage`, such a file is recorded there
+  // and skipped instead (a VPC with a bad subnet file is skipped whole).
+  std::vector<Vpc> loadVpcs(std::vector<StateDamage>* damage = nullptr) const;
   void saveVpc(const Vpc& vpc) const;
   void removeVpc(const std::string& name) const;
   std::string vpcPath(const std::string& name) const { return path("vpcs", name); }
@@ -59,10 +63,10 @@ class StateStore {
     return dir_ + "/subnets/" + vpc + "/" + subnet + ".json";
   }
 
-  std::vector<Peering> loadPeerings() const;
-  std::vector<Policy> loadPolicies() const;
-  std::vector<Instance> loadInstances() const;
-  std::vector<Lab> loadLabs() const;
+  std::vector<Peering> loadPeerings(std::vector<StateDamage>* damage = nullptr) const;
+  std::vector<Policy> loadPolicies(std::vector<StateDamage>* damage = nullptr) const;
+  std::vector<Instance> loadInstances(std::vector<StateDamage>* damage = nullptr) const;
+  std::vector<Lab> loadLabs(std::vector<StateDamage>* damage = nullptr) const;
   // The command output of an instance (its serial console).
   std::string serialPath(const std::string& name) const {
     return dir_ + "/serial/" + name + ".log";
@@ -89,7 +93,8 @@ class StateStore {
   void addVpc(Batch& b, const Vpc* old, const Vpc& vpc) const;
   void dropVpc(Batch& b, const Vpc& vpc) const;
   // The documents of one kind (one directory), checked for their schema version.
-  std::vector<std::pair<std::string, nlohmann::json>> load(const std::string& dir) const;
+  std::vector<std::pair<std::string, nlohmann::json>> load(
+      const std::string& dir, std::vector<StateDamage>* damage = nullptr) const;
 
   std::string dir_;
   Fd lock_;

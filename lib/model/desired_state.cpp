@@ -61,13 +61,25 @@ DesiredState::DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector
   for (auto& i : instances) put(instances_, std::move(i));
 }
 
+const Quarantine& DesiredState::quarantine() const {
+  static const Quarantine none;
+  return quarantine_ ? *quarantine_ : none;
+}
+
+void DesiredState::refuseIfHeld(const std::string& kind, const std::string& name,
+                                const std::string& field) const {
+  if (quarantine_ && quarantine_->reason(kind, name)) quarantine_->refuse(kind, name, field);
+}
+
 DesiredState DesiredState::with(const Change& c) const {
+  refuseIfAllHeld();
   DesiredState next = *this;
   std::visit([&](const auto& change) { next.apply(change); }, c);
   return next;
 }
 
 DesiredState DesiredState::with(const std::vector<Change>& changes) const {
+  refuseIfAllHeld();
   DesiredState next = *this;
   for (const auto& c : changes) std::visit([&](const auto& change) { next.apply(change); }, c);
   return next;
@@ -96,6 +108,7 @@ const Subnet* DesiredState::findSubnet(const SubnetRef& ref) const {
 
 const Vpc& DesiredState::vpc(const std::string& name) const {
   if (const Vpc* v = findVpc(name)) return *v;
+  refuseIfHeld("vpc", name);
   throw DomainError::notFound("vpc " + name + " not found");
 }
 const Subnet& DesiredState::subnet(const SubnetRef& ref) const {
@@ -104,19 +117,23 @@ const Subnet& DesiredState::subnet(const SubnetRef& ref) const {
 }
 const Peering& DesiredState::peering(const std::string& name) const {
   if (const Peering* p = findPeering(name)) return *p;
+  refuseIfHeld("peering", name);
   throw DomainError::notFound("peering " + name + " not found");
 }
 const Policy& DesiredState::policy(const std::string& name) const {
   if (const Policy* p = findPolicy(name)) return *p;
+  refuseIfHeld("policy", name);
   throw DomainError::notFound("policy " + name + " not found");
 }
 const Instance& DesiredState::instance(const std::string& name) const {
   if (const Instance* i = findInstance(name)) return *i;
+  refuseIfHeld("instance", name);
   throw DomainError::notFound("instance " + name + " not found");
 }
 
 const Lab& DesiredState::lab(const std::string& name) const {
   if (const Lab* l = findLab(name)) return *l;
+  refuseIfHeld("lab", name);
   throw DomainError::notFound("lab " + name + " not found");
 }
 
@@ -184,6 +201,8 @@ std::vector<Ipv4> DesiredState::availableIps(const SubnetRef& ref, size_t limit)
 std::set<int> DesiredState::usedTransitIndexes() const {
   std::set<int> used;
   for (const auto& [name, v] : vpcs_) used.insert(v->transitIndex);
+  if (quarantine_)
+    used.insert(quarantine_->transitIndexes.begin(), quarantine_->transitIndexes.end());
   for (const auto& [name, p] : peerings_) {
     if (p.state == PeeringState::Active) used.insert(p.transitIndex);
   }
@@ -221,6 +240,7 @@ void DesiredState::requireUnused(const SubnetRef& ref) const {
 
 void DesiredState::apply(const change::CreateVpc& c) {
   Vpc vpc = c.vpc;
+  refuseIfHeld("vpc", vpc.name, "name");
   if (const Vpc* have = findVpc(vpc.name)) {
     requireOwner("vpc", vpc.name, have->lab, vpc.lab);
     if (have->cidr == vpc.cidr && have->mtu == vpc.mtu) return;  // the same again: nothing
@@ -296,6 +316,9 @@ void DesiredState::apply(const change::ExpirePeerings& c) {
 
 void DesiredState::apply(const change::RequestPeering& c) {
   Peering p = c.peering;
+  refuseIfHeld("peering", p.name, "name");
+  refuseIfHeld("vpc", p.vpc, "vpc");
+  refuseIfHeld("vpc", p.peerVpc, "peer_vpc");
   auto lookup = [this](const std::string& name) { return findVpc(name); };
   if (const Peering* have = findPeering(p.name)) {
     requireOwner("peering", p.name, have->lab, p.lab);
@@ -375,6 +398,7 @@ void DesiredState::resolveTargets(Policy& p, bool list) const {
         continue;
       }
       auto ref = SubnetRef::parse(targets[i]);
+      if (ref && !findSubnet(*ref)) refuseIfHeld("vpc", ref->vpc, field);
       if (!ref || !findSubnet(*ref))
         throw DomainError::notFound("subnet " + targets[i] + " not found", field);
     }
@@ -383,6 +407,7 @@ void DesiredState::resolveTargets(Policy& p, bool list) const {
 
 void DesiredState::apply(const change::PutPolicy& c) {
   Policy p = c.policy;
+  refuseIfHeld("policy", p.name);
   resolveTargets(p, c.list);
   if (const Policy* have = findPolicy(p.name)) {
     requireOwner("policy", p.name, have->lab, p.lab);
@@ -403,6 +428,7 @@ Nic DesiredState::allocateNic(const NicRequest& r, const std::string& instance, 
   std::string field = r.field.empty() ? "subnet" : r.field + ".subnet";
   SubnetRef ref{r.vpc, r.subnet};
   const Subnet* subnet = findSubnet(ref);
+  if (!subnet) refuseIfHeld("vpc", ref.vpc, field);
   if (!subnet) throw DomainError::notFound("subnet " + ref.str() + " not found", field);
   SubnetIpam ipam(subnet->cidr);
   std::map<uint32_t, std::string> holders;
@@ -442,6 +468,7 @@ Nic DesiredState::allocateNic(const NicRequest& r, const std::string& instance, 
 
 void DesiredState::apply(const change::CreateInstance& c) {
   Instance i = c.request.instance;
+  refuseIfHeld("instance", i.name, "name");
   if (const Instance* have = findInstance(i.name)) {
     requireOwner("instance", i.name, have->lab, i.lab);
     throw DomainError::conflict("instance " + i.name + " exists", "name");
@@ -539,6 +566,7 @@ void DesiredState::apply(const change::Adopt& c) {
 
 void DesiredState::apply(const change::PutLab& c) {
   requireLabel("name", c.lab.name);
+  refuseIfHeld("lab", c.lab.name, "name");
   Lab l = c.lab;
   if (const Lab* have = findLab(l.name)) l.createdAt = have->createdAt;
   put(labs_, std::move(l));

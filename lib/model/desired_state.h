@@ -23,6 +23,7 @@
 #include "lib/model/names.h"
 #include "lib/model/peering.h"
 #include "lib/model/policy.h"
+#include "lib/model/quarantine.h"
 #include "lib/model/vpc.h"
 
 namespace vpcd {
@@ -164,6 +165,12 @@ class DesiredState {
                std::vector<Policy> policies, std::vector<Instance> instances,
                std::vector<Lab> labs = {});
 
+  // What start-up held back because its state file could not be read: it
+  // is in none of the tables, its names and transit /30s stay taken, and a
+  // change touching it is a 409 naming the file (lib/model/quarantine.h).
+  void hold(Quarantine q) { quarantine_ = std::make_shared<const Quarantine>(std::move(q)); }
+  const Quarantine& quarantine() const;
+
   DesiredState with(const Change& c) const;
   DesiredState with(const std::vector<Change>& changes) const;
 
@@ -232,6 +239,12 @@ class DesiredState {
   void resolveTargets(Policy& p, bool list) const;
   Nic allocateNic(const NicRequest& r, const std::string& instance, int index) const;
   int freeTransitIndex() const;
+  // 409 naming the file when start-up held `kind name` back (or everything).
+  void refuseIfHeld(const std::string& kind, const std::string& name,
+                    const std::string& field = "") const;
+  void refuseIfAllHeld() const {
+    if (quarantine_ && !quarantine_->all.empty()) quarantine_->refuse("", "");
+  }
 
   HostSettings host_;
   Table<Vpc> vpcs_;
@@ -239,6 +252,7 @@ class DesiredState {
   Table<Policy> policies_;
   Table<Instance> instances_;
   Table<Lab> labs_;
+  std::shared_ptr<const Quarantine> quarantine_;  // null: nothing held
 };
 
 // 409 unless `actor` (a lab, or "" for the plain API) owns the object.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "lib/plan/diff.h"
+#include "lib/plan/held.h"
 
 namespace vpcd {
 
@@ -85,7 +86,11 @@ Plan Reconciler::plan(const KernelState& desired, const Scope& scope,
         if (!observed.count(far)) more.insert(far);
       }
     }
-    if (more.empty()) return diff(desired, observed);
+    if (more.empty()) {
+      Plan p = diff(desired, observed);
+      if (!hold_.empty()) dropHeld(p, hold_);
+      return p;
+    }
     for (const auto& name : more) {
       auto want = desired.find(name);
       observed[name] = kernel_.observe(name, want == desired.end() ? nullptr : &want->second);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lib/kernel/kernel.h"
+#include "lib/model/quarantine.h"
 #include "lib/plan/kernel_model.h"
 #include "lib/plan/picture.h"
 
@@ -50,6 +51,8 @@ class Reconciler {
   // namespaces changed since the last look (kernel notifications not yet
   // handled), so what it keeps of them is not trusted.
   void setBeforePass(std::function<void()> hook) { beforePass_ = std::move(hook); }
+  // What start-up held back: no pass changes or deletes its kernel objects.
+  void setHold(Quarantine hold) { hold_ = std::move(hold); }
 
  private:
   KernelState observe(const KernelState& desired, const Scope& scope);
@@ -58,6 +61,7 @@ class Reconciler {
   Kernel& kernel_;
   std::chrono::milliseconds vanishTimeout_{5000};
   std::function<void()> beforePass_;
+  Quarantine hold_;
 };
 
 }  // namespace vpcd

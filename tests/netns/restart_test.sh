@@ -69,6 +69,35 @@ assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "traffic
 assert_contains "$(vpcctl plan)" "converged" "plan empty after renumbering"
 assert_contains "$(nft list table ip vpcd)" "ip saddr 10.255.0.0/24" "host NAT follows the pool"
 
+# A damaged state file: the start names it, leaves that VPC's kernel objects
+# as they are (traffic keeps flowing), refuses requests on it with a 409,
+# and serves the rest; once the file is repaired, the VPC is served again.
+stop_daemon
+cp "$STATE/vpcs/prod.json" "$WORK/prod.json.good"
+head -c 60 "$WORK/prod.json.good" >"$STATE/vpcs/prod.json"
+start_daemon --uplink uplink0 --transit-pool 10.255.0.0/24
+assert_contains "$(cat "$WORK/vpcd.log")" "cannot read state file $STATE/vpcs/prod.json: [json.exception.parse_error.101] parse error at line" \
+  "start-up names the damaged file and what is wrong"
+assert_eq "0" "$(kernel_mutations)" "damaged file: no kernel call at start"
+assert_contains "$(ip netns list)" "vpc-prod.web" "the held VPC's namespaces stay"
+assert_contains "$(ip -br addr show t-prod)" "10.255.0.1/30" "its transit link stays"
+assert_eq "$UPLINK_ADDR" "$(fetch vpc-prod.web "http://$SERVER_ADDR/")" "its traffic still flows"
+assert_contains "$(vpcctl plan)" "converged" "plan: nothing to do while held"
+assert_contains "$(vpcctl status)" "held vpc prod: state file $STATE/vpcs/prod.json" "status names the held VPC and its file"
+out=$(api GET /v1/vpcs/prod)
+assert_eq "409" "${out%% *}" "GET of the held VPC: 409"
+assert_contains "$out" "prod.json" "the 409 names the file"
+assert_eq "409" "$(api POST /v1/vpcs/prod/subnets '{"name":"x","cidr":"10.10.9.0/24"}' | cut -d' ' -f1)" \
+  "a subnet in the held VPC: 409"
+vpcctl vpc create fresh --cidr 10.60.0.0/16 >/dev/null
+assert_contains "$(ip -br addr show t-fresh)" "10.255.0.5/30" "another VPC is served, on a /30 the held one does not use"
+stop_daemon
+cp "$WORK/prod.json.good" "$STATE/vpcs/prod.json"
+start_daemon --uplink uplink0 --transit-pool 10.255.0.0/24
+assert_eq "200" "$(api GET /v1/vpcs/prod | cut -d' ' -f1)" "repaired file: the VPC is served again"
+assert_eq "0" "$(kernel_mutations)" "repaired file: its kernel objects were already right"
+vpcctl vpc delete fresh >/dev/null
+
 # Orphans of ours (no state file) are removed; look-alikes without the
 # marker are not.
 ip netns add vpc-lookalike
