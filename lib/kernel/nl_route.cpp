@@ -102,16 +102,22 @@ std::string extAckMessage(const nlmsghdr* hdr) {
   if (hdr->nlmsg_len < NLMSG_HDRLEN + sizeof(nlmsgerr)) return "";
   auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(hdr));
   size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
-  if (!(hdr->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - NLMSG_HDRLEN;
+  if (!(hdr->nlmsg_flags & NLM_F_CAPPED)) {
+    // The request echoed whole; the attributes start aligned after it (the
+    // kernel's message is aligned; a reply saying otherwise is cut short).
+    if (err->msg.nlmsg_len < NLMSG_HDRLEN) return "";
+    offset += NLMSG_ALIGN(size_t{err->msg.nlmsg_len}) - NLMSG_HDRLEN;
+  }
   const char* base = reinterpret_cast<const char*>(hdr);
   while (offset + NLA_HDRLEN <= hdr->nlmsg_len) {
-    auto* attr = reinterpret_cast<const nlattr*>(base + offset);
-    if (attr->nla_len < NLA_HDRLEN || offset + attr->nla_len > hdr->nlmsg_len) break;
-    if ((attr->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+    nlattr attr;
+    std::memcpy(&attr, base + offset, sizeof attr);  // aligned in a kernel reply, not trusted to be
+    if (attr.nla_len < NLA_HDRLEN || offset + attr.nla_len > hdr->nlmsg_len) break;
+    if ((attr.nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
       return std::string(base + offset + NLA_HDRLEN,
-                         strnlen(base + offset + NLA_HDRLEN, attr->nla_len - NLA_HDRLEN));
+                         strnlen(base + offset + NLA_HDRLEN, attr.nla_len - NLA_HDRLEN));
     }
-    offset += NLA_ALIGN(attr->nla_len);
+    offset += NLA_ALIGN(attr.nla_len);
   }
   return "";
 }

@@ -9,6 +9,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netlink.h>
 
 #include <algorithm>
@@ -95,11 +96,16 @@ nftnl_expr* makeExpr(FuzzedDataProvider& in) {
         nftnl_expr_set_str(e, a.attr, in.ConsumeRandomLengthString(64).c_str());
         break;
       default: {
-        auto bytes = in.ConsumeBytes<uint8_t>(in.ConsumeIntegralInRange<size_t>(0, 16));
+        auto bytes = in.ConsumeBytes<uint8_t>(in.ConsumeIntegralInRange<size_t>(1, 16));
+        if (bytes.empty()) bytes.push_back(0);  // as for a set's concat lengths
         nftnl_expr_set(e, a.attr, bytes.data(), static_cast<uint32_t>(bytes.size()));
       }
     }
   }
+  // The kernel names a chain only with a jump or goto, and libnftnl frees
+  // the name only then (an immediate with another verdict leaked it).
+  if (std::strcmp(k.name, "immediate") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN))
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, in.ConsumeBool() ? NFT_JUMP : NFT_GOTO);
   return e;
 }
 
@@ -134,6 +140,7 @@ void nftObject(FuzzedDataProvider& in) {
       }
       if (in.ConsumeBool()) {
         auto lens = in.ConsumeBytes<uint8_t>(in.ConsumeIntegralInRange<size_t>(1, 16));
+        if (lens.empty()) lens.push_back(0);  // libnftnl exit()s on no data at all
         nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, lens.data(),
                            static_cast<uint32_t>(lens.size()));
       }
@@ -183,7 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size >= sizeof(nlmsghdr)) vpcd::extAckMessage(reinterpret_cast<nlmsghdr*>(buf.data()));
   } else if (kind == 1) {
     std::vector<uint32_t> buf((size + 3) / 4);
-    std::memcpy(buf.data(), data, size);
+    if (size > 0) std::memcpy(buf.data(), data, size);  // an empty vector has no buffer
     vpcd::logLines(reinterpret_cast<const char*>(buf.data()), size);
   } else {
     FuzzedDataProvider in(data, size);

@@ -64,6 +64,26 @@ TEST_CASE("an error message shorter than its header says is read as having no ex
   CHECK(extAckMessage(h).empty());
 }
 
+TEST_CASE("an extended ack after an echoed request of unaligned length is read aligned") {
+  // The attributes follow the echoed request at an aligned offset; the
+  // parser once read them at the raw length (a misaligned nlattr, UBSan).
+  alignas(nlmsghdr) unsigned char buf[64] = {};
+  auto* h = reinterpret_cast<nlmsghdr*>(buf);
+  h->nlmsg_len = sizeof buf;
+  h->nlmsg_type = NLMSG_ERROR;
+  h->nlmsg_flags = NLM_F_ACK_TLVS;
+  auto* err = reinterpret_cast<nlmsgerr*>(buf + NLMSG_HDRLEN);
+  err->error = -22;
+  err->msg.nlmsg_len = NLMSG_HDRLEN + 1;  // one byte of payload, three of padding
+  size_t at = NLMSG_HDRLEN + sizeof(nlmsgerr) + NLMSG_ALIGN(1);
+  nlattr attr{static_cast<uint16_t>(NLA_HDRLEN + 5), NLMSGERR_ATTR_MSG};
+  std::memcpy(buf + at, &attr, sizeof attr);
+  std::memcpy(buf + at + NLA_HDRLEN, "boom", 5);
+  CHECK(extAckMessage(h) == "boom");
+  err->msg.nlmsg_len = 3;  // shorter than a header: no echoed request to skip
+  CHECK(extAckMessage(h).empty());
+}
+
 TEST_CASE("a filter= pattern that backtracks exponentially is matched in linear time") {
   // std::regex took 2^n steps for "(a*)*b" on n a's (minutes at n = 40):
   // one request held the API. With this fix the case runs in milliseconds;
