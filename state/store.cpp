@@ -118,10 +118,15 @@ void StateStore::lock() {
 
 namespace {
 
+// The object a file is named for: "vpcs/prod.json" -> prod.
+std::string stemOf(const std::string& file) {
+  size_t slash = file.rfind('/');
+  return file.substr(slash + 1, file.size() - slash - 6);
+}
+
 // What a file's place in the state directory says it holds: "vpcs/prod.json"
 // is vpc prod, "subnets/prod/web.json" a part of vpc prod.
-StateDamage damageOf(const std::string& dirPath, const std::string& kind, const std::string& file,
-                     const std::string& error) {
+StateDamage damageOf(const std::string& kind, const std::string& file, const std::string& error) {
   static const std::map<std::string, std::string> kinds = {{"vpcs", "vpc"},
                                                            {"peerings", "peering"},
                                                            {"policies", "policy"},
@@ -133,15 +138,9 @@ StateDamage damageOf(const std::string& dirPath, const std::string& kind, const 
     d.name = kind.substr(8);
   } else {
     d.kind = kinds.count(kind) ? kinds.at(kind) : kind;
-    d.name = file.substr(dirPath.size() + 1, file.size() - dirPath.size() - 6);
+    d.name = stemOf(file);
   }
   return d;
-}
-
-// The object a file of `kind` is named for: "vpcs/prod.json" -> prod.
-std::string stemOf(const std::string& file) {
-  size_t slash = file.rfind('/');
-  return file.substr(slash + 1, file.size() - slash - 6);
 }
 
 }  // namespace
@@ -179,7 +178,7 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
     } catch (const std::exception& e) {
       std::string error = dynamic_cast<const StateError*>(&e) ? e.what() : file + ": " + e.what();
       if (!damage) throw StateError(error);
-      damage->push_back(damageOf(dirPath, kind, file, error));
+      damage->push_back(damageOf(kind, file, error));
       damage->back().doc = std::move(parsed);
     }
   }

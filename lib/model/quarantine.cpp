@@ -25,13 +25,12 @@ void Quarantine::refuse(const std::string& kind, const std::string& name,
                         const std::string& field) const {
   const char* until = "until the file is repaired and vpcd restarted";
   if (!all.empty()) {
-    throw DomainError::conflict("vpcd holds every object: " + all +
-                                    "; it changes nothing in the kernel " + until,
-                                field);
+    throw DomainError::conflict(
+        "vpcd holds every object: " + all + "; it changes nothing in the kernel " + until, field);
   }
   const std::string* why = reason(kind, name);
-  throw DomainError::conflict(kind + " " + name + " is held: " +
-                                  (why ? *why : "its state file could not be read") +
+  throw DomainError::conflict(kind + " " + name +
+                                  " is held: " + (why ? *why : "its state file could not be read") +
                                   "; vpcd leaves its kernel objects as they are " + until,
                               field);
 }
@@ -71,8 +70,8 @@ void holdTouching(std::vector<T>& objects, const std::string& kind, Quarantine& 
       ++it;
       continue;
     }
-    q.held[{kind, it->name}] = "it uses vpc " + *heldVpc + ", which is held (" +
-                               *q.reason("vpc", *heldVpc) + ")";
+    q.held[{kind, it->name}] =
+        "it uses vpc " + *heldVpc + ", which is held (" + *q.reason("vpc", *heldVpc) + ")";
     for (const auto& v : of) {
       if (vpcs.insert(v).second) {
         q.held[{"vpc", v}] = kind + " " + it->name + " joins it to vpc " + *heldVpc +
@@ -116,10 +115,10 @@ Quarantine quarantine(std::vector<StateDamage> damage, std::vector<Vpc>& vpcs,
   }
   for (bool grew = true; grew;) {
     grew = false;
-    holdTouching(peerings, "peering", q, heldVpcs, grew,
-                 [](const Peering& p) { return std::set<std::string>{p.vpc, p.peerVpc}; });
-    holdTouching(policies, "policy", q, heldVpcs, grew,
-                 [](const Policy& p) { return vpcsOf(p); });
+    holdTouching(peerings, "peering", q, heldVpcs, grew, [](const Peering& p) {
+      return std::set<std::string>{p.vpc, p.peerVpc};
+    });
+    holdTouching(policies, "policy", q, heldVpcs, grew, [](const Policy& p) { return vpcsOf(p); });
     holdTouching(instances, "instance", q, heldVpcs, grew,
                  [](const Instance& i) { return vpcsOf(i); });
   }

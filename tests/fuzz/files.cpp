@@ -4,9 +4,11 @@
 //
 // The oracle beyond the sanitizers: a bad file is refused with an error
 // naming it (StateError for state, std::invalid_argument for config and
-// roles), never with anything else.
+// roles), never with anything else; loaded as the daemon starts, a bad state
+// file is recorded as damage and held, never thrown.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -20,8 +22,13 @@ namespace {
 
 const std::string& dir() {
   static const std::string d = [] {
-    char tmpl[] = "/tmp/vpcd-fuzz-files-XXXXXX";
-    return std::string(mkdtemp(tmpl));
+    // Memory, where there is a tmpfs: the target is bound by file system calls.
+    char shm[] = "/dev/shm/vpcd-fuzz-files-XXXXXX";
+    char tmp[] = "/tmp/vpcd-fuzz-files-XXXXXX";
+    const char* made = mkdtemp(shm);
+    std::string path = made ? made : mkdtemp(tmp);
+    std::atexit([] { std::filesystem::remove_all(dir()); });
+    return path;
   }();
   return d;
 }
@@ -50,6 +57,17 @@ void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
     store.loadLabs();
   } catch (const vpcd::StateError&) {
   }
+  // As the daemon starts: every file that fails is recorded and what it
+  // holds is taken out (lib/model/quarantine.h), never an exception.
+  std::vector<vpcd::StateDamage> damage;
+  auto vpcs = store.loadVpcs(&damage);
+  auto peerings = store.loadPeerings(&damage);
+  auto policies = store.loadPolicies(&damage);
+  auto instances = store.loadInstances(&damage);
+  auto labs = store.loadLabs(&damage);
+  vpcd::Quarantine held =
+      vpcd::quarantine(std::move(damage), vpcs, peerings, policies, instances, labs);
+  if (held.damage.empty() && !held.empty()) abort();  // nothing damaged holds nothing
   std::filesystem::remove_all(dir() + "/state");
 }
 

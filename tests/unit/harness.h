@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <string>
 
 #include "daemon/api.h"
 #include "lib/kernel/fake_kernel.h"
@@ -11,11 +12,18 @@
 
 namespace vpcd::test {
 
+// Where temporary directories are made. The fuzz targets move it to a
+// tmpfs: every state write ends in fsync, which on a disk bounds them.
+inline std::string& tempBase() {
+  static std::string base = "/tmp";
+  return base;
+}
+
 struct TempDir {
   std::filesystem::path path;
   TempDir() {
-    char tmpl[] = "/tmp/vpcd-test-XXXXXX";
-    path = mkdtemp(tmpl);
+    std::string tmpl = tempBase() + "/vpcd-test-XXXXXX";
+    path = mkdtemp(tmpl.data());
   }
   ~TempDir() { std::filesystem::remove_all(path); }
 };

@@ -101,8 +101,8 @@ TEST_CASE("a damaged VPC file holds that VPC and what is joined to it; the rest 
   REQUIRE(status["damaged_state_files"].size() == 1);
   CHECK(status["damaged_state_files"][0]["file"].get<std::string>().ends_with("vpcs/prod.json"));
   std::set<std::string> held;
-  for (const auto& h : status["held"]) held.insert(h["kind"].get<std::string>() + " " +
-                                                   h["name"].get<std::string>());
+  for (const auto& h : status["held"])
+    held.insert(h["kind"].get<std::string>() + " " + h["name"].get<std::string>());
   CHECK(held == std::set<std::string>{"vpc prod", "vpc shared", "peering prod-shared",
                                       "policy db-in", "instance cache"});
   CHECK(status["held_everything"] == "");
