@@ -2,6 +2,7 @@
 
 #include "daemon/http_error.h"
 #include "daemon/log.h"
+#include "lib/model/fields.h"
 #include "lib/model/timestamp.h"
 #include "lib/plan/nft_rules.h"
 
@@ -61,10 +62,16 @@ void Engine::reserveHeldTransit(Quarantine& held) {
     }
   }
   for (const auto& d : held.damage) {
-    if (d.kind != "peering" || !d.doc) continue;
-    const auto& index = d.doc->value("/peering/transit_index"_json_pointer, nlohmann::json());
-    if (index.is_number_integer() && index.get<int>() >= 0)
-      held.transitIndexes.insert(index.get<int>());
+    // Any JSON at all: only an object holding an object is looked into.
+    if (d.kind != "peering" || !d.doc || !d.doc->is_object()) continue;
+    auto body = d.doc->find("peering");
+    if (body == d.doc->end() || !body->is_object()) continue;
+    try {
+      int index = integerOr<int>(*body, "transit_index", -1);
+      if (index >= 0) held.transitIndexes.insert(index);
+    } catch (const DomainError&) {
+      // Not a number vpcd wrote: no /30 to keep.
+    }
   }
 }
 

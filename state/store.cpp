@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "lib/model/error.h"
+#include "lib/model/fields.h"
 
 namespace vpcd {
 namespace {
@@ -168,7 +169,7 @@ std::vector<std::pair<std::string, nlohmann::json>> StateStore::load(
       if (!in) fail("cannot read " + file);
       auto doc = nlohmann::json::parse(text.str());
       parsed = doc;
-      int version = doc.at("schema_version").get<int>();
+      int version = requireInteger<int>(doc, "schema_version");
       if (version > kSchemaVersion) {
         throw StateError(file + ": schema_version " + std::to_string(version) +
                          " is newer than this vpcd understands (" + std::to_string(kSchemaVersion) +

@@ -255,12 +255,12 @@ Instance instanceFromState(const json& s) {
                       .ip = *req.nics[k].ip,
                       .mac = mac});
   }
-  i.createdAt = s.value("created_at", int64_t{0});
-  i.lastStartAt = s.value("last_start_at", int64_t{0});
-  i.lastStopAt = s.value("last_stop_at", int64_t{0});
+  i.createdAt = integerOr<int64_t>(s, "created_at", 0);
+  i.lastStartAt = integerOr<int64_t>(s, "last_start_at", 0);
+  i.lastStopAt = integerOr<int64_t>(s, "last_stop_at", 0);
   i.lab = labFrom(s);
-  i.pid = s.value("pid", 0);
-  i.pidStartTime = s.value("pid_start_time", uint64_t{0});
+  i.pid = integerOr<int>(s, "pid", 0);
+  i.pidStartTime = integerOr<uint64_t>(s, "pid_start_time", 0);
   if (i.pid < 0) throw DomainError::invalid("pid", "must not be negative");
   return i;
 }

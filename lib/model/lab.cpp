@@ -1,6 +1,7 @@
 #include "lib/model/lab.h"
 
 #include "lib/model/error.h"
+#include "lib/model/fields.h"
 #include "lib/model/names.h"
 
 namespace vpcd {
@@ -17,8 +18,8 @@ json toState(const Lab& lab) {
 Lab labFromState(const json& state) {
   Lab lab{.name = state.at("name").get<std::string>(),
           .document = state.at("document"),
-          .createdAt = state.value("created_at", int64_t{0}),
-          .appliedAt = state.value("applied_at", int64_t{0})};
+          .createdAt = integerOr<int64_t>(state, "created_at", 0),
+          .appliedAt = integerOr<int64_t>(state, "applied_at", 0)};
   requireLabel("name", lab.name);
   if (!lab.document.is_object()) throw DomainError::invalid("document", "must be an object");
   return lab;

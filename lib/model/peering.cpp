@@ -74,8 +74,11 @@ Peering parsePeeringRequest(const json& body, int64_t now) {
     }
   }
   if (auto it = body.find("expires_in_s"); it != body.end()) {
-    if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
-      throw DomainError::invalid("expires_in_s", "must be a positive integer (seconds)");
+    // Bounded so that now + it cannot overflow (an int64 near its end would).
+    constexpr int64_t kMaxExpiry = int64_t{100} * 365 * 24 * 3600;
+    if (!it->is_number_integer() || it->get<int64_t>() <= 0 || it->get<int64_t>() > kMaxExpiry) {
+      throw DomainError::invalid("expires_in_s",
+                                 "must be a positive integer of seconds, at most 100 years");
     }
     p.expiresAt = now + it->get<int64_t>();
   }
@@ -198,7 +201,7 @@ Peering fromPeeringState(const json& s) {
                                        {"vpc", s.at("vpc")},
                                        {"peer_vpc", s.at("peer_vpc")},
                                        {"allowed_cidrs", s.at("allowed_cidrs")}},
-                                  s.at("created_at").get<int64_t>());
+                                  requireInteger<int64_t>(s, "created_at"));
   std::string state = s.at("state").get<std::string>();
   for (auto st : {PeeringState::Pending, PeeringState::Active, PeeringState::Rejected,
                   PeeringState::Expired}) {
@@ -206,10 +209,10 @@ Peering fromPeeringState(const json& s) {
   }
   if (toString(p.state) != state)
     throw DomainError::invalid("state", "unknown peering state \"" + state + "\"");
-  p.acceptedAt = s.at("accepted_at").get<int64_t>();
-  p.rejectedAt = s.at("rejected_at").get<int64_t>();
-  p.expiresAt = s.at("expires_at").get<int64_t>();
-  p.transitIndex = s.at("transit_index").get<int>();
+  p.acceptedAt = requireInteger<int64_t>(s, "accepted_at");
+  p.rejectedAt = requireInteger<int64_t>(s, "rejected_at");
+  p.expiresAt = requireInteger<int64_t>(s, "expires_at");
+  p.transitIndex = requireInteger<int>(s, "transit_index");
   p.lab = labFrom(s);
   return p;
 }

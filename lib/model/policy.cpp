@@ -366,8 +366,8 @@ json toState(const Policy& p) {
 Policy fromPolicyState(const json& state) {
   json doc = state;
   std::string format = doc.value("format", "vpcd");
-  int64_t created = doc.value("created_at", int64_t{0}),
-          updated = doc.value("updated_at", int64_t{0});
+  int64_t created = integerOr<int64_t>(doc, "created_at", 0),
+          updated = integerOr<int64_t>(doc, "updated_at", 0);
   std::string lab = labFrom(doc);
   for (const char* meta : {"format", "created_at", "updated_at", "lab"}) doc.erase(meta);
   Policy p = parsePolicy(doc.at("name").get<std::string>(), doc, created);

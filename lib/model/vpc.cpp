@@ -127,13 +127,13 @@ Vpc fromState(const json& state) {
   // must not be able to create what the API would refuse.
   Vpc vpc = parseVpcRequest(
       json{{"name", state.at("name")}, {"cidr", state.at("cidr")}, {"mtu", state.at("mtu")}});
-  vpc.transitIndex = state.at("transit_index").get<int>();
+  vpc.transitIndex = requireInteger<int>(state, "transit_index");
   vpc.lab = labFrom(state);
   for (const auto& s : state.at("subnets")) {
     Subnet subnet = parseSubnetRequest(
         json{{"name", s.at("name")}, {"cidr", s.at("cidr")}, {"type", s.at("type")}});
     checkSubnetFits(vpc, subnet);
-    subnet.seq = s.contains("seq") ? s.at("seq").get<uint64_t>() : vpc.subnets.size() + 1;
+    subnet.seq = integerOr<uint64_t>(s, "seq", vpc.subnets.size() + 1);
     vpc.subnets.push_back(subnet);
   }
   // Creation order, as the API lists them; a file without "seq" (schema 1,

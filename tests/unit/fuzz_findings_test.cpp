@@ -8,11 +8,14 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "daemon/gce/gce_api.h"
 #include "daemon/gce/listing.h"
 #include "lib/kernel/nft_codec.h"
 #include "lib/kernel/nl_route.h"
+#include "state/store.h"
 #include "tests/unit/harness.h"
 
 using namespace vpcd;
@@ -109,4 +112,40 @@ TEST_CASE("a filter= pattern of stacked repetitions is refused before it is comp
   // themselves, escaped ones are literals.
   CHECK(gce::Filter::parse(R"(name eq "n[+?*]x\?+")").matches({{"name", "n?x??"}}));
   CHECK(gce::Filter::parse(R"(name eq "a{2}b*")").matches({{"name", "aabbb"}}));
+}
+
+TEST_CASE("a number in a state file that no integer can hold is an error naming the field") {
+  // nlohmann's get<int>() of 2e55 is undefined behaviour (fuzz_files, UBSan).
+  vpcd::test::TempDir dir;
+  StateStore store(dir.path.string());
+  std::filesystem::create_directories(dir.path / "vpcs");
+  std::ofstream(dir.path / "vpcs" / "a.json") << R"({"schema_version": 2.1e55})";
+  try {
+    store.loadVpcs();
+    FAIL("accepted");
+  } catch (const StateError& e) {
+    CHECK(std::string(e.what()).find("schema_version: must be an integer") != std::string::npos);
+  }
+  std::ofstream(dir.path / "vpcs" / "a.json", std::ios::trunc)
+      << R"({"schema_version": 2, "kind": "vpc", "vpc": {"name": "a", "cidr": "10.0.0.0/16",
+            "mtu": 1500, "transit_index": 1e30}})";
+  try {
+    store.loadVpcs();
+    FAIL("accepted");
+  } catch (const StateError& e) {
+    CHECK(std::string(e.what()).find("transit_index: must be an integer") != std::string::npos);
+  }
+}
+
+TEST_CASE("a peering expiry that would overflow the clock is refused naming the field") {
+  Daemon<> d;
+  auto call = [&](const std::string& m, const std::string& path, const std::string& body) {
+    return d.api.handle({m, path, body});
+  };
+  REQUIRE(call("POST", "/v1/vpcs", R"({"name":"a","cidr":"10.1.0.0/16"})").status == 201);
+  REQUIRE(call("POST", "/v1/vpcs", R"({"name":"b","cidr":"10.2.0.0/16"})").status == 201);
+  auto r = call("POST", "/v1/peerings",
+                R"({"name":"ab","vpc":"a","peer_vpc":"b","expires_in_s":9223372036854775807})");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("expires_in_s") != std::string::npos);
 }
