@@ -29,7 +29,7 @@ http::request<http::string_body> newRequest(http::verb verb, const std::string& 
 nlohmann::json parsed(const std::string& body) {
   try {
     return nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {  // not JSON, or a number no type holds
     return body;
   }
 }

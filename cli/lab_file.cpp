@@ -108,7 +108,7 @@ LabFile readLabFile(const std::string& path) {
   if (looksJson(path, f.text)) {
     try {
       f.document = json::parse(f.text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // a parse error, or a number no type holds
       throw std::runtime_error(path + ": not valid JSON: " + e.what());
     }
     return f;

@@ -291,7 +291,7 @@ json readPolicyFile(const Args& a, std::string& name) {
   json doc;
   try {
     doc = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a parse error, or a number no type holds
     throw std::runtime_error(a.file + " is not valid JSON: " + e.what());
   }
   name = a.policy;

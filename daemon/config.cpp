@@ -18,7 +18,9 @@ std::optional<nlohmann::json> readJsonObject(const std::string& path, const std:
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // A parse error, or a number too large for any type (out_of_range 406:
+    // the fuzz_files campaign found it ending the daemon uncaught).
     throw std::invalid_argument(what + " " + path + ": not valid JSON: " + e.what());
   }
   if (!doc.is_object()) throw std::invalid_argument(what + " " + path + ": must be a JSON object");

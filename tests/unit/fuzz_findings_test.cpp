@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "daemon/config.h"
 #include "daemon/gce/gce_api.h"
 #include "daemon/gce/listing.h"
 #include "lib/kernel/nft_codec.h"
@@ -148,4 +149,20 @@ TEST_CASE("a peering expiry that would overflow the clock is refused naming the 
                 R"({"name":"ab","vpc":"a","peer_vpc":"b","expires_in_s":9223372036854775807})");
   CHECK(r.status == 400);
   CHECK(r.body.find("expires_in_s") != std::string::npos);
+}
+
+TEST_CASE("a config or roles file with a number no type can hold is refused naming the file") {
+  // nlohmann throws out_of_range (406), not parse_error, for 8e896: it went
+  // past the handler and ended the daemon at start (the fuzz_files campaign).
+  vpcd::test::TempDir dir;
+  auto file = dir.path / "config.json";
+  std::ofstream(file) << R"({"api_timeout_seconds": 888888888e888})";
+  DaemonConfig config;
+  try {
+    applyConfigFile(config, file.string(), true);
+    FAIL("accepted");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find(file.string() + ": not valid JSON") != std::string::npos);
+  }
+  CHECK_THROWS_AS(Authorizer("vpcd-no-such-group", file.string(), true), std::invalid_argument);
 }
