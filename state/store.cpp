@@ -12,10 +12,12 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "lib/model/error.h"
 #include "lib/model/fields.h"
+#include "lib/model/names.h"
 
 namespace vpcd {
 namespace {
@@ -206,6 +208,32 @@ struct NothingChanged {
   StateError error;
 };
 
+// Whether `path` (relative to the state directory) is a place vpcd writes
+// state: "<kind>/<name>.json" or "subnets/<vpc>/<subnet>.json", names being
+// labels. A journal naming anything else (an edit by hand, "../x") is not
+// replayed: a root daemon must not write where a file tells it to.
+bool isStatePath(const std::string& path) {
+  static const std::set<std::string> kinds = {"vpcs", "peerings", "policies", "instances", "labs"};
+  auto isName = [](const std::string& part) {
+    try {
+      requireLabel("path", part);
+      return true;
+    } catch (const DomainError&) {
+      return false;
+    }
+  };
+  if (!path.ends_with(".json")) return false;
+  std::vector<std::string> parts;
+  for (size_t at = 0, slash; at <= path.size(); at = slash + 1) {
+    slash = path.find('/', at);
+    if (slash == std::string::npos) slash = path.size();
+    parts.push_back(path.substr(at, slash - at));
+  }
+  parts.back().resize(parts.back().size() - 5);  // ".json"
+  if (parts.size() == 2) return kinds.count(parts[0]) && isName(parts[1]);
+  return parts.size() == 3 && parts[0] == "subnets" && isName(parts[1]) && isName(parts[2]);
+}
+
 void perform(const std::string& dir, const nlohmann::json& journal) {
   std::vector<std::pair<std::string, std::string>> staged;  // tmp, path
   try {
@@ -275,7 +303,15 @@ void StateStore::replayJournal() const {
   std::stringstream text;
   text << in.rdbuf();
   try {
-    perform(dir_, nlohmann::json::parse(text.str()));
+    auto journal = nlohmann::json::parse(text.str());
+    std::vector<std::string> paths;
+    for (const auto& [file, content] : journal.at("writes").items()) paths.push_back(file);
+    for (const auto& file : journal.at("removes")) paths.push_back(file.get<std::string>());
+    for (const auto& file : paths) {
+      if (!isStatePath(file))
+        throw StateError(path + ": names " + file + ", which is no state file; not replayed");
+    }
+    perform(dir_, journal);
   } catch (const NothingChanged& nothing) {
     throw nothing.error;
   } catch (const StateError&) {

@@ -91,3 +91,32 @@ TEST_CASE("atomic write replaces content whole") {
   std::string text((std::istreambuf_iterator<char>(in)), {});
   CHECK(text == "two");
 }
+
+TEST_CASE("a journal naming a file outside the state files is not replayed") {
+  TempDir dir;
+  StateStore store(dir.path);
+  for (const char* bad : {"../evil.json", "vpcs/../../evil.json", "vpcs/a/b.json", "etc.json",
+                          "subnets/a/../b.json", "vpcs/UPPER.json"}) {
+    INFO(bad);
+    nlohmann::json journal{{"schema_version", 2},
+                           {"writes", {{bad, "x"}, {"vpcs/ok.json", "{}"}}},
+                           {"removes", nlohmann::json::array()}};
+    std::ofstream(dir.path / "journal.json", std::ios::trunc) << journal.dump();
+    try {
+      store.loadVpcs();
+      FAIL("replayed");
+    } catch (const StateError& e) {
+      CHECK(std::string(e.what()).find("no state file") != std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(dir.path.parent_path() / "evil.json"));
+    CHECK_FALSE(fs::exists(dir.path / "vpcs" / "ok.json"));  // nothing of it was done
+  }
+  nlohmann::json fine{{"schema_version", 2},
+                      {"writes", {{"subnets/a/b.json", "{}"}}},
+                      {"removes", {"policies/p.json"}}};
+  std::ofstream(dir.path / "journal.json", std::ios::trunc) << fine.dump();
+  std::vector<StateDamage> damage;
+  store.loadVpcs(&damage);  // replayed: the subnet file of a VPC that has none is ignored
+  CHECK(fs::exists(dir.path / "subnets" / "a" / "b.json"));
+  CHECK_FALSE(fs::exists(dir.path / "journal.json"));
+}
