@@ -310,7 +310,7 @@ json Engine::status() {
                     {"repairs", st.repairs},
                     {"last_repair", isoTime(st.lastRepair)}});
   }
-  // What start-up held back, and the files that made it (docs/state.md).
+  // What start-up held back, and the files that made it (docs/reconcile.md).
   const Quarantine& q = state_.quarantine();
   json held = json::array(), damaged = json::array();
   for (const auto& [what, why] : q.held)

@@ -1,6 +1,7 @@
 #include "lib/model/quarantine.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "lib/model/desired_state.h"
 #include "lib/model/error.h"

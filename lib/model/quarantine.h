@@ -1,6 +1,6 @@
 #pragma once
 // A state file that cannot be read at start-up holds back what it describes
-// (docs/state.md, "A state file that cannot be read"). vpcd cannot know what
+// (docs/reconcile.md, "A state file that cannot be read"). vpcd cannot know what
 // the file wanted, so it must neither build nor tear down the kernel objects
 // of those objects: they stay exactly as they are, the rest is served, and
 // every request that would touch a held object answers 409 naming the file.
