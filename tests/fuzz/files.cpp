@@ -21,7 +21,9 @@
 namespace {
 
 const std::string& dir() {
-  static const std::string d = [] {
+  // Never destroyed: the exit handler below runs after the destructors of
+  // statics made before it was registered (ASan saw it read freed memory).
+  static const std::string& d = *new std::string([] {
     // Memory, where there is a tmpfs: the target is bound by file system calls.
     char shm[] = "/dev/shm/vpcd-fuzz-files-XXXXXX";
     char tmp[] = "/tmp/vpcd-fuzz-files-XXXXXX";
@@ -29,7 +31,7 @@ const std::string& dir() {
     std::string path = made ? made : mkdtemp(tmp);
     std::atexit([] { std::filesystem::remove_all(dir()); });
     return path;
-  }();
+  }());
   return d;
 }
 
