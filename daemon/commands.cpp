@@ -60,6 +60,12 @@ std::string startLine(const std::vector<std::string>& argv) {
 }  // namespace
 
 [[noreturn]] void execCommand(const ChildSpec& spec) {
+  // The daemon's descriptors go at once, all but the namespace's: its state
+  // lock among them, which a child still setting up would hold past the
+  // daemon's exit (a restart then found the directory "in use").
+  auto ns = static_cast<unsigned>(spec.nsFd);
+  if (ns > 3) ::syscall(SYS_close_range, 3u, ns - 1, 0u);
+  ::syscall(SYS_close_range, ns + 1, ~0u, 0u);
   defaultSignals();
   if (::setns(spec.nsFd, CLONE_NEWNET) != 0) fail("enter network namespace");
   int flags = CLONE_NEWNS | (*spec.hostname ? CLONE_NEWUTS : 0);

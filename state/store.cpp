@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -106,12 +108,21 @@ void StateStore::lock() {
   std::string path = dir_ + "/vpcd.lock";
   lock_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock_) fail("cannot open lock file " + path);
-  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+  // The lock belongs to the open file, which a child forked by the last
+  // daemon shares until it execs or closes it. So while the pid in the file
+  // is gone, the holder is such a child in its first moments: wait for it
+  // (up to 2 s). A live holder is another daemon: refused at once.
+  for (int tries = 0; ::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0; ++tries) {
     char buf[32] = {};
     ssize_t n = ::pread(lock_.get(), buf, sizeof buf - 1, 0);
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
     while (!holder.empty() && holder.back() == '\n') holder.pop_back();
-    throw StateError("state directory " + dir_ + " is in use by another vpcd (pid " + holder + ")");
+    int pid = std::atoi(holder.c_str());
+    bool gone = pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+    if (!gone || tries >= 200)
+      throw StateError("state directory " + dir_ + " is in use by another vpcd (pid " + holder +
+                       ")");
+    ::usleep(10000);
   }
   std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_.get(), 0) != 0 || ::pwrite(lock_.get(), pid.data(), pid.size(), 0) < 0) {

@@ -22,7 +22,10 @@ else
 fi
 
 # Names, from a subnet host through `ip netns exec` (its resolv.conf), in
-# the public and the private subnet.
+# the public and the private subnet. The resolver learns them just after the
+# create has answered (docs/instances.md): the first lookup may wait for it.
+knows_api() { [[ "$(lookup vpc-prod.web api)" == "10.10.1.3 api.prod.internal" ]]; }
+wait_until 3 knows_api || true
 for ns in vpc-prod.web vpc-prod.db; do
   assert_eq "10.10.1.3 api.prod.internal" "$(lookup $ns api)" "$ns: api resolves (short name, search domain)"
   assert_eq "10.10.1.3 api.prod.internal" "$(lookup $ns api.prod.internal)" "$ns: api.prod.internal resolves"
