@@ -225,14 +225,6 @@ struct NothingChanged {
 // replayed: a root daemon must not write where a file tells it to.
 bool isStatePath(const std::string& path) {
   static const std::set<std::string> kinds = {"vpcs", "peerings", "policies", "instances", "labs"};
-  auto isName = [](const std::string& part) {
-    try {
-      requireLabel("path", part);
-      return true;
-    } catch (const DomainError&) {
-      return false;
-    }
-  };
   if (!path.ends_with(".json")) return false;
   std::vector<std::string> parts;
   for (size_t at = 0, slash; at <= path.size(); at = slash + 1) {
@@ -241,8 +233,8 @@ bool isStatePath(const std::string& path) {
     parts.push_back(path.substr(at, slash - at));
   }
   parts.back().resize(parts.back().size() - 5);  // ".json"
-  if (parts.size() == 2) return kinds.count(parts[0]) && isName(parts[1]);
-  return parts.size() == 3 && parts[0] == "subnets" && isName(parts[1]) && isName(parts[2]);
+  if (parts.size() == 2) return kinds.count(parts[0]) && isLabel(parts[1]);
+  return parts.size() == 3 && parts[0] == "subnets" && isLabel(parts[1]) && isLabel(parts[2]);
 }
 
 void perform(const std::string& dir, const nlohmann::json& journal) {
