@@ -56,7 +56,12 @@ void printPlan(const json& p) {
 }
 
 void printStatus(const json& s) {
-  std::cout << "uplink: " << vpcctl::cell(s, "uplink")
+  // "uplink: wlan0 (following the default route, since ...)", or none.
+  std::string uplink = s.value("uplink", std::string());
+  std::cout << "uplink: " << (uplink.empty() ? "none (no default route)" : uplink)
+            << (s.value("uplink_pinned", false) ? " (pinned)"
+                                                : " (following the default route, since " +
+                                                      vpcctl::cell(s, "uplink_since") + ")")
             << "   transit pool: " << vpcctl::cell(s, "transit_pool")
             << "   kernel mutations since start: " << vpcctl::cell(s, "kernel_mutations") << "\n";
   vpcctl::printTable(std::cout, s["vpcs"],
@@ -73,6 +78,11 @@ void printStatus(const json& s) {
   for (const auto& h : s.value("held", json::array())) {
     std::cout << "held " << vpcctl::cell(h, "kind") << " " << vpcctl::cell(h, "name") << ": "
               << vpcctl::cell(h, "reason") << "\n";
+  }
+  // Another firewall of the host that stops VPC egress, and its fix.
+  for (const auto& f : s.value("forward_blocker_fixes", json::array())) {
+    std::cout << "forwarded traffic is dropped by " << vpcctl::cell(f, "blocker")
+              << "\n  fix: " << vpcctl::cell(f, "fix") << "\n";
   }
 }
 
@@ -397,6 +407,7 @@ int main(int argc, char** argv) {
   vpcctl::addInstanceCommands(app, o, rc, {argv + std::min(ours + 1, argc), argv + argc});
   vpcctl::addReachCommands(app, *vpcctl::addLabCommands(app, o, rc), o, rc);
   addDaemonCommands(app, o, rc);
+  vpcctl::addEventCommands(app, o, rc);
   try {
     app.parse(ours, argv);
   } catch (const CLI::ParseError& e) {

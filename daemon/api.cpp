@@ -1,6 +1,8 @@
 #include "daemon/api.h"
 
 #include <cerrno>
+#include <chrono>
+#include <set>
 #include <vector>
 
 #include "daemon/gce/errors.h"
@@ -12,6 +14,9 @@ namespace vpcd {
 namespace {
 
 using nlohmann::json;
+
+// GET /v1/events (below).
+Follow eventStream(EventLog& log, const Query& q);
 
 // Where in the document parsing stopped, as a field path ("ingress[3].mtu"):
 // the parser's own errors give only a byte offset. Parses `body` again with a
@@ -232,6 +237,16 @@ Reply Api::route(const HttpRequest& r) {
     only("GET");
     return {200, s_.engine.plan()};
   }
+  if (seg.size() == 1 && seg[0] == "events") {
+    only("GET");
+    return {200, nullptr, eventStream(s_.engine.events(), queryOf(r.target))};
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    only("GET");
+    Reply reply{200, nullptr, std::nullopt, std::nullopt, metrics_->scrape()};
+    reply.contentType = "text/plain; version=0.0.4; charset=utf-8";
+    return reply;
+  }
   if (!seg.empty() && seg[0] == "peerings") return routePeerings(r, seg);
   if (!seg.empty() && seg[0] == "policies") return routePolicies(r, seg);
   if (!seg.empty() && seg[0] == "instances") return routeInstances(r, seg);
@@ -302,12 +317,77 @@ class ScopeGuard {
   Engine& engine_;
 };
 
+const std::set<std::string> kEventTypes{"vpc", "subnet", "peering",   "policy", "instance",
+                                        "lab", "drift",  "reconcile", "uplink"};
+
+// GET /v1/events: NDJSON, chunked. ?type=a,b filters; ?since=UNIX-SECONDS
+// replays what is kept from then on; ?follow=0 ends after the replay.
+Follow eventStream(EventLog& log, const Query& q) {
+  std::set<std::string> types;
+  if (auto t = q.find("type"); t != q.end()) {
+    std::string list = t->second;
+    for (size_t start = 0; start <= list.size();) {
+      size_t comma = std::min(list.find(',', start), list.size());
+      std::string type = list.substr(start, comma - start);
+      if (!kEventTypes.count(type))
+        throw DomainError::invalid("type", "\"" + type +
+                                               "\" is not an event type (vpc, subnet, peering, "
+                                               "policy, instance, lab, drift, reconcile, uplink)");
+      types.insert(type);
+      start = comma + 1;
+    }
+  }
+  uint64_t cursor = log.next();
+  if (auto since = q.find("since"); since != q.end()) {
+    const std::string& v = since->second;
+    if (v.empty() || v.size() > 12 || v.find_first_not_of("0123456789") != std::string::npos)
+      throw DomainError::invalid("since", "\"" + v + "\" is not a time in unix seconds");
+    cursor =
+        log.firstSince(std::chrono::system_clock::time_point(std::chrono::seconds(std::stoll(v))));
+  }
+  auto f = q.find("follow");
+  bool follow = f == q.end() || (f->second != "0" && f->second != "false");
+  struct Reader {
+    uint64_t cursor;
+    bool dropped = false;
+  };
+  auto state = std::make_shared<Reader>(Reader{cursor});
+  Follow out;
+  out.contentType = "application/x-ndjson";
+  out.active = [follow] { return follow; };
+  out.read = [&log, state, types, follow]() -> std::optional<std::string> {
+    if (state->dropped) return std::nullopt;
+    std::optional<std::string> lines = log.read(state->cursor, types);
+    if (lines) return lines;
+    // Too slow: what it missed is no longer kept. Said once, then closed.
+    state->dropped = true;
+    return json{{"type", "stream"},
+                {"action", "dropped"},
+                {"details", {{"reason", "the reader fell behind the kept history"}}}}
+               .dump() +
+           "\n";
+  };
+  return out;
+}
+
 }  // namespace
 
 Api::Api(Services& services, const Authorizer& authz)
-    : s_(services), authz_(authz), gce_(std::make_unique<gce::GceApi>()) {}
+    : s_(services),
+      authz_(authz),
+      gce_(std::make_unique<gce::GceApi>()),
+      metrics_(std::make_unique<Metrics>(services)) {
+  s_.engine.setPassObserver([m = metrics_.get()](const std::string& trigger,
+                                                 const ReconcileReport& report,
+                                                 const std::set<std::string>& drifted) {
+    m->pass(trigger, report.ok(), static_cast<double>(report.duration.count()) / 1e6);
+    if (trigger == "drift" && !report.applied.empty()) m->repaired(drifted);
+  });
+}
 
-Api::~Api() = default;
+Api::~Api() {
+  s_.engine.setPassObserver(nullptr);
+}
 
 HttpResponse Api::answerGce(const HttpRequest& request, std::string& detail) {
   // Changes through the Compute Engine API are the API group's (and the
@@ -329,8 +409,12 @@ HttpResponse Api::answerGce(const HttpRequest& request, std::string& detail) {
 }
 
 HttpResponse Api::handle(const HttpRequest& request) {
+  auto started = std::chrono::steady_clock::now();
   std::string detail;
   HttpResponse response = answer(request, detail);
+  metrics_->request(
+      request.method, request.target, response.status,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (request.method != "GET" && request.method != "HEAD") {
     // One line per change asked for: who asked, what, and how it ended.
     int status = response.status;

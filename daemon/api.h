@@ -8,6 +8,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/authz.h"
+#include "daemon/metrics.h"
 #include "daemon/service.h"
 
 namespace vpcd {
@@ -46,6 +47,9 @@ class Api {
   // Changes asked for (refused ones too) are also recorded here.
   void setAuditLog(AuditLog* audit) { audit_ = audit; }
   HttpResponse handle(const HttpRequest& request);
+  // Counted as requests come, passes run and drift is repaired: made before
+  // the service starts, the start-up pass is counted too.
+  Metrics& metrics() { return *metrics_; }
 
  private:
   // The answer; `detail`, the message of a refusal or failure.
@@ -60,6 +64,7 @@ class Api {
   const Authorizer& authz_;
   AuditLog* audit_ = nullptr;
   std::unique_ptr<gce::GceApi> gce_;
+  std::unique_ptr<Metrics> metrics_;
 };
 
 // The path of a request target, split at '/': "/v1/vpcs/prod" -> v1 vpcs prod.

@@ -14,9 +14,10 @@ struct DaemonConfig {
   std::string socketPath = "/run/vpcd/vpcd.sock";
   std::string stateDir = "/var/lib/vpcd";
   std::string netnsDir = "/run/netns";
-  std::string runDir = "/run/vpcd";         // runtime files others read (the resolvers')
-  std::string etcNetnsDir = "/etc/netns";   // per-namespace hosts files, as ip-netns reads them
-  std::string uplink;                       // empty: the device of the default route at start
+  std::string runDir = "/run/vpcd";        // runtime files others read (the resolvers')
+  std::string etcNetnsDir = "/etc/netns";  // per-namespace hosts files, as ip-netns reads them
+  std::string uplink;         // empty: the device of the default route, followed as it moves
+  bool uplinkPinned = false;  // --uplink or "uplink" named it: never followed
   Cidr transitPool{Ipv4{0xa9fe4000u}, 18};  // 169.254.64.0/18
   bool dryRun = false;
   std::string transitPoolText = "169.254.64.0/18";  // parsed into transitPool at start

@@ -2,6 +2,8 @@
 
 #include "daemon/http_error.h"
 #include "daemon/log.h"
+#include "lib/ipam/ipam.h"
+#include "lib/kernel/event_source.h"
 #include "lib/model/fields.h"
 #include "lib/model/timestamp.h"
 #include "lib/plan/nft_rules.h"
@@ -34,11 +36,12 @@ void Engine::load() {
   auto instances = store_.loadInstances(&damage);
   auto labs = store_.loadLabs(&damage);
   Quarantine held = quarantine(std::move(damage), vpcs, peerings, policies, instances, labs);
+  if (!held.empty()) reserveHeldTransit(held);
+  separateTransit(vpcs, peerings, held);
   HostSettings host{config_.uplink, config_.transitPool};
   state_ = DesiredState(host, std::move(vpcs), std::move(peerings), std::move(policies),
                         std::move(instances), std::move(labs));
   if (!held.empty()) {
-    reserveHeldTransit(held);
     for (const auto& d : held.damage) logLine(3, "cannot read state file " + d.error);
     for (const auto& [what, why] : held.held)
       logLine(4, "holding " + what.first + " " + what.second + " as it is in the kernel: " + why);
@@ -49,16 +52,30 @@ void Engine::load() {
   loaded_ = true;
 }
 
+namespace {
+
+// The /30 of the transit pool an address is in.
+int transitIndexOf(const Cidr& pool, const Ipv4& addr) {
+  return static_cast<int>((addr.value - pool.network().value) / 4);
+}
+
+}  // namespace
+
 void Engine::reserveHeldTransit(Quarantine& held) {
   // A damaged VPC file no longer says which /30 its uplink has; the host end
-  // of its transit link in the kernel does. A damaged peering file may still.
+  // of its transit link in the kernel does, or else the router's end. A
+  // damaged peering file may still.
   Namespace host = kernel_.observe(kHostNamespace, nullptr);
   const Cidr& pool = config_.transitPool;
   for (const auto& vpc : held.names("vpc")) {
     for (const auto& a : host.addresses) {
       if (a.link == transitLinkName(vpc) && pool.contains(a.cidr.addr))
-        held.transitIndexes.insert(
-            static_cast<int>((a.cidr.addr.value - pool.network().value) / 4));
+        held.transitIndexes.insert(transitIndexOf(pool, a.cidr.addr));
+    }
+    Namespace router = kernel_.observe(routerNamespace(vpc), nullptr);
+    for (const auto& a : router.addresses) {
+      if (a.link == kRouterUplink && pool.contains(a.cidr.addr))
+        held.transitIndexes.insert(transitIndexOf(pool, a.cidr.addr));
     }
   }
   for (const auto& d : held.damage) {
@@ -75,18 +92,76 @@ void Engine::reserveHeldTransit(Quarantine& held) {
   }
 }
 
+void Engine::separateTransit(std::vector<Vpc>& vpcs, const std::vector<Peering>& peerings,
+                             const Quarantine& held) {
+  // Taken for sure: what active peerings and held objects use in the kernel.
+  std::set<int> used(held.transitIndexes.begin(), held.transitIndexes.end());
+  for (const auto& p : peerings) {
+    if (p.state == PeeringState::Active) used.insert(p.transitIndex);
+  }
+  std::map<int, std::vector<Vpc*>> byIndex;
+  for (auto& v : vpcs) byIndex[v.transitIndex].push_back(&v);
+  std::vector<Vpc*> moving;
+  Namespace host;
+  bool observed = false;
+  for (auto& [index, group] : byIndex) {
+    if (group.size() == 1 && !used.count(index)) {
+      used.insert(index);
+      continue;
+    }
+    // Shared: a VPC made while another's file was damaged and its /30
+    // unknown, that file repaired since. The VPC whose host link holds the
+    // /30 keeps it (traffic goes on); the others move to a free one.
+    if (!observed) host = kernel_.observe(kHostNamespace, nullptr);
+    observed = true;
+    Vpc* keeper = nullptr;
+    for (Vpc* v : group) {
+      for (const auto& a : host.addresses) {
+        if (!keeper && a.link == transitLinkName(v->name) &&
+            config_.transitPool.contains(a.cidr.addr) &&
+            transitIndexOf(config_.transitPool, a.cidr.addr) == index)
+          keeper = v;
+      }
+    }
+    if (used.count(index)) keeper = nullptr;  // an active peering or a held object has it
+    if (!keeper && !used.count(index)) keeper = group.front();
+    for (Vpc* v : group) {
+      if (v != keeper) moving.push_back(v);
+    }
+    used.insert(index);
+  }
+  for (Vpc* v : moving) {
+    auto index = lowestFreeIndex(used, transitCapacity(config_.transitPool));
+    if (!index) {
+      logLine(3, "vpc " + v->name + " shares transit /30 " +
+                     transitFor(config_.transitPool, v->transitIndex).hostEnd.str() +
+                     " and the pool has no free one left");
+      continue;
+    }
+    logLine(4, "vpc " + v->name + " shared transit /30 " +
+                   transitFor(config_.transitPool, v->transitIndex).hostEnd.str() +
+                   " with another object; it moves to " +
+                   transitFor(config_.transitPool, *index).hostEnd.str());
+    v->transitIndex = *index;
+    used.insert(*index);
+    store_.saveVpc(*v);
+  }
+}
+
 ReconcileReport Engine::start() {
   if (!loaded_) load();
   if (afterCommit_) afterCommit_(state_);
   picture_.update(state_);
-  startReport_ = reconcile(Scope::all());
+  startReport_ = reconcile(Scope::all(), "start");
   updateCoexistence();
   for (const auto& [name, vpc] : state_.vpcs()) record(name, startReport_, false);
   return startReport_;
 }
 
-ReconcileReport Engine::reconcile(const Scope& scope) {
+ReconcileReport Engine::reconcile(const Scope& scope, const std::string& trigger,
+                                  const std::set<std::string>& drifted) {
   ReconcileReport report = reconciler_.reconcile(picture_.state(), scope, &picture_.primaries());
+  if (passObserver_) passObserver_(trigger, report, drifted);
   if (afterReconcile_) {
     PassDone done{.everything = scope.everything};
     const KernelState& want = picture_.state();
@@ -150,6 +225,7 @@ void Engine::commit(const DesiredState& next) {
     vpcs.insert(of.begin(), of.end());
   }
   bool vpcsChanged = next.vpcs().size() != state_.vpcs().size();
+  events_.addChanges(state_, next);
   state_ = next;
   picture_.apply(std::move(delta));
   if (afterCommit_) afterCommit_(state_);
@@ -165,7 +241,7 @@ void Engine::commit(const DesiredState& next) {
     vpcs.insert(of.begin(), of.end());
   }
   if (scope.namespaces.empty()) return;  // nothing in the kernel changes
-  ReconcileReport report = reconcile(scope);
+  ReconcileReport report = reconcile(scope, "request");
   for (const auto& vpc : vpcs) {
     if (state_.findVpc(vpc)) {
       record(vpc, report, false);
@@ -175,6 +251,7 @@ void Engine::commit(const DesiredState& next) {
   }
   if (vpcsChanged) updateCoexistence();
   if (!report.error.empty()) {
+    events_.add("reconcile", "error", "", {{"trigger", "request"}, {"error", report.error}});
     HttpError e(kInternal, report.error);
     if (report.failure) e.details = kernelDetails(*report.failure);
     throw e;
@@ -186,7 +263,48 @@ void Engine::commit(const DesiredState& next) {
   }
 }
 
-bool Engine::repairDrift(const std::set<std::string>& changed) {
+bool Engine::followUplink() {
+  if (config_.uplinkPinned) return false;
+  std::string device;
+  try {
+    device = kernel_.defaultRouteDevice();
+  } catch (const KernelError& e) {
+    logLine(3, std::string("cannot read the host's default route: ") + e.what());
+    return false;
+  }
+  HostSettings host = state_.host();
+  if (device == host.uplink) return false;
+  if (device.empty()) {
+    logLine(4, "uplink " + host.uplink +
+                   " gone: the host has no default route; VPCs reach no internet until one "
+                   "appears");
+  } else {
+    logLine(5, host.uplink.empty() ? "uplink is " + device + ": the default route is back"
+                                   : "uplink moved from " + host.uplink + " to " + device);
+  }
+  events_.add("uplink", "moved", device, {{"from", host.uplink}, {"to", device}});
+  host.uplink = device;
+  uplinkSince_ = std::chrono::system_clock::now();
+  ++uplinkMoves_;
+  // Only the host's side depends on the uplink; nothing is stored (it is
+  // read from the kernel at every start).
+  state_ = state_.withHost(std::move(host));
+  picture_.update(state_);
+  return true;
+}
+
+bool Engine::repairDrift(const std::set<std::string>& reported) {
+  std::set<std::string> drifted = reported;
+  bool routeMoved = drifted.erase(EventSource::kUplinkKey) > 0;
+  std::set<std::string> changed = drifted;
+  // An uplink that moved is the host's to reconcile, but it is no drift.
+  // Until a pass applies it: a failed one is retried with the same batch.
+  if (routeMoved && (followUplink() || uplinkPending_)) {
+    uplinkPending_ = true;
+    changed.insert(kHostNamespace);
+    // The host's event was the move itself, not a hand-made change.
+    drifted.erase(kHostNamespace);
+  }
   kernel_.invalidate(changed);
   std::set<std::string> scope, vpcs;
   bool host = changed.count(kHostNamespace) > 0;
@@ -197,18 +315,48 @@ bool Engine::repairDrift(const std::set<std::string>& changed) {
     vpcs.insert(of.begin(), of.end());
   }
   if (scope.empty() && !host) return true;  // someone else's namespace
-  ReconcileReport report = reconcile(Scope::of(scope));
+  ReconcileReport report = reconcile(Scope::of(scope), "drift", drifted);
   for (const auto& vpc : vpcs) record(vpc, report, true);
+  if (host && report.error.empty()) uplinkPending_ = false;
   if (host) updateCoexistence();  // another firewall may have changed too
   std::string what;
-  for (const auto& ns : changed) what += (what.empty() ? "" : ", ") + displayName(ns);
+  for (const auto& ns : drifted) what += (what.empty() ? "" : ", ") + displayName(ns);
+  std::string pass = what.empty() ? "the uplink's move" : "drift in " + what;
   for (const auto& change : report.applied) {
-    logLine(5, "drift in " + what + " repaired: " + change);
+    logLine(5, pass + (what.empty() ? " applied: " : " repaired: ") + change);
   }
+  if (!what.empty() && !report.applied.empty())
+    events_.add("drift", "repaired", what, {{"changes", report.applied}});
   if (!report.error.empty()) {
-    logLine(3, "drift repair in " + what + " failed, will retry: " + report.error);
+    events_.add("reconcile", "error", what, {{"trigger", "drift"}, {"error", report.error}});
+    logLine(
+        3, pass + (what.empty() ? " failed" : ": repair failed") + ", will retry: " + report.error);
   }
   return report.error.empty();
+}
+
+std::string forwardFix(const std::string& blocker, const Cidr& pool) {
+  // Everything the VPCs send reaches the host from the transit pool (each
+  // router masquerades to its transit address), and replies go back to it:
+  // what to accept is the same for every firewall, written in its own tool.
+  const std::string p = pool.str();
+  if (blocker.rfind("table inet firewalld ", 0) == 0)
+    return "firewall-cmd --permanent --zone=trusted --add-source=" + p +
+           " && firewall-cmd --reload";
+  if (blocker.rfind("iptables-legacy ", 0) == 0)
+    return "iptables-legacy -I FORWARD -s " + p + " -j ACCEPT && iptables-legacy -I FORWARD -d " +
+           p + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT";
+  if (blocker.rfind("table ip filter chain FORWARD ", 0) == 0)
+    return "iptables -I FORWARD -s " + p + " -j ACCEPT && iptables -I FORWARD -d " + p +
+           " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT (under Docker: run vpcd with "
+           "--docker-compat instead)";
+  // "table <family> <table> chain <chain> (...)": an nftables table of its own.
+  std::string where = blocker.substr(6, blocker.find(" (") - 6);
+  auto chainAt = where.find(" chain ");
+  std::string table = where.substr(0, chainAt), chain = where.substr(chainAt + 7);
+  return "nft insert rule " + table + " " + chain + " ip saddr " + p +
+         " accept && nft insert rule " + table + " " + chain + " ip daddr " + p +
+         " ct state established,related accept";
 }
 
 void Engine::updateCoexistence() {
@@ -229,12 +377,12 @@ void Engine::updateCoexistence() {
   if (!state_.vpcs().empty() && blockers != warned_) {
     warned_ = blockers;
     for (const auto& b : blockers) {
-      logLine(config_.dockerCompat ? 5 : 4,
-              "forwarded traffic is dropped by " + b +
-                  (config_.dockerCompat
-                       ? "; transit links accepted in DOCKER-USER (" + dockerUser_ + ")"
-                       : "; VPCs cannot reach the uplink: allow the t-* links "
-                         "there, or run vpcd with --docker-compat"));
+      logLine(
+          config_.dockerCompat ? 5 : 4,
+          "forwarded traffic is dropped by " + b +
+              (config_.dockerCompat
+                   ? "; transit links accepted in DOCKER-USER (" + dockerUser_ + ")"
+                   : "; VPCs cannot reach the uplink. Fix: " + forwardFix(b, config_.transitPool)));
     }
   }
   forwardBlockers_ = blockers;
@@ -316,15 +464,26 @@ json Engine::status() {
   for (const auto& [what, why] : q.held)
     held.push_back({{"kind", what.first}, {"name", what.second}, {"reason", why}});
   for (const auto& d : q.damage) damaged.push_back({{"file", d.file}, {"error", d.error}});
+  json fixes = json::array();
+  for (const auto& b : forwardBlockers_) {
+    // "(cannot read ...)" is no firewall: nothing to fix there.
+    if (b.rfind("table ", 0) == 0 || b.rfind("iptables-legacy ", 0) == 0)
+      fixes.push_back({{"blocker", b}, {"fix", forwardFix(b, config_.transitPool)}});
+  }
   return json{{"vpcs", vpcs},
               {"held", held},
               {"held_everything", q.all},
               {"damaged_state_files", damaged},
-              {"uplink", config_.uplink},
+              {"uplink", state_.host().uplink},
+              {"uplink_state", state_.host().uplink.empty() ? "no default route" : "up"},
+              {"uplink_pinned", config_.uplinkPinned},
+              {"uplink_since", isoTime(uplinkSince_)},
+              {"uplink_moves", uplinkMoves_},
               {"transit_pool", config_.transitPool.str()},
               {"dry_run", config_.dryRun},
               {"kernel_mutations", kernel_.mutatingCalls()},
               {"forward_blockers", forwardBlockers_},
+              {"forward_blocker_fixes", fixes},
               {"docker_compat", {{"enabled", config_.dockerCompat}, {"docker_user", dockerUser_}}},
               {"startup",
                {{"changes", startReport_.applied.size()},

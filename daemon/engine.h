@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "daemon/config.h"
+#include "daemon/events.h"
 #include "lib/kernel/kernel.h"
 #include "lib/model/desired_state.h"
 #include "lib/plan/picture.h"
@@ -22,6 +23,11 @@
 #include "state/store.h"
 
 namespace vpcd {
+
+// What to run so that `blocker` (a forwardBlockers() line: another
+// firewall that drops forwarded traffic) lets the VPCs' traffic through, in
+// that firewall's own tool; vpcd never changes another tool's tables.
+std::string forwardFix(const std::string& blocker, const Cidr& pool);
 
 class Engine {
  public:
@@ -64,7 +70,15 @@ class Engine {
   // The kernel changed under these namespaces (or namespace files): reconcile
   // what each belongs to, and the host if it is among them. Returns false
   // when the repair failed and should be tried again.
+  // `changed` may hold EventSource::kUplinkKey: the host's default route
+  // may have moved, and the uplink follows it (followUplink).
   bool repairDrift(const std::set<std::string>& changed);
+
+  // Unless the uplink is pinned (--uplink), makes the device of the host's
+  // default route the uplink ("" while there is none): the host's NAT and
+  // forwarding follow. Returns whether it moved; the host is then to be
+  // reconciled.
+  bool followUplink();
 
   // Called after every reconcile, so a drift watch can follow the namespaces
   // and drop what the pass itself caused. After a pass over everything,
@@ -77,6 +91,18 @@ class Engine {
   };
   using AfterReconcile = std::function<void(const PassDone&)>;
   void setAfterReconcile(AfterReconcile hook) { afterReconcile_ = std::move(hook); }
+
+  // Told of every pass, for the metrics: what caused it ("start",
+  // "request", "drift"), how it went, and for a drift pass the namespaces
+  // that drifted.
+  using PassObserver = std::function<void(const std::string& trigger, const ReconcileReport&,
+                                          const std::set<std::string>& drifted)>;
+  void setPassObserver(PassObserver hook) { passObserver_ = std::move(hook); }
+  uint64_t uplinkMoves() const { return uplinkMoves_; }
+
+  // What happened, for GET /v1/events: every committed change, drift repair,
+  // reconcile error and uplink move is added here as it happens.
+  EventLog& events() { return events_; }
 
   // `object` (an API object's JSON) with whether the kernel holds what it
   // asks for: "enforced" is false while the last pass over any of `vpcs`
@@ -105,10 +131,15 @@ class Engine {
   void updateCoexistence();
 
  private:
-  ReconcileReport reconcile(const Scope& scope);
+  ReconcileReport reconcile(const Scope& scope, const std::string& trigger,
+                            const std::set<std::string>& drifted = {});
   void record(const std::string& vpc, const ReconcileReport& report, bool drift);
   // Adds the transit /30s held objects still use in the kernel to `held`.
   void reserveHeldTransit(Quarantine& held);
+  // Gives a free /30 to each VPC whose transit /30 another VPC, an active
+  // peering or a held object also has; saved, and logged.
+  void separateTransit(std::vector<Vpc>& vpcs, const std::vector<Peering>& peerings,
+                       const Quarantine& held);
   void requireFreeNamespaces(const std::vector<std::string>& added);
 
   DaemonConfig config_;
@@ -133,8 +164,14 @@ class Engine {
     std::chrono::system_clock::time_point lastRepair{};
   };
   std::map<std::string, VpcStatus> status_;
+  // Since when the uplink is what it is, and how often it moved.
+  std::chrono::system_clock::time_point uplinkSince_ = std::chrono::system_clock::now();
+  uint64_t uplinkMoves_ = 0;
+  bool uplinkPending_ = false;  // moved, and no pass over the host has applied it yet
   ReconcileReport startReport_;
   AfterReconcile afterReconcile_;
+  PassObserver passObserver_;
+  EventLog events_;
   AfterCommit afterCommit_;
   Guard guard_;
 };

@@ -245,7 +245,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
   void startFollow(Follow f, unsigned version) {
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, version);
     res->set(http::field::server, "vpcd");
-    res->set(http::field::content_type, "text/plain; charset=utf-8");
+    res->set(http::field::content_type, f.contentType);
     res->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     http::async_write_header(
@@ -284,9 +284,23 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
         });
   }
 
+  // The last chunk of a stream, then the connection is closed.
+  void end() {
+    boost::asio::async_write(socket_, http::make_chunk_last(),
+                             [self = this->shared_from_this()](beast::error_code, size_t) {
+                               beast::error_code ignored;
+                               self->socket_.shutdown(Stream::shutdown_both, ignored);
+                             });
+  }
+
   void pump(Follow f) {
     auto self = this->shared_from_this();
-    auto data = std::make_shared<std::string>(readFrom(f.path, f.offset, 64 << 10));
+    std::optional<std::string> next = f.read ? f.read() : readFrom(f.path, f.offset, 64 << 10);
+    if (!next) {
+      end();
+      return;
+    }
+    auto data = std::make_shared<std::string>(std::move(*next));
     if (!data->empty()) {
       boost::asio::async_write(socket_, http::make_chunk(boost::asio::buffer(*data)),
                                [self, data, f](beast::error_code ec, size_t) {
@@ -298,10 +312,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     bool gone = ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
     if (gone) return;  // the client left
     if (!f.active()) {
-      boost::asio::async_write(socket_, http::make_chunk_last(), [self](beast::error_code, size_t) {
-        beast::error_code ignored;
-        self->socket_.shutdown(Stream::shutdown_both, ignored);
-      });
+      end();
       return;
     }
     timer_.expires_after(std::chrono::milliseconds(200));

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "daemon/api.h"
+#include "daemon/command_watch.h"
 #include "daemon/config.h"
 #include "daemon/console_keeper.h"
 #include "daemon/drift_watcher.h"
@@ -81,12 +82,13 @@ int run(vpcd::DaemonConfig config) {
   store.lock();
   vpcd::RealKernel* real = nullptr;
   std::unique_ptr<vpcd::Kernel> kernel = makeKernel(config, real);
-  if (config.uplink.empty()) {
+  // A named uplink is pinned; otherwise the uplink is the default route's
+  // device, followed as it moves (Engine::followUplink), and may be none yet.
+  config.uplinkPinned = !config.uplink.empty();
+  if (!config.uplinkPinned) {
     config.uplink = kernel->defaultRouteDevice();
-    if (config.uplink.empty()) {
-      logLine(3, "no default route to take the uplink from; pass --uplink DEVICE");
-      return 1;
-    }
+    if (config.uplink.empty())
+      logLine(4, "no default route: VPCs reach no internet until one appears (or pass --uplink)");
   }
   vpcd::Reconciler reconciler(*kernel);
   if (const char* n = std::getenv("VPCD_FAULT_AFTER_OPS")) {
@@ -102,6 +104,7 @@ int run(vpcd::DaemonConfig config) {
   boost::asio::io_context io(1);
   std::unique_ptr<vpcd::NetnsFiles> files;
   std::unique_ptr<vpcd::Resolvers> resolvers;
+  std::unique_ptr<vpcd::CommandWatch> commands;
   if (real) {
     std::string dnsmasq = config.dns ? vpcd::findDnsmasq() : "";
     if (config.dns && dnsmasq.empty())
@@ -113,9 +116,11 @@ int run(vpcd::DaemonConfig config) {
                                                     config.runDir + "/dns", dnsmasq, upstreams);
     }
     files = std::make_unique<vpcd::NetnsFiles>(io, config.etcNetnsDir, resolvers != nullptr);
+    commands = std::make_unique<vpcd::CommandWatch>(io, service.engine.events());
     service.engine.setAfterCommit([&](const vpcd::DesiredState& state) {
       files->sync(state);
       if (resolvers) resolvers->sync(state);
+      commands->sync(state);
     });
   }
   std::unique_ptr<vpcd::DriftWatcher> watcher;
@@ -146,12 +151,15 @@ int run(vpcd::DaemonConfig config) {
   // A token file that cannot serve stops the start before any work.
   std::string token =
       config.listen.empty() ? "" : vpcd::loadOrCreateToken(config.tokenFile, config.apiGroup);
-  logLine(6, "reconciling state from " + config.stateDir + " (uplink " + config.uplink + ")");
+  logLine(6, "reconciling state from " + config.stateDir + " (uplink " +
+                 (config.uplink.empty() ? "none" : config.uplink) +
+                 (config.uplinkPinned ? ", pinned" : ", following the default route") + ")");
+  // Made first: its metrics count the start-up pass too.
+  vpcd::Api api(service, authz);
   service.load();
   vpcd::sdNotify("STATUS=reconciling " + std::to_string(service.vpcCount()) + " VPCs");
   logStart(service.start(), service.vpcCount());
 
-  vpcd::Api api(service, authz);
   vpcd::AuditLog audit(config.auditLog.empty() ? config.stateDir + "/audit.log" : config.auditLog);
   api.setAuditLog(&audit);
   int passed = vpcd::takeListenFd();

@@ -25,6 +25,10 @@ struct Follow {
   std::string path;
   uint64_t offset = 0;
   std::function<bool()> active;
+  // Instead of a file: what to send next ("" when nothing yet); nullopt
+  // ends the stream (the event stream, daemon/events.h).
+  std::function<std::optional<std::string>()> read;
+  std::string contentType = "text/plain; charset=utf-8";
 };
 
 // A connection the HTTP layer hands to an instance's console keeper after
@@ -129,6 +133,8 @@ class InstanceService {
   void startCommands(const std::vector<std::string>& names);
   // The serial log of an instance that is gone.
   void forget(const std::string& name);
+  // Whether the recorded pid of its command is that command, alive.
+  bool commandRunning(const Instance& i) const;
 
  private:
   // The command of `i` started (or stopped), and the pid recorded.
@@ -138,7 +144,6 @@ class InstanceService {
   // The command of instance `name` (RUNNING in the state) started, and the
   // instance as the answer.
   Reply launch(const std::string& name, int status);
-  bool commandRunning(const Instance& i) const;
   // The instance as the API shows it: its command's state and enforcement.
   nlohmann::json shown(const Instance& i) const;
 

@@ -17,5 +17,17 @@ apt-get install -y -q --no-install-recommends \
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
   libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
   iproute2 nftables util-linux mount coreutils findutils curl python3 procps \
-  libyaml-cpp-dev libgraphviz-dev \
+  libyaml-cpp-dev libgraphviz-dev prometheus-cpp-dev \
   python3-jsonschema python3-yaml iperf3 iptables systemd iputils-ping dnsmasq-base
+
+# promtool, with which the tests check the metrics' format, from Debian's
+# prometheus package: unpacked, not installed, because installing the package
+# would also enable and start a Prometheus server on the machine.
+PROMTOOL=/usr/local/libexec/vpcd/promtool
+if [[ ! -x $PROMTOOL ]]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -q prometheus 2>/dev/null)
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  install -D -m 0755 "$tmp/root/usr/bin/promtool" "$PROMTOOL"
+  rm -rf "$tmp"
+fi

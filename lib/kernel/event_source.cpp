@@ -170,6 +170,25 @@ Fd tryNflog() {
   }
 }
 
+// A host message after which the device of the default route may differ:
+// an IPv4 route of the main table with no destination (a default route),
+// or a link (a link going away takes its routes without a route message).
+bool mayMoveUplink(const char* buf, ssize_t n) {
+  int left = static_cast<int>(n);
+  for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); messageFits(h, left);
+       h = NLMSG_NEXT(h, left)) {
+    if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK) return true;
+    if (h->nlmsg_type != RTM_NEWROUTE && h->nlmsg_type != RTM_DELROUTE) continue;
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) continue;
+    const auto* r = static_cast<const rtmsg*>(NLMSG_DATA(h));
+    // A table past 255 is in RTA_TABLE and rtm_table says RT_TABLE_COMPAT:
+    // not the main table either way.
+    if (r->rtm_family == AF_INET && r->rtm_dst_len == 0 && r->rtm_table == RT_TABLE_MAIN)
+      return true;
+  }
+  return false;
+}
+
 bool isRouter(const std::string& ns) {
   return ownerOfNamespace(ns).kind == NamespaceOwner::Kind::Router;
 }
@@ -300,6 +319,7 @@ std::set<std::string> EventSource::drainAll(const Watched& w) {
     if (n < 0 && errno == ENOBUFS) {
       // Overflow: something changed somewhere, and which is lost.
       for (const auto& [ns, watch] : watched_) changed.insert(ns);
+      changed.insert(kUplinkKey);
       continue;
     }
     if (n <= 0) break;
@@ -310,6 +330,7 @@ std::set<std::string> EventSource::drainAll(const Watched& w) {
     }
     if (nsid < 0) {
       changed.insert("");
+      if (w.fd == allRoute_.get() && mayMoveUplink(buf, n)) changed.insert(kUplinkKey);
     } else if (auto it = byNsid_.find(nsid); it != byNsid_.end()) {
       changed.insert(it->second);
     }  // else: a namespace that is not ours (it has an id for another reason)

@@ -28,6 +28,10 @@ class EventSource {
   static inline const std::string kNetnsDirKey = "*netns-dir*";
   // The two sockets that hear every watched namespace (see below).
   static inline const std::string kAllKey = "*all-namespaces*";
+  // Reported with the host when its default route, or a link, may have
+  // changed: the uplink may have moved (daemon/engine.h followUplink). Not a
+  // namespace, so a pass over the host does not discard it.
+  static inline const std::string kUplinkKey = "*uplink*";
 
   explicit EventSource(std::string netnsDir);
 

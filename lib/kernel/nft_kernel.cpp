@@ -20,6 +20,8 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "lib/kernel/kernel.h"
@@ -440,10 +442,25 @@ bool NftSocket::remove(uint32_t family, const std::string& name) {
   return true;
 }
 
+bool dropsAll(const NftRule& r) {
+  for (size_t i = 0; i < r.exprs.size(); ++i) {
+    const NftExpr& e = r.exprs[i];
+    bool last = i + 1 == r.exprs.size();
+    if (e.name == "counter" || e.name == "log") continue;  // count or log, then go on
+    if (!last) return false;                               // anything else is a condition
+    return e.name == "reject" ||
+           (e.name == "immediate" && e.dreg == NFT_REG_VERDICT && e.key == NF_DROP);
+  }
+  return false;
+}
+
 std::vector<std::string> NftSocket::forwardDropChains(bool dropOnly) {
   std::vector<std::string> out;
+  // Forward-hook chains of other tables, for the rule dump below.
+  std::set<std::tuple<uint32_t, std::string, std::string>> forward;
   int err = retryInterrupted([&] {
     out.clear();
+    forward.clear();
     return dumpRequest(
         sock_, portId_, seq_, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, [](nlmsghdr*) {},
         [&](const nlmsghdr* h) {
@@ -454,9 +471,9 @@ std::vector<std::string> NftSocket::forwardDropChains(bool dropOnly) {
           if (table == kTableName || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) return;
           if (family != NFPROTO_IPV4 && family != NFPROTO_INET) return;
           bool drops = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) == NF_DROP;
-          if (nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM) != NF_INET_FORWARD ||
-              (dropOnly && !drops))
-            return;
+          if (nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM) != NF_INET_FORWARD) return;
+          forward.emplace(family, table, orEmpty(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME)));
+          if (dropOnly && !drops) return;
           out.push_back(std::string("table ") + (family == NFPROTO_INET ? "inet " : "ip ") + table +
                         " chain " + orEmpty(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME)) +
                         (drops ? " (policy drop)" : " (policy accept)"));
@@ -464,7 +481,39 @@ std::vector<std::string> NftSocket::forwardDropChains(bool dropOnly) {
   });
   if (err)
     throw KernelError("dump nftables chains", "all in " + displayName(ns_), std::strerror(err));
+  if (dropOnly && !forward.empty()) addDroppingRules(forward, out);
   return out;
+}
+
+void NftSocket::addDroppingRules(
+    const std::set<std::tuple<uint32_t, std::string, std::string>>& forward,
+    std::vector<std::string>& out) {
+  // A chain whose policy accepts can still end in a rule that drops or
+  // rejects everything (firewalld's filter_FORWARD ends in a reject).
+  std::vector<std::string> found;
+  int err = retryInterrupted([&] {
+    found.clear();
+    return dumpRequest(
+        sock_, portId_, seq_, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, [](nlmsghdr*) {},
+        [&](const nlmsghdr* h) {
+          NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+          if (nftnl_rule_nlmsg_parse(h, r.get()) != 0) return;
+          uint32_t family = nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY);
+          std::string table = orEmpty(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE));
+          std::string chain = orEmpty(nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN));
+          if (!forward.count({family, table, chain})) return;
+          NftRule rule = decodeRule(r.get());
+          if (!dropsAll(rule)) return;
+          // The last expression is `reject`, or an immediate `drop`.
+          std::string verdict = rule.exprs.back().name == "reject" ? "reject" : "drop";
+          std::string what = "table " + std::string(family == NFPROTO_INET ? "inet " : "ip ") +
+                             table + " chain " + chain + " (rule: " + verdict + ")";
+          if (std::find(found.begin(), found.end(), what) == found.end()) found.push_back(what);
+        });
+  });
+  if (err)
+    throw KernelError("dump nftables rules", "all in " + displayName(ns_), std::strerror(err));
+  out.insert(out.end(), found.begin(), found.end());
 }
 
 NftSocket::Sync NftSocket::syncMarkedRules(uint32_t family, const std::string& table,

@@ -2,7 +2,9 @@
 // nftables over libmnl + libnftnl, on one socket bound to one namespace.
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lib/plan/nft_model.h"
@@ -10,6 +12,10 @@
 struct mnl_socket;
 
 namespace vpcd {
+
+// A rule that drops or rejects every packet reaching it: nothing but
+// counters and logging before a `drop` or `reject`.
+bool dropsAll(const NftRule& r);
 
 class NftSocket {
  public:
@@ -40,10 +46,10 @@ class NftSocket {
   void change(const std::vector<TableChange>& changes);
   bool remove(uint32_t family, const std::string& name);
 
-  // Base chains of other tables on the forward hook whose policy drops:
-  // "table ip filter chain FORWARD (policy drop)".
-  // Other tables' base chains on the forward hook: those that drop by
-  // policy, or (`dropOnly` false) all of them, with their policy.
+  // Other tables' base chains on the forward hook: with `dropOnly`, those
+  // that drop every packet, by policy ("table ip filter chain FORWARD
+  // (policy drop)") or by a rule with no condition ("table inet firewalld
+  // chain filter_FORWARD (rule: reject)"); else all of them, with their policy.
   std::vector<std::string> forwardDropChains(bool dropOnly);
   // In someone else's chain, the rules marked with `comment` become `rules`
   // (inserted at the chain's start; none removes them), in one transaction,
@@ -57,6 +63,9 @@ class NftSocket {
   void send(Batch& batch, const std::string& what);
   void addReplace(Batch& batch, const NftTable& table);
   void addSetDeltas(Batch& batch, const NftTable& table, const std::vector<NftSetDelta>& deltas);
+  // The rules of the `forward` chains (family, table, chain) that drop all.
+  void addDroppingRules(const std::set<std::tuple<uint32_t, std::string, std::string>>& forward,
+                        std::vector<std::string>& out);
 
   mnl_socket* sock_ = nullptr;
   uint32_t portId_ = 0;

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <set>
 
+#include "lib/kernel/xtables.h"
+
 namespace vpcd {
 namespace {
 
@@ -276,7 +278,11 @@ std::string RealKernel::defaultRouteDevice() {
 }
 
 std::vector<std::string> RealKernel::forwardBlockers() {
-  return nft(kHostNamespace).forwardDropChains(true);
+  // nftables (iptables-nft and firewalld included), then legacy iptables,
+  // which no nftables dump shows. The daemon runs in the host namespace.
+  std::vector<std::string> out = nft(kHostNamespace).forwardDropChains(true);
+  for (auto& b : legacyForwardBlockers()) out.push_back(std::move(b));
+  return out;
 }
 
 std::vector<std::string> RealKernel::foreignForwardChains(const std::string& ns) {

@@ -175,6 +175,13 @@ class DesiredState {
   DesiredState with(const std::vector<Change>& changes) const;
 
   const HostSettings& host() const { return host_; }
+  // The same objects on a host whose settings changed (the uplink moved):
+  // only the host's side of the kernel follows from it.
+  DesiredState withHost(HostSettings host) const {
+    DesiredState next = *this;
+    next.host_ = std::move(host);
+    return next;
+  }
   const Table<Vpc>& vpcs() const { return vpcs_; }
   const std::map<std::string, Peering>& peerings() const { return peerings_; }
   const Table<Policy>& policies() const { return policies_; }

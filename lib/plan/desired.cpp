@@ -291,8 +291,9 @@ Namespace hostSide(const DesiredState& state) {
   }
   if (!state.vpcs().empty()) {
     // The host forwards between transit links and the uplink, and masquerades
-    // the transit pool out of it; with no VPC left, the table goes too.
-    host.sysctls[forwardingSysctl(settings.uplink)] = kOn;
+    // the transit pool out of it; with no VPC left, the table goes too. With
+    // no uplink (no default route) nothing leaves, and nothing is masqueraded.
+    if (!settings.uplink.empty()) host.sysctls[forwardingSysctl(settings.uplink)] = kOn;
     NftTable table = hostTable(settings.transitPool, settings.uplink);
     host.tables[table.key()] = table;
   }

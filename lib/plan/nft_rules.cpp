@@ -169,9 +169,11 @@ NftTable hostTable(const Cidr& transitPool, const std::string& uplink) {
   NftTable t{.family = NFPROTO_IPV4, .name = "vpcd"};
   t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});
   t.chains.push_back({"forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT});
-  t.rules.push_back(rule("postrouting", {ipAddrIn(kSaddrOffset, transitPool),
-                                         ifname(NFT_META_OIFNAME, uplink),
-                                         {NftExpr{.name = "masq"}}}));
+  if (!uplink.empty()) {
+    t.rules.push_back(rule("postrouting", {ipAddrIn(kSaddrOffset, transitPool),
+                                           ifname(NFT_META_OIFNAME, uplink),
+                                           {NftExpr{.name = "masq"}}}));
+  }
   // VPC routers are neighbours on the host; without this, one VPC could
   // reach another VPC's router through the host.
   t.rules.push_back(rule("forward", {ipAddrIn(kSaddrOffset, transitPool),

@@ -66,6 +66,7 @@ NftTable bridgeTable(const std::vector<PortAddress>& ports,
 
 // `table ip vpcd` in the host namespace:
 //   chain postrouting (nat):  ip saddr <transit pool> oifname <uplink> masquerade
+//                             (no rule while there is no uplink)
 //   chain forward (filter):   ip saddr <transit pool> ip daddr <transit pool> drop
 NftTable hostTable(const Cidr& transitPool, const std::string& uplink);
 

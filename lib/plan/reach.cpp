@@ -234,11 +234,18 @@ void internet(const DesiredState& s, ReachAnswer& a, const ReachQuery& q) {
   Transit t = transitFor(s.host().transitPool, v.transitIndex);
   a.path.push_back(
       hop(router, "routed", "default via " + t.hostEnd.addr.str() + " dev " + kRouterUplink));
+  if (s.host().uplink.empty()) {
+    a.path.push_back(hop("host", "dropped", "the host has no default route"));
+    a.blockedBy = blocked("no_uplink",
+                          "the host has no default route: nothing leaves for the internet until "
+                          "one appears (vpcd follows it)");
+    return;
+  }
   a.nat.push_back({{"where", router},
                    {"kind", "masquerade (public subnet)"},
                    {"before", a.source.str()},
                    {"after", t.routerEnd.addr.str()}});
-  std::string uplink = s.host().uplink.empty() ? "the uplink" : s.host().uplink;
+  const std::string& uplink = s.host().uplink;
   a.nat.push_back({{"where", "host"},
                    {"kind", "masquerade (host)"},
                    {"before", t.routerEnd.addr.str()},

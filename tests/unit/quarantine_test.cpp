@@ -211,3 +211,43 @@ TEST_CASE("a plan never touches held kernel objects") {
   all.all = "state file z: not JSON";
   CHECK(touchesHeld(act(Action::Op::AddRoute, "vpc-dev"), all));
 }
+
+TEST_CASE("a VPC made on a held VPC's unknown /30 keeps it; the repaired one moves") {
+  Daemon d;
+  auto ok = [](RootApi& api, const std::string& path, const std::string& body) {
+    auto r = api.handle({"POST", path, body});
+    INFO(path << " -> " << r.status << " " << r.body);
+    REQUIRE(r.status == 201);
+  };
+  ok(d.api, "/v1/vpcs", R"({"name":"prod","cidr":"10.10.0.0/16"})");
+  auto file = d.path / "vpcs" / "prod.json";
+  std::string good = [&] {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  int prodIndex = d.service.engine.state().vpc("prod").transitIndex;
+  // The file damaged, and both ends of its /30 gone from the kernel: the
+  // /30 cannot be known, and a new VPC takes it.
+  corrupt(file, "garbage");
+  std::erase_if(d.kernel.state().at(kHostNamespace).addresses,
+                [](const Address& a) { return a.link == transitLinkName("prod"); });
+  std::erase_if(d.kernel.state().at("vpc-prod").addresses,
+                [](const Address& a) { return a.link == kRouterUplink; });
+  {
+    Services held(d.config, d.store, d.kernel, d.reconciler);
+    held.start();
+    RootApi api(held);
+    ok(api, "/v1/vpcs", R"({"name":"late","cidr":"10.20.0.0/16"})");
+    REQUIRE(held.engine.state().vpc("late").transitIndex == prodIndex);
+  }
+  corrupt(file, good);
+  Services again(d.config, d.store, d.kernel, d.reconciler);
+  CHECK(again.start().ok());
+  const DesiredState& s = again.engine.state();
+  CHECK(s.vpc("late").transitIndex == prodIndex);  // its link holds the /30: traffic goes on
+  CHECK(s.vpc("prod").transitIndex != prodIndex);
+  // Saved: the next start finds the same numbers.
+  auto reloaded = d.store.loadVpcs();
+  for (const auto& v : reloaded) CHECK(v.transitIndex == s.vpc(v.name).transitIndex);
+  CHECK(again.engine.plan()["converged"] == true);
+}
