@@ -355,7 +355,7 @@ Follow eventStream(EventLog& log, const Query& q) {
   Follow out;
   out.contentType = "application/x-ndjson";
   out.active = [follow] { return follow; };
-  out.read = [&log, state, types, follow]() -> std::optional<std::string> {
+  out.read = [&log, state, types]() -> std::optional<std::string> {
     if (state->dropped) return std::nullopt;
     std::optional<std::string> lines = log.read(state->cursor, types);
     if (lines) return lines;
