@@ -37,6 +37,9 @@ int attachConsole(const Options& o, const std::string& name);
 // vpcctl events: the event stream, followed.
 void addEventCommands(CLI::App& app, Options& o, int& rc);
 
+// vpcctl forward …
+void addForwardCommands(CLI::App& app, Options& o, int& rc);
+
 // vpcctl instance …; `command` is what followed `--` on the command line.
 void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command);
 

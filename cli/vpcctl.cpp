@@ -382,7 +382,8 @@ int main(int argc, char** argv) {
   Args args;
   int rc = 0;
   CLI::App app{
-      "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies, instances) through its API "
+      "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies, instances, port forwards) "
+      "through its API "
       "socket"};
   app.require_subcommand(1);
   // `vpcctl vpc show prod -o json`: global options may follow the subcommand.
@@ -395,6 +396,7 @@ int main(int argc, char** argv) {
   addSubnetCommands(app, o, rc, args);
   addPeeringCommands(app, o, rc, args);
   addPolicyCommands(app, o, rc, args);
+  vpcctl::addForwardCommands(app, o, rc);
   // Everything after the first `--` is an instance's command, taken as it
   // stands: CLI11 would still read its `-x` words as vpcctl's own options.
   int ours = argc;

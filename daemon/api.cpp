@@ -197,6 +197,20 @@ Reply Api::routeInstances(const HttpRequest& r, const std::vector<std::string>& 
   throw methodNotAllowed(m, r.target);
 }
 
+Reply Api::routeForwards(const HttpRequest& r, const std::vector<std::string>& seg) {
+  const std::string& m = r.method;
+  if (seg.size() == 1) {
+    if (m == "GET") return s_.forwards.list();
+    if (m == "POST") return s_.forwards.create(parseBody(r.body));
+  } else if (seg.size() == 2) {
+    if (m == "GET") return s_.forwards.get(seg[1]);
+    if (m == "DELETE") return s_.forwards.remove(seg[1]);
+  } else {
+    throw DomainError::notFound("no such resource: " + r.target);
+  }
+  throw methodNotAllowed(m, r.target);
+}
+
 Reply Api::routeLabs(const HttpRequest& r, const std::vector<std::string>& seg) {
   const std::string& m = r.method;
   if (seg.size() == 1) {
@@ -251,6 +265,7 @@ Reply Api::route(const HttpRequest& r) {
   if (!seg.empty() && seg[0] == "policies") return routePolicies(r, seg);
   if (!seg.empty() && seg[0] == "instances") return routeInstances(r, seg);
   if (!seg.empty() && seg[0] == "labs") return routeLabs(r, seg);
+  if (!seg.empty() && seg[0] == "port-forwards") return routeForwards(r, seg);
   if (seg.size() == 1 && seg[0] == "reachability") {
     only("POST");
     return s_.reach.check(parseBody(r.body));

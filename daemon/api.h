@@ -60,6 +60,7 @@ class Api {
   Reply routePeerings(const HttpRequest& request, const std::vector<std::string>& segments);
   Reply routeInstances(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routeLabs(const HttpRequest& r, const std::vector<std::string>& seg);
+  Reply routeForwards(const HttpRequest& r, const std::vector<std::string>& seg);
   Services& s_;
   const Authorizer& authz_;
   AuditLog* audit_ = nullptr;

@@ -116,6 +116,10 @@ void EventLog::addChanges(const DesiredState& before, const DesiredState& after)
              [&](const std::string& name, const auto& was, const auto& now) {
                if (was != now && !(*was == *now)) add("lab", "update", name);
              });
+  diffTables(before.portForwards(), after.portForwards(), *this, "port_forward",
+             [&](const std::string& name, const auto& was, const auto& now) {
+               if (was != now && !(*was == *now)) add("port_forward", "update", name);
+             });
 }
 
 uint64_t EventLog::firstSince(std::chrono::system_clock::time_point t) const {

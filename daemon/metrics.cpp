@@ -100,6 +100,7 @@ void objects(Scrape& out, const DesiredState& state) {
   out.gauge("vpcd_peerings", "Peerings, by state", peerings);
   out.gauge("vpcd_policies", "Firewall policies", {{{}, double(state.policies().size())}});
   out.gauge("vpcd_labs", "Labs applied", {{{}, double(state.labs().size())}});
+  out.gauge("vpcd_port_forwards", "Port forwards", {{{}, double(state.portForwards().size())}});
   out.gauge("vpcd_held_objects",
             "Objects held back at start because their state file could not be read",
             {{{}, double(state.quarantine().held.size())}});

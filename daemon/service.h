@@ -151,6 +151,20 @@ class InstanceService {
   CommandRunner* runner_ = nullptr;
 };
 
+// Port forwards: a host port led to a host in a VPC (docs/port-forwards.md).
+class ForwardService {
+ public:
+  explicit ForwardService(Engine& engine) : engine_(engine) {}
+  Reply list() const;
+  Reply get(const std::string& name) const;
+  Reply create(const nlohmann::json& body);
+  Reply remove(const std::string& name);
+
+ private:
+  nlohmann::json shown(const PortForward& f) const;
+  Engine& engine_;
+};
+
 // Labs: a whole environment applied as one change (docs/labs.md).
 class LabService {
  public:
@@ -197,6 +211,7 @@ class Services {
         peerings(engine),
         policies(engine),
         instances(engine),
+        forwards(engine),
         labs(engine, instances),
         reach(engine) {}
   void load() { engine.load(); }
@@ -212,6 +227,7 @@ class Services {
   PeeringService peerings;
   PolicyService policies;
   InstanceService instances;
+  ForwardService forwards;
   LabService labs;
   ReachService reach;
 };

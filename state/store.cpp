@@ -100,6 +100,7 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_ + "/policies");
   makeDir(dir_ + "/instances");
   makeDir(dir_ + "/labs");
+  makeDir(dir_ + "/port-forwards");
   makeDir(dir_ + "/serial");
   makeDir(dir_ + "/subnets");
 }
@@ -141,11 +142,9 @@ std::string stemOf(const std::string& file) {
 // What a file's place in the state directory says it holds: "vpcs/prod.json"
 // is vpc prod, "subnets/prod/web.json" a part of vpc prod.
 StateDamage damageOf(const std::string& kind, const std::string& file, const std::string& error) {
-  static const std::map<std::string, std::string> kinds = {{"vpcs", "vpc"},
-                                                           {"peerings", "peering"},
-                                                           {"policies", "policy"},
-                                                           {"instances", "instance"},
-                                                           {"labs", "lab"}};
+  static const std::map<std::string, std::string> kinds = {
+      {"vpcs", "vpc"},           {"peerings", "peering"}, {"policies", "policy"},
+      {"instances", "instance"}, {"labs", "lab"},         {"port-forwards", "port_forward"}};
   StateDamage d{.file = file, .error = error};
   if (kind.starts_with("subnets/")) {
     d.kind = "vpc";
@@ -224,7 +223,8 @@ struct NothingChanged {
 // labels. A journal naming anything else (an edit by hand, "../x") is not
 // replayed: a root daemon must not write where a file tells it to.
 bool isStatePath(const std::string& path) {
-  static const std::set<std::string> kinds = {"vpcs", "peerings", "policies", "instances", "labs"};
+  static const std::set<std::string> kinds = {"vpcs",      "peerings", "policies",
+                                              "instances", "labs",     "port-forwards"};
   if (!path.ends_with(".json")) return false;
   std::vector<std::string> parts;
   for (size_t at = 0, slash; at <= path.size(); at = slash + 1) {
@@ -393,6 +393,14 @@ void StateStore::commit(const DesiredState& old, const DesiredState& next) const
       b.removes.insert(path("labs", before->name));
     }
   });
+  eachChange(old.portForwards(), next.portForwards(),
+             [&](const PortForward* before, const PortForward* after) {
+               if (after) {
+                 b.put(path("port-forwards", after->name), "port_forward", toState(*after));
+               } else {
+                 b.removes.insert(path("port-forwards", before->name));
+               }
+             });
   write(b);
 }
 
@@ -479,6 +487,10 @@ std::vector<Instance> StateStore::loadInstances(std::vector<StateDamage>* damage
 
 std::vector<Lab> StateStore::loadLabs(std::vector<StateDamage>* damage) const {
   return parseEach(load("labs", damage), "lab", damage, labFromState);
+}
+
+std::vector<PortForward> StateStore::loadPortForwards(std::vector<StateDamage>* damage) const {
+  return parseEach(load("port-forwards", damage), "port_forward", damage, fromPortForwardState);
 }
 
 void StateStore::saveVpc(const Vpc& vpc) const {

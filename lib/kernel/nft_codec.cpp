@@ -55,7 +55,7 @@ nftnl_expr* encodeExpr(const NftExpr& x, uint32_t setId) {
     nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, x.set.c_str());
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, setId);
     if (x.flags) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, x.flags);
-    if (x.toVerdict) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, x.dreg);
+    if (x.toVerdict || x.dreg) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, x.dreg);
   } else if (n == "ct") {
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, x.key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, x.dreg);
@@ -63,6 +63,15 @@ nftnl_expr* encodeExpr(const NftExpr& x, uint32_t setId) {
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, x.dreg);
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, x.key);
     if (!x.chain.empty()) nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, x.chain.c_str());
+  } else if (n == "nat") {
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, x.key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, x.base);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, x.sreg);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, x.sreg2);
+  } else if (n == "fib") {
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, x.key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, x.flags);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, x.dreg);
   } else if (n == "log") {
     nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, x.data.c_str());
     nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, static_cast<uint16_t>(x.key));
@@ -98,8 +107,8 @@ NftExpr decodeExpr(const nftnl_expr* e) {
                 ? nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)
                 : "";
     x.flags = getU32(e, NFTNL_EXPR_LOOKUP_FLAGS);
-    x.toVerdict = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG);
     x.dreg = getU32(e, NFTNL_EXPR_LOOKUP_DREG);
+    x.toVerdict = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) && x.dreg == NFT_REG_VERDICT;
   } else if (n == "ct") {
     x.key = getU32(e, NFTNL_EXPR_CT_KEY);
     x.dreg = getU32(e, NFTNL_EXPR_CT_DREG);
@@ -108,6 +117,17 @@ NftExpr decodeExpr(const nftnl_expr* e) {
     x.key = getU32(e, NFTNL_EXPR_IMM_VERDICT);
     if (nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN))
       x.chain = nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN);
+  } else if (n == "nat") {
+    // The kernel fills in the range's maximum registers and flags from the
+    // minimum ones: what we set is what identifies the rule.
+    x.key = getU32(e, NFTNL_EXPR_NAT_TYPE);
+    x.base = getU32(e, NFTNL_EXPR_NAT_FAMILY);
+    x.sreg = getU32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN);
+    x.sreg2 = getU32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN);
+  } else if (n == "fib") {
+    x.key = getU32(e, NFTNL_EXPR_FIB_RESULT);
+    x.flags = getU32(e, NFTNL_EXPR_FIB_FLAGS);
+    x.dreg = getU32(e, NFTNL_EXPR_FIB_DREG);
   } else if (n == "log") {
     x.data = nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)
                  ? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX)
@@ -136,6 +156,10 @@ nftnl_set_elem* encodeElem(const NftSet& s, const NftSetElem& el) {
                        static_cast<uint32_t>(el.keyEnd.size()));
   }
   if (el.flags) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, el.flags);
+  if (!el.data.empty()) {
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, el.data.data(),
+                       static_cast<uint32_t>(el.data.size()));
+  }
   if (s.dataType == NFT_DATA_VERDICT && !(el.flags & NFT_SET_ELEM_INTERVAL_END)) {
     nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(el.verdict));
     if (!el.chain.empty()) nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, el.chain.c_str());
@@ -150,6 +174,7 @@ nftnl_set_elem* encodeElem(const NftSet& s, const NftSetElem& el) {
 NftSetElem decodeElem(nftnl_set_elem* e) {
   NftSetElem el{.key = elemBytes(e, NFTNL_SET_ELEM_KEY),
                 .keyEnd = elemBytes(e, NFTNL_SET_ELEM_KEY_END),
+                .data = elemBytes(e, NFTNL_SET_ELEM_DATA),
                 .comment = commentOf(elemBytes(e, NFTNL_SET_ELEM_USERDATA))};
   if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
     el.flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);

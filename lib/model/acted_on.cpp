@@ -20,6 +20,10 @@ std::vector<std::set<std::string>> actedOn(const DesiredState& old, const Desire
     if (before) each(vpcsOf(*before));
     if (after) each(vpcsOf(*after));
   });
+  eachChange(old.portForwards(), next.portForwards(),
+             [&](const PortForward* before, const PortForward* after) {
+               out.insert({(after ? after : before)->vpc});
+             });
   auto peering = [&](const Peering* before, const Peering* after) {
     if (!before) {
       out.insert({after->vpc});

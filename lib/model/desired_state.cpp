@@ -26,6 +26,14 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// A NIC (or instance) that a port forward leads to goes only after the
+// forward: the forward would otherwise lead nowhere.
+void requireNoForwards(const std::vector<std::string>& forwards, const std::string& what) {
+  if (forwards.empty()) return;
+  throw DomainError::conflict(what + " is the target of port forwards (" + joined(forwards) +
+                              "); delete them first");
+}
+
 // Where a policy target was written, for errors: the document's own path.
 std::string targetField(const Policy& p, bool list, size_t section, size_t i) {
   if (p.format == "seed") return list ? "[" + std::to_string(section) + "].subnet" : "subnet";
@@ -52,8 +60,9 @@ std::set<std::string> vpcsOf(const Policy& p) {
 
 DesiredState::DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
                            std::vector<Policy> policies, std::vector<Instance> instances,
-                           std::vector<Lab> labs)
+                           std::vector<Lab> labs, std::vector<PortForward> forwards)
     : host_(std::move(host)) {
+  for (auto& f : forwards) put(forwards_, std::move(f));
   for (auto& l : labs) put(labs_, std::move(l));
   for (auto& v : vpcs) put(vpcs_, std::move(v));
   for (auto& p : peerings) peerings_[p.name] = std::move(p);
@@ -97,6 +106,9 @@ const Instance* DesiredState::findInstance(const std::string& name) const {
 const Lab* DesiredState::findLab(const std::string& name) const {
   return find(labs_, name);
 }
+const PortForward* DesiredState::findPortForward(const std::string& name) const {
+  return find(forwards_, name);
+}
 const Peering* DesiredState::findPeering(const std::string& name) const {
   auto it = peerings_.find(name);
   return it == peerings_.end() ? nullptr : &it->second;
@@ -137,6 +149,12 @@ const Lab& DesiredState::lab(const std::string& name) const {
   throw DomainError::notFound("lab " + name + " not found");
 }
 
+const PortForward& DesiredState::portForward(const std::string& name) const {
+  if (const PortForward* f = findPortForward(name)) return *f;
+  refuseIfHeld("port_forward", name);
+  throw DomainError::notFound("port forward " + name + " not found");
+}
+
 std::vector<std::string> DesiredState::ownedBy(const std::string& lab) const {
   std::vector<std::string> out;
   for (const auto& [name, v] : vpcs_)
@@ -147,6 +165,8 @@ std::vector<std::string> DesiredState::ownedBy(const std::string& lab) const {
     if (p->lab == lab) out.push_back("policy " + name);
   for (const auto& [name, i] : instances_)
     if (i->lab == lab) out.push_back("instance " + name);
+  for (const auto& [name, f] : forwards_)
+    if (f->lab == lab) out.push_back("port_forward " + name);
   return out;
 }
 
@@ -234,6 +254,7 @@ void DesiredState::requireUnused(const SubnetRef& ref) const {
   refuse(policiesOn(ref), "policies applied",
          "delete them or remove it from their applies_to first");
   refuse(nicsIn(ref), "instance NICs", "delete them first");
+  refuse(forwardsInto(ref), "port forwards", "delete them first");
 }
 
 // --- VPCs and subnets ---
@@ -491,6 +512,7 @@ void DesiredState::apply(const change::CreateInstance& c) {
 
 void DesiredState::apply(const change::DeleteInstance& c) {
   requireOwner("instance", c.name, instance(c.name).lab, c.lab);
+  requireNoForwards(forwardsTo(c.name, ""), "instance " + c.name);
   instances_.erase(c.name);
 }
 
@@ -530,6 +552,7 @@ void DesiredState::apply(const change::RemoveNic& c) {
   if (it == i.nics.begin())
     throw DomainError::conflict("eth0 is the primary NIC of " + i.name +
                                 "; it goes only with the instance");
+  requireNoForwards(forwardsTo(i.name, c.nic), "NIC " + i.name + "/" + c.nic);
   i.nics.erase(it);
   put(instances_, std::move(i));
 }
@@ -559,6 +582,11 @@ void DesiredState::apply(const change::Adopt& c) {
     take(i.lab);
     i.lab = c.lab;
     put(instances_, std::move(i));
+  } else if (c.kind == "port_forward") {
+    PortForward f = portForward(c.name);
+    take(f.lab);
+    f.lab = c.lab;
+    put(forwards_, std::move(f));
   } else {
     throw DomainError::invalid("kind", "no object kind \"" + c.kind + "\" to adopt");
   }

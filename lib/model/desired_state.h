@@ -23,6 +23,7 @@
 #include "lib/model/names.h"
 #include "lib/model/peering.h"
 #include "lib/model/policy.h"
+#include "lib/model/port_forward.h"
 #include "lib/model/quarantine.h"
 #include "lib/model/vpc.h"
 
@@ -113,8 +114,17 @@ struct RemoveNic {
   std::string nic;
   std::string lab;
 };
+// The target is resolved by `with` (PortForward's vpc, subnet, targetIp,
+// instance and nic are filled in there).
+struct CreatePortForward {
+  PortForward forward;
+};
+struct DeletePortForward {
+  std::string name;
+  std::string lab;
+};
 // The lab takes over an object made outside any lab (vpcctl lab apply
-// --adopt): `kind` is vpc, peering, policy or instance.
+// --adopt): `kind` is vpc, peering, policy, instance or port_forward.
 struct Adopt {
   std::string kind;
   std::string name;
@@ -135,7 +145,8 @@ using Change = std::variant<change::CreateVpc, change::DeleteVpc, change::Create
                             change::RejectPeering, change::DeletePeering, change::ExpirePeerings,
                             change::PutPolicy, change::DeletePolicy, change::CreateInstance,
                             change::DeleteInstance, change::UpdateInstance, change::AddNic,
-                            change::RemoveNic, change::Adopt, change::PutLab, change::DeleteLab>;
+                            change::RemoveNic, change::CreatePortForward, change::DeletePortForward,
+                            change::Adopt, change::PutLab, change::DeleteLab>;
 
 // Calls `changed(old, new)` for each object of a table that differs between
 // two states (either may be null: created or deleted). Objects shared by both
@@ -163,7 +174,7 @@ class DesiredState {
   // each was validated when it was loaded).
   DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
                std::vector<Policy> policies, std::vector<Instance> instances,
-               std::vector<Lab> labs = {});
+               std::vector<Lab> labs = {}, std::vector<PortForward> forwards = {});
 
   // What start-up held back because its state file could not be read: it
   // is in none of the tables, its names and transit /30s stay taken, and a
@@ -187,6 +198,7 @@ class DesiredState {
   const Table<Policy>& policies() const { return policies_; }
   const Table<Instance>& instances() const { return instances_; }
   const Table<Lab>& labs() const { return labs_; }
+  const Table<PortForward>& portForwards() const { return forwards_; }
 
   // nullptr when absent.
   const Vpc* findVpc(const std::string& name) const;
@@ -195,6 +207,7 @@ class DesiredState {
   const Policy* findPolicy(const std::string& name) const;
   const Instance* findInstance(const std::string& name) const;
   const Lab* findLab(const std::string& name) const;
+  const PortForward* findPortForward(const std::string& name) const;
   // NotFound errors naming the object.
   const Vpc& vpc(const std::string& name) const;
   const Subnet& subnet(const SubnetRef& ref) const;
@@ -202,6 +215,7 @@ class DesiredState {
   const Policy& policy(const std::string& name) const;
   const Instance& instance(const std::string& name) const;
   const Lab& lab(const std::string& name) const;
+  const PortForward& portForward(const std::string& name) const;
   // "vpc prod", "policy db-in": every object the lab owns, in no set order.
   std::vector<std::string> ownedBy(const std::string& lab) const;
 
@@ -209,6 +223,10 @@ class DesiredState {
   // ref.subnet is empty), and "instance/eth<k>" of the NICs there.
   std::vector<std::string> policiesOn(const SubnetRef& ref) const;
   std::vector<std::string> nicsIn(const SubnetRef& ref) const;
+  // Port forwards into the subnet (any subnet of the VPC when ref.subnet is
+  // empty), or to an instance (any of its NICs when nic is empty).
+  std::vector<std::string> forwardsInto(const SubnetRef& ref) const;
+  std::vector<std::string> forwardsTo(const std::string& instance, const std::string& nic) const;
   // The addresses of a subnet that are neither reserved nor held by a NIC,
   // lowest first.
   std::vector<Ipv4> availableIps(const SubnetRef& ref, size_t limit) const;
@@ -235,6 +253,8 @@ class DesiredState {
   void apply(const change::UpdateInstance& c);
   void apply(const change::AddNic& c);
   void apply(const change::RemoveNic& c);
+  void apply(const change::CreatePortForward& c);
+  void apply(const change::DeletePortForward& c);
   void apply(const change::Adopt& c);
   void apply(const change::PutLab& c);
   void apply(const change::DeleteLab& c);
@@ -244,6 +264,8 @@ class DesiredState {
   void requireUnused(const SubnetRef& ref) const;
   Peering& pending(const std::string& name, const std::string& verb);
   void resolveTargets(Policy& p, bool list) const;
+  // Fills in what a forward's target names (lib/model/desired_forwards.cpp).
+  void resolveTarget(PortForward& f) const;
   Nic allocateNic(const NicRequest& r, const std::string& instance, int index) const;
   int freeTransitIndex() const;
   // 409 naming the file when start-up held `kind name` back (or everything).
@@ -259,6 +281,7 @@ class DesiredState {
   Table<Policy> policies_;
   Table<Instance> instances_;
   Table<Lab> labs_;
+  Table<PortForward> forwards_;
   std::shared_ptr<const Quarantine> quarantine_;  // null: nothing held
 };
 

@@ -91,7 +91,8 @@ void holdTouching(std::vector<T>& objects, const std::string& kind, Quarantine& 
 
 Quarantine quarantine(std::vector<StateDamage> damage, std::vector<Vpc>& vpcs,
                       std::vector<Peering>& peerings, std::vector<Policy>& policies,
-                      std::vector<Instance>& instances, std::vector<Lab>& labs) {
+                      std::vector<Instance>& instances, std::vector<Lab>& labs,
+                      std::vector<PortForward>* forwards) {
   Quarantine q;
   std::set<std::string> known;
   for (const auto& v : vpcs) known.insert(v.name);
@@ -122,6 +123,10 @@ Quarantine quarantine(std::vector<StateDamage> damage, std::vector<Vpc>& vpcs,
     holdTouching(policies, "policy", q, heldVpcs, grew, [](const Policy& p) { return vpcsOf(p); });
     holdTouching(instances, "instance", q, heldVpcs, grew,
                  [](const Instance& i) { return vpcsOf(i); });
+    if (forwards) {
+      holdTouching(*forwards, "port_forward", q, heldVpcs, grew,
+                   [](const PortForward& f) { return std::set<std::string>{f.vpc}; });
+    }
   }
   std::erase_if(vpcs, [&](const Vpc& v) {
     if (!heldVpcs.count(v.name)) return false;

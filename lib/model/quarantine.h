@@ -23,6 +23,7 @@
 #include "lib/model/lab.h"
 #include "lib/model/peering.h"
 #include "lib/model/policy.h"
+#include "lib/model/port_forward.h"
 #include "lib/model/vpc.h"
 
 namespace vpcd {
@@ -56,9 +57,10 @@ struct Quarantine {
 };
 
 // Takes out of the loaded objects everything `damage` holds (the rules
-// above) and says why each is held.
+// above) and says why each is held. A port forward into a held VPC is held.
 Quarantine quarantine(std::vector<StateDamage> damage, std::vector<Vpc>& vpcs,
                       std::vector<Peering>& peerings, std::vector<Policy>& policies,
-                      std::vector<Instance>& instances, std::vector<Lab>& labs);
+                      std::vector<Instance>& instances, std::vector<Lab>& labs,
+                      std::vector<PortForward>* forwards = nullptr);
 
 }  // namespace vpcd

@@ -134,8 +134,11 @@ Namespace routerSide(const VpcInputs& in, const std::vector<PeerLink>& peers) {
   for (const auto& s : vpc.subnets) subnets.emplace_back(s.name, s.cidr);
   std::vector<const Policy*> policies;
   for (const auto& p : in.policies) policies.push_back(p.get());
-  NftTable table =
-      routerTable(kRouterUplink, publicSubnets, peers, subnetFilters(vpc.name, subnets, policies));
+  std::vector<RouterForward> forwards;
+  for (const auto& f : in.forwards)
+    forwards.push_back({f->protocolNumber(), f->listenPort, f->targetIp, f->targetPort});
+  NftTable table = routerTable(kRouterUplink, publicSubnets, peers,
+                               subnetFilters(vpc.name, subnets, policies), forwards);
   ns.tables[table.key()] = table;
   addBridgePorts(ns, vpc, in.instances);
   return ns;
@@ -239,7 +242,7 @@ std::string forwardingSysctl(const std::string& device) {
 
 bool VpcInputs::operator==(const VpcInputs& o) const {
   return sameValues(vpc, o.vpc) && transitPool == o.transitPool && peers == o.peers &&
-         sameValues(policies, o.policies) &&
+         sameValues(policies, o.policies) && sameValues(forwards, o.forwards) &&
          std::equal(instances.begin(), instances.end(), o.instances.begin(), o.instances.end(),
                     InstanceShape{});
 }
@@ -268,6 +271,9 @@ std::map<std::string, VpcInputs> vpcInputs(const DesiredState& state) {
     if (!placed(state, *i)) continue;
     for (const auto& vpc : in) out[vpc].instances.push_back(i);
   }
+  for (const auto& [name, f] : state.portForwards()) {
+    if (out.count(f->vpc)) out[f->vpc].forwards.push_back(f);
+  }
   return out;
 }
 
@@ -294,7 +300,14 @@ Namespace hostSide(const DesiredState& state) {
     // the transit pool out of it; with no VPC left, the table goes too. With
     // no uplink (no default route) nothing leaves, and nothing is masqueraded.
     if (!settings.uplink.empty()) host.sysctls[forwardingSysctl(settings.uplink)] = kOn;
-    NftTable table = hostTable(settings.transitPool, settings.uplink);
+    std::vector<HostForward> forwards;
+    for (const auto& [name, f] : state.portForwards()) {
+      const Vpc* vpc = state.findVpc(f->vpc);
+      if (!vpc) continue;
+      forwards.push_back({f->protocolNumber(), f->listenAddress, f->listenPort,
+                          transitFor(settings.transitPool, vpc->transitIndex).routerEnd.addr});
+    }
+    NftTable table = hostTable(settings.transitPool, settings.uplink, forwards);
     host.tables[table.key()] = table;
   }
   return host;

@@ -48,9 +48,10 @@ struct PeerSide {
 struct VpcInputs {
   std::shared_ptr<const Vpc> vpc;
   Cidr transitPool;
-  std::vector<PeerSide> peers;                             // by peering name
-  std::vector<std::shared_ptr<const Policy>> policies;     // with a target here
-  std::vector<std::shared_ptr<const Instance>> instances;  // with a NIC here
+  std::vector<PeerSide> peers;                               // by peering name
+  std::vector<std::shared_ptr<const Policy>> policies;       // with a target here
+  std::vector<std::shared_ptr<const Instance>> instances;    // with a NIC here
+  std::vector<std::shared_ptr<const PortForward>> forwards;  // into this VPC
   bool operator==(const VpcInputs& o) const;
 };
 

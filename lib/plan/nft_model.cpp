@@ -24,22 +24,22 @@ std::string hex(const std::string& bytes) {
 }  // namespace
 
 bool NftExpr::operator==(const NftExpr& o) const {
-  return std::tie(name, key, dreg, sreg, op, base, offset, len, flags, data, xorData, set, chain,
-                  toVerdict) == std::tie(o.name, o.key, o.dreg, o.sreg, o.op, o.base, o.offset,
-                                         o.len, o.flags, o.data, o.xorData, o.set, o.chain,
-                                         o.toVerdict);
+  return std::tie(name, key, dreg, sreg, sreg2, op, base, offset, len, flags, data, xorData, set,
+                  chain, toVerdict) == std::tie(o.name, o.key, o.dreg, o.sreg, o.sreg2, o.op,
+                                                o.base, o.offset, o.len, o.flags, o.data, o.xorData,
+                                                o.set, o.chain, o.toVerdict);
 }
 
 bool NftSetElem::operator==(const NftSetElem& o) const {
-  return std::tie(key, keyEnd, flags, verdict, chain, comment, counter) ==
-         std::tie(o.key, o.keyEnd, o.flags, o.verdict, o.chain, o.comment, o.counter);
+  return std::tie(key, keyEnd, data, flags, verdict, chain, comment, counter) ==
+         std::tie(o.key, o.keyEnd, o.data, o.flags, o.verdict, o.chain, o.comment, o.counter);
 }
 
 // On an equal key an interval's end sorts before the next interval's start:
 // the kernel takes them in that order only (as nft sends them).
 bool NftSetElem::operator<(const NftSetElem& o) const {
-  return std::tie(key, keyEnd, o.flags, verdict, chain, comment, counter) <
-         std::tie(o.key, o.keyEnd, flags, o.verdict, o.chain, o.comment, o.counter);
+  return std::tie(key, keyEnd, o.flags, data, verdict, chain, comment, counter) <
+         std::tie(o.key, o.keyEnd, flags, o.data, o.verdict, o.chain, o.comment, o.counter);
 }
 
 std::string NftExpr::str() const {
@@ -50,8 +50,9 @@ std::string NftExpr::str() const {
   if (key) field("key", key);
   if (dreg) field("dreg", dreg);
   if (sreg) field("sreg", sreg);
+  if (sreg2) field("sreg2", sreg2);
   if (op) field("op", op);
-  if (name == "payload") {
+  if (name == "payload" || name == "nat") {
     field("base", base);
     field("offset", offset);
   }

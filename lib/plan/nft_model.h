@@ -12,15 +12,17 @@
 namespace vpcd {
 
 struct NftExpr {
-  std::string name;  // meta, cmp, payload, bitwise, lookup, ct, immediate, masq, counter, log
-  uint32_t key = 0;  // meta/ct key; verdict code for immediate; group for log
-  uint32_t dreg = 0;
-  uint32_t sreg = 0;
+  // meta, cmp, payload, bitwise, lookup, ct, immediate, masq, counter, log, nat, fib
+  std::string name;
+  uint32_t key = 0;  // meta/ct key; verdict code for immediate; group for log; nat type; fib result
+  uint32_t dreg = 0;       // a lookup in a data map: where the element's data goes
+  uint32_t sreg = 0;       // nat: the register of the address
+  uint32_t sreg2 = 0;      // nat: the register of the port
   uint32_t op = 0;         // cmp operator
-  uint32_t base = 0;       // payload base
+  uint32_t base = 0;       // payload base; nat family
   uint32_t offset = 0;     // payload offset
   uint32_t len = 0;        // payload and bitwise length
-  uint32_t flags = 0;      // lookup flags (NFT_LOOKUP_F_INV)
+  uint32_t flags = 0;      // lookup flags (NFT_LOOKUP_F_INV); fib flags
   std::string data;        // cmp data; bitwise mask; log prefix
   std::string xorData;     // bitwise xor
   std::string set;         // lookup set name
@@ -60,6 +62,7 @@ struct NftChain {
 struct NftSetElem {
   std::string key;     // raw bytes, network order as the kernel keeps them
   std::string keyEnd;  // last key of a range in a concatenated interval set
+  std::string data;    // a data map's value (a port forward's address . port)
   uint32_t flags = 0;
   int32_t verdict = 0;              // verdict maps: NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_RETURN, ...
   std::string chain;                // jump/goto target of the verdict
@@ -76,7 +79,7 @@ struct NftSet {
   uint32_t flags = 0;
   uint32_t keyType = 0;
   uint32_t keyLen = 0;
-  uint32_t dataType = 0;  // maps: NFT_DATA_VERDICT
+  uint32_t dataType = 0;  // maps: NFT_DATA_VERDICT, or the type of the data (flags NFT_SET_MAP)
   uint32_t dataLen = 0;
   std::vector<uint8_t> fields;  // concatenations: length of each field in bytes
   bool counter = false;         // every element gets a counter

@@ -5,6 +5,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter_bridge.h>
+#include <linux/rtnetlink.h>  // RTN_LOCAL, for fib
 
 #include <algorithm>
 
@@ -68,6 +69,81 @@ std::string macKey(const std::string& mac) {
   return out;
 }
 
+// A port as a concatenation field: two bytes, network order, in a register of four.
+std::string portField(uint16_t port) {
+  uint16_t be = htons(port);
+  std::string out(reinterpret_cast<const char*>(&be), 2);
+  out.resize(4, '\0');
+  return out;
+}
+std::string protoField(uint8_t proto) {
+  std::string out(4, '\0');
+  out[0] = static_cast<char>(proto);
+  return out;
+}
+
+constexpr uint32_t kInetProtoType = 12;    // nft's TYPE_INET_PROTOCOL
+constexpr uint32_t kInetServiceType = 13;  // nft's TYPE_INET_SERVICE
+constexpr uint32_t kAddrPortType = (kIpv4AddrType << kConcatBits) | kInetServiceType;
+constexpr uint32_t kProtoPortType = (kInetProtoType << kConcatBits) | kInetServiceType;
+constexpr uint32_t kTransportDport = 2;  // offset in the TCP and UDP headers
+constexpr int32_t kNatDstPriority = -100;
+
+NftSet forwardMap(const std::string& name, uint32_t keyType, uint32_t keyLen) {
+  return NftSet{.name = name,
+                .flags = NFT_SET_MAP,
+                .keyType = keyType,
+                .keyLen = keyLen,
+                .dataType = kAddrPortType,
+                .dataLen = 8};
+}
+
+// `meta l4proto . th dport` from register `reg` on (each field a 32-bit register).
+std::vector<NftExpr> protoPort(uint32_t reg) {
+  return {meta(NFT_META_L4PROTO, reg), payload(NFT_PAYLOAD_TRANSPORT_HEADER, kTransportDport, 2,
+                                               reg == kReg ? uint32_t{NFT_REG32_01} : reg + 1)};
+}
+
+// `dnat ip to <key> map @map`: the element's address . port land in
+// registers 1 and 9 (NFT_REG32_01), where the nat expression reads them.
+std::vector<NftExpr> dnatByMap(const std::string& map) {
+  NftExpr l = lookup(map);
+  l.dreg = kReg;
+  return {l, NftExpr{.name = "nat",
+                     .key = NFT_NAT_DNAT,
+                     .sreg = kReg,
+                     .sreg2 = NFT_REG32_01,
+                     .base = NFPROTO_IPV4}};
+}
+
+std::vector<NftExpr> ctDnat() {
+  return {NftExpr{.name = "ct", .key = NFT_CT_STATUS, .dreg = kReg}, bitmask(u32(IPS_DST_NAT)),
+          cmp(NFT_CMP_NEQ, u32(0))};
+}
+
+void addRouterForwards(NftTable& t, const std::string& uplink,
+                       const std::vector<RouterForward>& forwards, const NftExpr& pass) {
+  if (forwards.empty()) return;
+  NftSet map = forwardMap("forwards", kProtoPortType, 8);
+  for (const auto& f : forwards) {
+    map.elems.push_back({.key = protoField(f.protocol) + portField(f.port),
+                         .data = be32(f.target.value) + portField(f.targetPort)});
+  }
+  t.sets.push_back(std::move(map));
+  t.chains.push_back({"prerouting", "nat", NF_INET_PRE_ROUTING, kNatDstPriority, NF_ACCEPT});
+  std::vector<NftExpr> dnat = protoPort(kReg);
+  for (auto& x : dnatByMap("forwards")) dnat.push_back(x);
+  t.rules.push_back(rule("prerouting", {ifname(NFT_META_IIFNAME, uplink), ipv4Only(), dnat}));
+  // Ahead of the drops: the replies of a private target leave with its own
+  // (un-NATed) source, translated back only in postrouting.
+  t.rules.insert(
+      t.rules.begin(),
+      rule("forward", {ifname(NFT_META_OIFNAME, uplink), ctDnat(), {verdict(NF_ACCEPT)}}));
+  auto drop = std::find(t.rules.begin(), t.rules.end(),
+                        rule("forward", {ifname(NFT_META_IIFNAME, uplink), {verdict(NF_DROP)}}));
+  t.rules.insert(drop, rule("forward", {ifname(NFT_META_IIFNAME, uplink), ctDnat(), {pass}}));
+}
+
 }  // namespace
 
 // Interval set elements as the kernel's rbtree keeps them: each range is a
@@ -100,7 +176,8 @@ std::vector<NftSetElem> intervalElems(std::vector<Cidr> prefixes) {
 }
 
 NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets,
-                     const std::vector<PeerLink>& peers, const std::vector<SubnetFilter>& filters) {
+                     const std::vector<PeerLink>& peers, const std::vector<SubnetFilter>& filters,
+                     const std::vector<RouterForward>& forwards) {
   NftTable t{.family = NFPROTO_INET, .name = "vpcd"};
   t.sets.push_back(intervalSet("public", publicSubnets));
   t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});
@@ -117,6 +194,7 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
       rule("forward", {fromUplink, ctStateIn(kEstablishedRelated), {verdict(NF_ACCEPT)}}));
   t.rules.push_back(rule("forward", {fromUplink, {verdict(NF_DROP)}}));
   NftExpr pass = filters.empty() ? verdict(NF_ACCEPT) : jumpTo(NFT_GOTO, kFilterChain);
+  addRouterForwards(t, uplink, forwards, pass);
   for (const auto& peer : peers) addPeerRules(t, peer, pass);
   addFilters(t, filters);
   t.canonicalize();
@@ -165,8 +243,56 @@ std::vector<NftRule> transitAccepts(const std::vector<std::string>& transitLinks
   return rules;
 }
 
-NftTable hostTable(const Cidr& transitPool, const std::string& uplink) {
+namespace {
+
+void addHostForwards(NftTable& t, const Cidr& pool, const std::vector<HostForward>& forwards) {
+  if (forwards.empty()) return;
+  NftSet any = forwardMap("forwards_any", kProtoPortType, 8);
+  NftSet at = forwardMap("forwards_at", (kIpv4AddrType << (2 * kConcatBits)) | kProtoPortType, 12);
+  for (const auto& f : forwards) {
+    std::string data = be32(f.router.value) + portField(f.port);
+    std::string key = protoField(f.protocol) + portField(f.port);
+    if (f.listen) {
+      at.elems.push_back({.key = be32(f.listen->value) + key, .data = data});
+    } else {
+      any.elems.push_back({.key = key, .data = data});
+    }
+  }
+  t.sets = {any, at};
+  t.chains.push_back({"prerouting", "nat", NF_INET_PRE_ROUTING, kNatDstPriority, NF_ACCEPT});
+  t.chains.push_back({"output", "nat", NF_INET_LOCAL_OUT, kNatDstPriority, NF_ACCEPT});
+  std::vector<NftExpr> local = {
+      NftExpr{
+          .name = "fib", .key = NFT_FIB_RESULT_ADDRTYPE, .dreg = kReg, .flags = NFTA_FIB_F_DADDR},
+      cmp(NFT_CMP_EQ, u32(RTN_LOCAL))};
+  std::vector<NftExpr> byAny = protoPort(kReg), byAt = {ipField(kDaddrOffset)};
+  for (auto& x : dnatByMap("forwards_any")) byAny.push_back(x);
+  for (auto& x : protoPort(NFT_REG32_01)) byAt.push_back(x);
+  for (auto& x : dnatByMap("forwards_at")) byAt.push_back(x);
+  // The host's own connections to 127.0.0.1 stay local: translated to a
+  // router they would carry a loopback source out of the host.
+  std::vector<NftExpr> notLoopback = {payload(NFT_PAYLOAD_NETWORK_HEADER, kDaddrOffset, 1),
+                                      cmp(NFT_CMP_NEQ, std::string(1, '\x7f'))};
+  t.rules.push_back(rule("prerouting", {local, byAny}));
+  t.rules.push_back(rule("prerouting", {byAt}));
+  t.rules.push_back(rule("output", {notLoopback, local, byAny}));
+  t.rules.push_back(rule("output", {byAt}));
+  t.rules.push_back(rule("postrouting", {ipAddrIn(kSaddrOffset, pool),
+                                         ipAddrIn(kDaddrOffset, pool),
+                                         ctDnat(),
+                                         {NftExpr{.name = "masq"}}}));
+  t.rules.push_back(rule("forward", {ipAddrIn(kSaddrOffset, pool),
+                                     ipAddrIn(kDaddrOffset, pool),
+                                     ctDnat(),
+                                     {verdict(NF_ACCEPT)}}));
+}
+
+}  // namespace
+
+NftTable hostTable(const Cidr& transitPool, const std::string& uplink,
+                   const std::vector<HostForward>& forwards) {
   NftTable t{.family = NFPROTO_IPV4, .name = "vpcd"};
+  addHostForwards(t, transitPool, forwards);
   t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});
   t.chains.push_back({"forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT});
   if (!uplink.empty()) {

@@ -1,5 +1,7 @@
 #pragma once
 // The nftables tables vpcd programs, built as values (see nft_model.h).
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,9 +40,27 @@ struct PeerLink {
 // arriving from one peer is ever passed on toward another (never transitive).
 // With policies (policy_compile.h), the accepts above become `goto filter`,
 // and the forward chain ends with `goto filter`.
+// A port forward as the router sees it: what arrives on its uplink for
+// `port` (the host sent it there, lib/plan/desired.cpp) goes to target:targetPort.
+struct RouterForward {
+  uint8_t protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+  uint16_t port = 0;
+  Ipv4 target;
+  uint16_t targetPort = 0;
+};
+
+// With port forwards, also:
+//   map forwards { type inet_proto . inet_service : ipv4_addr . inet_service }
+//   chain prerouting (nat): iifname "uplink" dnat ip to meta l4proto . th dport map @forwards
+//   chain forward:  oifname "uplink" ct status dnat accept   (first: replies of a
+//                                                          private target)
+//                   iifname "uplink" ct status dnat accept|goto filter
+// A private subnet's host so answers a forwarded connection but starts none:
+// only packets of a connection the router itself translated pass.
 NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets,
                      const std::vector<PeerLink>& peers = {},
-                     const std::vector<SubnetFilter>& filters = {});
+                     const std::vector<SubnetFilter>& filters = {},
+                     const std::vector<RouterForward>& forwards = {});
 
 // A port of the VPC bridge and the one IPv4 address and MAC it may send from.
 struct PortAddress {
@@ -68,7 +88,30 @@ NftTable bridgeTable(const std::vector<PortAddress>& ports,
 //   chain postrouting (nat):  ip saddr <transit pool> oifname <uplink> masquerade
 //                             (no rule while there is no uplink)
 //   chain forward (filter):   ip saddr <transit pool> ip daddr <transit pool> drop
-NftTable hostTable(const Cidr& transitPool, const std::string& uplink);
+// A port forward as the host sees it: `protocol` to `port` on `listen` (any
+// local address of the host when unset) goes to the VPC router's end of its
+// transit link, on the same port.
+struct HostForward {
+  uint8_t protocol = 0;
+  std::optional<Ipv4> listen;
+  uint16_t port = 0;
+  Ipv4 router;
+};
+
+// With port forwards, also (the first stage of two: VPC CIDRs may overlap,
+// so the host cannot route to a target; it hands the packet to the router):
+//   map forwards_any { type inet_proto . inet_service : ipv4_addr . inet_service }
+//   map forwards_at  { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
+//   chain prerouting (nat): fib daddr type local dnat to meta l4proto . th dport map @forwards_any
+//                           dnat to ip daddr . meta l4proto . th dport map @forwards_at
+//   chain output (nat):     the same for the host's own connections (not to 127/8)
+//   chain postrouting:      ip saddr <pool> ip daddr <pool> ct status dnat masquerade
+//   chain forward:          ip saddr <pool> ip daddr <pool> ct status dnat accept (before the drop)
+// The last two let other VPCs, and the VPC itself, reach a forward through
+// the host's address (hairpin): the source becomes the host's end of the
+// target's transit link, never a router's own address coming back to it.
+NftTable hostTable(const Cidr& transitPool, const std::string& uplink,
+                   const std::vector<HostForward>& forwards = {});
 
 // Docker's DOCKER-USER chain (table ip filter), which its FORWARD chain jumps
 // to before its drop policy: vpcd's accepts for its transit links there,
