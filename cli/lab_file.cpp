@@ -66,8 +66,9 @@ void emit(YAML::Emitter& out, const json& v) {
   if (v.is_object()) {
     // The order a person writes a lab in: its name and the sections in
     // dependency order first, then the rest alphabetically.
-    static const std::vector<std::string> first{
-        "name", "description", "cidr", "mtu", "type", "vpcs", "peerings", "policies", "instances"};
+    static const std::vector<std::string> first{"name",      "description",  "cidr",     "mtu",
+                                                "type",      "vpcs",         "peerings", "policies",
+                                                "instances", "port_forwards"};
     std::vector<std::string> keys;
     for (const auto& k : first)
       if (v.contains(k)) keys.push_back(k);

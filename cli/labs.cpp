@@ -43,7 +43,8 @@ void printLab(const json& l) {
   std::cout << "lab: " << l["name"].get<std::string>() << "\n"
             << "applied at: " << cell(l, "applied_at") << "\n";
   printEnforcement(std::cout, l);
-  for (const char* kind : {"vpcs", "subnets", "peerings", "policies", "instances"}) {
+  for (const char* kind :
+       {"vpcs", "subnets", "peerings", "policies", "instances", "port_forwards"}) {
     const json& names = l["objects"][kind];
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n.get<std::string>();

@@ -12,7 +12,7 @@ namespace {
 using nlohmann::json;
 
 struct ReachArgs {
-  std::string from, to, proto = "tcp", source;
+  std::string from, to, proto, source;  // proto "": tcp, or a port forward's own
   int port = 0;
   bool noProbe = false;
   std::string lab;
@@ -78,7 +78,8 @@ bool ask(const Options& o, int& rc, const std::string& method, const std::string
 }
 
 void reach(const Options& o, int& rc) {
-  json body{{"from", a.from}, {"to", a.to}, {"proto", a.proto}, {"probe", !a.noProbe}};
+  json body{{"from", a.from}, {"to", a.to}, {"probe", !a.noProbe}};
+  if (!a.proto.empty()) body["proto"] = a.proto;
   if (a.port) body["port"] = a.port;
   if (!a.source.empty()) body["source_address"] = a.source;
   json r;
@@ -131,12 +132,14 @@ void verify(const Options& o, int& rc) {
 void addReachCommands(CLI::App& app, CLI::App& lab, Options& o, int& rc) {
   auto* cmd =
       app.add_subcommand("reach", "can FROM reach TO? the model's answer, proved with packets");
-  cmd->add_option("from", a.from, "vpc/subnet, instance or instance/ethN")->required();
-  cmd->add_option("to", a.to, "the same kinds, or an address")->required();
-  cmd->add_option("--port", a.port, "destination port (tcp, udp)");
-  cmd->add_option("--proto", a.proto)
-      ->check(CLI::IsMember({"tcp", "udp", "icmp"}))
-      ->capture_default_str();
+  cmd->add_option("from", a.from,
+                  "vpc/subnet, instance or instance/ethN; to a port forward, a client's address")
+      ->required();
+  cmd->add_option("to", a.to, "the same kinds, an address, or forward/NAME (a port forward)")
+      ->required();
+  cmd->add_option("--port", a.port, "destination port (tcp, udp; a forward's listen port)");
+  cmd->add_option("--proto", a.proto, "tcp (the default), udp or icmp")
+      ->check(CLI::IsMember({"tcp", "udp", "icmp"}));
   cmd->add_option("--source-address", a.source, "send from this address (anti-spoofing checks)");
   cmd->add_flag("--no-probe", a.noProbe, "answer from the model alone, send no packet");
   cmd->callback([&o, &rc] { reach(o, rc); });

@@ -74,11 +74,9 @@ json stepsJson(const std::vector<LabStep>& steps) {
 
 json LabService::shown(const Lab& lab) const {
   const DesiredState& s = engine_.state();
-  json objects{{"vpcs", json::array()},
-               {"subnets", json::array()},
-               {"peerings", json::array()},
-               {"policies", json::array()},
-               {"instances", json::array()}};
+  json objects{{"vpcs", json::array()},      {"subnets", json::array()},
+               {"peerings", json::array()},  {"policies", json::array()},
+               {"instances", json::array()}, {"port_forwards", json::array()}};
   std::set<std::string> vpcs;
   for (const auto& [name, v] : s.vpcs()) {
     if (v->lab != lab.name) continue;
@@ -92,6 +90,8 @@ json LabService::shown(const Lab& lab) const {
     if (p->lab == lab.name) objects["policies"].push_back(name);
   for (const auto& [name, i] : s.instances())
     if (i->lab == lab.name) objects["instances"].push_back(name);
+  for (const auto& [name, f] : s.portForwards())
+    if (f->lab == lab.name) objects["port_forwards"].push_back(name);
   json out{{"name", lab.name},
            {"document", lab.document},
            {"objects", objects},

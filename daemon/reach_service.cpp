@@ -112,8 +112,8 @@ std::vector<json> ReachService::answer(const std::vector<json>& questions, bool 
   std::vector<json> out;
   for (const auto& a : answers) {
     json j = a.json();
-    j["proto"] = queries[out.size()].proto;
-    j["port"] = queries[out.size()].port ? json(queries[out.size()].port) : json();
+    j["proto"] = a.proto;
+    j["port"] = a.port ? json(a.port) : json();
     out.push_back(std::move(j));
   }
   std::string skipped = !probe                    ? "not asked for (probe: false)"
@@ -126,11 +126,25 @@ std::vector<json> ReachService::answer(const std::vector<json>& questions, bool 
     }
     return out;
   }
+  // A client outside the host (through a port forward) has no namespace of
+  // vpcd's to send from: the model alone answers for it.
+  std::vector<size_t> probed;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].from.kind != ReachEndpoint::Kind::Internet) {
+      probed.push_back(i);
+      continue;
+    }
+    out[i]["probe"] = {{"skipped",
+                        "the source is outside the host: vpcd cannot send from it; "
+                        "connect from the client itself"}};
+    out[i]["agree"] = nullptr;
+  }
   Prober prober(engine_.config().netnsDir);
-  for (size_t first = 0; first < answers.size(); first += kProbesAtOnce) {
-    size_t last = std::min(answers.size(), first + kProbesAtOnce);
+  for (size_t first = 0; first < probed.size(); first += kProbesAtOnce) {
+    size_t last = std::min(probed.size(), first + kProbesAtOnce);
     std::vector<ProbeSpec> specs;
-    for (size_t i = first; i < last; ++i) specs.push_back(specOf(answers[i], queries[i]));
+    for (size_t k = first; k < last; ++k)
+      specs.push_back(specOf(answers[probed[k]], queries[probed[k]]));
     // One question alone: the counters of vpcd's rules along its path show
     // where its packets went (with several in flight they would mix).
     bool count = answers.size() == 1;
@@ -142,12 +156,13 @@ std::vector<json> ReachService::answer(const std::vector<json>& questions, bool 
     if (count)
       out[0]["counted"] =
           any ? moved(before, snapshot(engine_.kernel(), routersOf(answers[0]))) : json();
-    for (size_t i = first; i < last; ++i) {
-      const ProbeResult& r = results[i - first];
+    for (size_t k = first; k < last; ++k) {
+      size_t i = probed[k];
+      const ProbeResult& r = results[k - first];
       json& j = out[i];
       j["probe"] = r.json();
       bool reached = r.received > 0;
-      bool unseen = queries[i].proto == "udp" && !r.ourListener && !specs[i - first].dstNs.empty();
+      bool unseen = queries[i].proto == "udp" && !r.ourListener && !specs[k - first].dstNs.empty();
       if (unseen && !reached) {
         // The user's own UDP service listens there: what it got is its own.
         j["agree"] = nullptr;
@@ -172,8 +187,9 @@ Reply ReachService::verify(const std::string& name) {
   std::vector<json> questions;
   json expect = lab.document.value("expect", json::array());
   for (const auto& e : expect) {
-    json q{{"from", e["from"]}, {"to", e["to"]}, {"proto", e.value("proto", "tcp")}};
-    if (e.contains("port")) q["port"] = e["port"];
+    json q{{"from", e["from"]}, {"to", e["to"]}};
+    for (const char* k : {"proto", "port"})
+      if (e.contains(k)) q[k] = e[k];
     questions.push_back(q);
   }
   std::vector<json> answers;

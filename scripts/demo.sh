@@ -47,11 +47,13 @@ echo "== delete"
 show vpcctl vpc delete prod
 show ip netns list
 echo
-echo "== a whole environment from one file: labs/shop.yaml (two VPCs, a peering, a policy, two instances)"
+echo "== a whole environment from one file: labs/shop.yaml (two VPCs, a peering, a policy, two instances, a port forward)"
 show vpcctl lab apply -f "$ROOT/labs/shop.yaml"
 wait_until 10 ip netns exec vpc-prod.web bash -c "echo > /dev/tcp/10.10.1.3/8080" || true
 echo "== web -> instance api's HTTP server (python3 -m http.server 8080 in vm-api)"
 show ip netns exec vpc-prod.web curl -s -o /dev/null -w "HTTP %{http_code} from %{remote_ip}\n" --max-time 2 http://10.10.1.3:8080/
+echo "== the internet -> the host's port 8080 -> api (port forward shop-web); api sees the client's own address"
+show ip netns exec internet curl -s -o /dev/null -w "HTTP %{http_code} from %{remote_ip}\n" --max-time 2 "http://$UPLINK_ADDR:8080/"
 echo "== web -> pg:5432 is allowed by policy db-in; web -> pg:6432 is dropped by it (no refusal comes back)"
 show ip netns exec vpc-prod.web timeout 2 bash -c "echo > /dev/tcp/10.10.2.20/5432 && echo connected"
 show ip netns exec vpc-prod.web timeout 2 bash -c "echo > /dev/tcp/10.10.2.20/6432 && echo connected"

@@ -32,6 +32,8 @@ bad = [
     {**shop, "vpcs": [{"name": "Prod", "cidr": "10.10.0.0/16"}]},
     {**shop, "instances": [{"name": "x", "nics": [{"subnet": "prod"}]}]},
     {**shop, "expect": [{"from": "a", "to": "b"}]},
+    {**shop, "port_forwards": [{"name": "web", "listen_port": 0, "target": "api"}]},
+    {**shop, "port_forwards": [{"name": "web", "listen_port": 80}]},
 ]
 for doc in bad:
     if validator.is_valid(doc):

@@ -159,6 +159,20 @@ void parseInstances(const json& body, LabDocument& doc) {
   }
 }
 
+// A forward's target must be an object of the lab too: checked when the
+// plan resolves it (lab_plan.cpp), as `with` does for a request.
+void parseForwards(const json& body, LabDocument& doc, int64_t now) {
+  const json& list = section(body, "port_forwards");
+  Names names("port forward");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = at("port_forwards", i);
+    PortForward f = parsedAt(path, [&] { return parsePortForward(list[i], now); });
+    names.add(f.name, path);
+    f.lab = doc.name;
+    doc.forwards.push_back({std::move(f), path});
+  }
+}
+
 // `expect:` is checked by `vpcctl lab verify`; its shape is checked here.
 void checkExpectations(const json& body) {
   const json& list = section(body, "expect");
@@ -175,8 +189,8 @@ void checkExpectations(const json& body) {
       if (e.contains("port")) {
         if (!e["port"].is_number_integer() || e["port"] < 1 || e["port"] > 65535)
           throw DomainError::invalid("port", "must be a port number (1-65535)");
-      } else if (proto != "icmp") {
-        throw DomainError::invalid("port", "is required for " + proto);
+      } else if (proto != "icmp" && e["to"].get<std::string>().rfind("forward/", 0) != 0) {
+        throw DomainError::invalid("port", "is required for " + proto);  // a forward has its own
       }
       if (!e.contains("reach") || !e["reach"].is_boolean())
         throw DomainError::invalid("reach", "is required: true or false");
@@ -195,8 +209,8 @@ const LabDocument::VpcEntry* LabDocument::findVpc(const std::string& vpc) const 
 }
 
 LabDocument parseLabDocument(const json& body, const std::string& name, int64_t now) {
-  requireObject(body,
-                {"name", "description", "vpcs", "peerings", "policies", "instances", "expect"});
+  requireObject(body, {"name", "description", "vpcs", "peerings", "policies", "instances",
+                       "port_forwards", "expect"});
   LabDocument doc;
   if (body.contains("name")) {
     doc.name = requireString(body, "name");
@@ -216,6 +230,7 @@ LabDocument parseLabDocument(const json& body, const std::string& name, int64_t 
   parsePeerings(body, doc, now);
   parsePolicies(body, doc, now);
   parseInstances(body, doc);
+  parseForwards(body, doc, now);
   checkExpectations(body);
   return doc;
 }

@@ -30,10 +30,15 @@ struct LabDocument {
     InstanceRequest request;
     std::string path;
   };
+  struct ForwardEntry {
+    PortForward forward;  // as asked for: its target not yet resolved
+    std::string path;
+  };
   std::vector<VpcEntry> vpcs;
   std::vector<PeeringEntry> peerings;
   std::vector<PolicyEntry> policies;
   std::vector<InstanceEntry> instances;
+  std::vector<ForwardEntry> forwards;
 
   const VpcEntry* findVpc(const std::string& name) const;
 };
@@ -46,7 +51,7 @@ LabDocument parseLabDocument(const nlohmann::json& body, const std::string& name
 // One line of a plan: what happens to one object.
 struct LabStep {
   std::string action;  // create, change, replace, delete, adopt
-  std::string kind;    // vpc, subnet, peering, policy, instance
+  std::string kind;    // vpc, subnet, peering, policy, instance, port_forward
   std::string name;    // "prod", "prod/web"
   std::string path;    // where the document names it; "" for a delete
 };
@@ -62,9 +67,9 @@ struct LabPlan {
 // The state that matches `doc`: what is missing created, what differs changed
 // (in place where the API can, replaced where it cannot: a VPC's cidr or mtu,
 // a subnet's cidr or type, a peering's VPCs or allow-lists, an instance's
-// NICs), and what the lab owns but the document no longer names deleted.
-// With `adopt`, objects made outside any lab that the document names become
-// the lab's. Throws DomainError naming the document path.
+// NICs, any field of a port forward), and what the lab owns but the document no longer names
+// deleted. With `adopt`, objects made outside any lab that the document names become the lab's.
+// Throws DomainError naming the document path.
 LabPlan planLab(const DesiredState& current, const LabDocument& doc, bool adopt, int64_t now);
 // Everything the lab owns deleted, then its record.
 LabPlan planDestroy(const DesiredState& current, const std::string& lab);

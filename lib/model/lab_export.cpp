@@ -42,6 +42,16 @@ json instanceEntry(const Instance& i) {
   return out;
 }
 
+json forwardEntry(const PortForward& f) {
+  json out{{"name", f.name},
+           {"protocol", f.protocol},
+           {"listen_port", f.listenPort},
+           {"target", f.target},
+           {"target_port", f.targetPort}};
+  if (f.listenAddress) out["listen_address"] = f.listenAddress->str();
+  return out;
+}
+
 }  // namespace
 
 json exportLab(const DesiredState& state, const std::string& lab, const std::string& name) {
@@ -55,7 +65,7 @@ json exportLab(const DesiredState& state, const std::string& lab, const std::str
     if (!items.empty()) doc[key] = std::move(items);
   };
   json vpcs = json::array(), peerings = json::array(), policies = json::array(),
-       instances = json::array();
+       instances = json::array(), forwards = json::array();
   for (const auto& [n, v] : state.vpcs())
     if (mine(v->lab)) vpcs.push_back(vpcEntry(*v));
   for (const auto& [n, p] : state.peerings())
@@ -64,10 +74,13 @@ json exportLab(const DesiredState& state, const std::string& lab, const std::str
     if (mine(p->lab)) policies.push_back(policyEntry(*p));
   for (const auto& [n, i] : state.instances())
     if (mine(i->lab)) instances.push_back(instanceEntry(*i));
+  for (const auto& [n, f] : state.portForwards())
+    if (mine(f->lab)) forwards.push_back(forwardEntry(*f));
   section("vpcs", std::move(vpcs));
   section("peerings", std::move(peerings));
   section("policies", std::move(policies));
   section("instances", std::move(instances));
+  section("port_forwards", std::move(forwards));
   if (const Lab* record = lab.empty() ? nullptr : state.findLab(lab)) {
     if (record->document.contains("expect")) doc["expect"] = record->document["expect"];
   }

@@ -48,7 +48,7 @@ class Planner {
 // What the lab owns that has to go: not in the document any more, or
 // changed in a way that only a new object can take.
 struct Doomed {
-  std::set<std::string> vpcs, subnets, peerings, policies, instances;
+  std::set<std::string> vpcs, subnets, peerings, policies, instances, forwards;
   bool subnet(const std::string& vpc, const std::string& name) const {
     return subnets.count(vpc + "/" + name) > 0;
   }
@@ -78,6 +78,16 @@ std::string policyName(const LabDocument::PolicyEntry& e) {
 }
 std::string instanceName(const LabDocument::InstanceEntry& e) {
   return e.request.instance.name;
+}
+std::string forwardName(const LabDocument::ForwardEntry& e) {
+  return e.forward.name;
+}
+
+// A forward as asked for (the fields of its request) is the one it has.
+bool sameRequest(const PortForward& have, const PortForward& want) {
+  return have.protocol == want.protocol && have.listenPort == want.listenPort &&
+         have.listenAddress == want.listenAddress && have.target == want.target &&
+         have.targetPort == want.targetPort;
 }
 
 // The NICs as asked for match the NICs the instance has: same subnets in the
@@ -141,6 +151,15 @@ Doomed doomedBy(const DesiredState& s, const LabDocument& doc) {
                                 [&](const Nic& n) { return d.subnet(n.vpc, n.subnet); });
     if (onDoomed || !entry || !sameNics(*i, entry->request)) d.instances.insert(name);
   }
+  // A forward has no change in place: any field changed, or what it leads to
+  // going, makes it a new one.
+  for (const auto& [name, f] : s.portForwards()) {
+    if (f->lab != doc.name) continue;
+    const auto* entry = named(doc.forwards, name, forwardName);
+    bool onDoomed = d.vpcs.count(f->vpc) || d.subnet(f->vpc, f->subnet) ||
+                    (!f->instance.empty() && d.instances.count(f->instance));
+    if (onDoomed || !entry || !sameRequest(*f, entry->forward)) d.forwards.insert(name);
+  }
   return d;
 }
 
@@ -167,12 +186,20 @@ void adoptUnowned(Planner& p, const LabDocument& doc) {
     const std::string& name = e.request.instance.name;
     if (const Instance* x = s.findInstance(name)) adopt("instance", name, x->lab, e.path);
   }
+  for (const auto& e : doc.forwards) {
+    const std::string& name = e.forward.name;
+    if (const PortForward* x = s.findPortForward(name)) adopt("port_forward", name, x->lab, e.path);
+  }
 }
 
-// Instances, policies, peerings, subnets, then VPCs: each goes before what
-// it uses.
+// Forwards, instances, policies, peerings, subnets, then VPCs: each goes
+// before what it uses.
 void removeDoomed(Planner& p, const Doomed& d, const LabDocument& doc) {
   const std::string& lab = doc.name;
+  for (const auto& name : d.forwards) {
+    p.change(change::DeletePortForward{name, lab}, "");
+    if (!named(doc.forwards, name, forwardName)) p.step("delete", "port_forward", name, "");
+  }
   for (const auto& name : d.instances) {
     p.change(change::DeleteInstance{name, lab}, "");
     p.plan().stop.push_back(name);
@@ -286,6 +313,30 @@ void putInstances(Planner& p, const Doomed& d, const LabDocument& doc, const Des
   }
 }
 
+// After the instances: a forward may lead to one of them.
+void createForwards(Planner& p, const Doomed& d, const LabDocument& doc,
+                    const DesiredState& before) {
+  for (const auto& e : doc.forwards) {
+    const std::string& name = e.forward.name;
+    bool had = before.findPortForward(name) != nullptr;
+    if (had && !d.forwards.count(name)) continue;
+    p.step(had ? "replace" : "create", "port_forward", name, e.path);
+    p.change(change::CreatePortForward{e.forward}, e.path);
+    const PortForward& made = p.state().portForward(name);
+    std::string outside =
+        !doc.findVpc(made.vpc) ? "vpc " + made.vpc
+        : !made.instance.empty() && !named(doc.instances, made.instance, instanceName)
+            ? "instance " + made.instance
+            : "";
+    if (!outside.empty()) {
+      std::string field = e.path + ".target";
+      throw DomainError::notFound(field + ": \"" + e.forward.target + "\" leads to " + outside +
+                                      ", which is not in lab " + doc.name,
+                                  field);
+    }
+  }
+}
+
 }  // namespace
 
 LabPlan planLab(const DesiredState& current, const LabDocument& doc, bool adopt, int64_t now) {
@@ -298,6 +349,7 @@ LabPlan planLab(const DesiredState& current, const LabDocument& doc, bool adopt,
   createPeerings(p, d, doc, before, now);
   putPolicies(p, d, doc, before);
   putInstances(p, d, doc, before, now);
+  createForwards(p, d, doc, before);
   const Lab* had = current.findLab(doc.name);
   if (!had || had->document != doc.source) {
     p.change(change::PutLab{Lab{doc.name, doc.source, now, now}}, "");

@@ -282,7 +282,83 @@ void acrossPeering(const DesiredState& s, ReachAnswer& a, const ReachQuery& q) {
   a.reachable = passes(s, a, q, Direction::Ingress);
 }
 
+// The last hop: delivered, unless the address is no one's.
+ReachAnswer finish(ReachAnswer a) {
+  if (a.reachable && a.to.kind == ReachEndpoint::Kind::Address) {
+    a.reachable = false;
+    a.blockedBy = blocked("no_host", "no subnet host or instance holds " + a.to.address.str(),
+                          {{"address", a.to.address.str()}});
+  }
+  if (a.reachable) {
+    a.path.push_back(hop(a.to.ns.empty() ? "" : a.to.ns, "delivered",
+                         "to " + a.to.address.str() + (a.to.nic.empty() ? "" : " on " + a.to.nic)));
+  }
+  return a;
+}
+
+// A client outside the host through a port forward: both stages of DNAT,
+// then the policies of the target's subnet, which see the client's address.
+ReachAnswer throughForward(const DesiredState& s, const ReachQuery& q) {
+  std::string name = q.to.substr(std::string(kForwardPrefix).size());
+  const PortForward* f = s.findPortForward(name);
+  if (!f) throw DomainError::notFound("to: no port forward " + name, "to");
+  auto client = Ipv4::parse(q.from);
+  bool inside = client && std::any_of(s.vpcs().begin(), s.vpcs().end(), [&](const auto& v) {
+                  return v.second->cidr.contains(*client);
+                });
+  if (!client || inside) {
+    throw DomainError::invalid("from",
+                               "to a port forward, from is the address of a client outside the "
+                               "host and its VPCs (e.g. 203.0.113.7)");
+  }
+  if (q.protoGiven && q.proto != f->protocol)
+    throw DomainError::invalid("proto", "port forward " + name + " takes " + f->protocol);
+  if (q.port && q.port != f->listenPort) {
+    throw DomainError::invalid("port", "port forward " + name + " listens on " + f->protocol + "/" +
+                                           std::to_string(f->listenPort));
+  }
+  ReachAnswer a;
+  a.proto = f->protocol;
+  a.port = f->listenPort;
+  a.from = {.kind = ReachEndpoint::Kind::Internet, .ref = q.from, .address = *client};
+  a.to = resolveTarget(s, f->targetIp.str(), f->vpc);
+  a.to.ref = q.to;
+  a.source = *client;
+  if (!a.to.instance.empty() && !a.to.running) {
+    a.blockedBy = blocked("stopped_instance", "instance " + a.to.instance + " is stopped",
+                          {{"instance", a.to.instance}});
+    return a;
+  }
+  Transit t = transitFor(s.host().transitPool, s.vpc(f->vpc).transitIndex);
+  std::string router = routerNamespace(f->vpc), port = ":" + std::to_string(f->listenPort);
+  std::string target = f->targetIp.str() + ":" + std::to_string(f->targetPort);
+  std::string listen = f->listenAddress ? f->listenAddress->str() : "a host address";
+  a.path.push_back(hop("", "sent", "from " + client->str() + " to the host's " + f->listenText()));
+  a.path.push_back(hop("host", "dnat",
+                       "port forward " + name + ": to " + t.routerEnd.addr.str() + port +
+                           ", the router of vpc " + f->vpc));
+  a.nat.push_back({{"where", "host"},
+                   {"kind", "dnat (port forward " + name + ")"},
+                   {"before", listen + port},
+                   {"after", t.routerEnd.addr.str() + port}});
+  a.path.push_back(hop(router, "dnat", "in on " + std::string(kRouterUplink) + ", to " + target));
+  a.nat.push_back({{"where", router},
+                   {"kind", "dnat (port forward " + name + ")"},
+                   {"before", t.routerEnd.addr.str() + port},
+                   {"after", target}});
+  a.path.push_back(hop(router, "routed", "out to subnet " + f->vpc + "/" + f->subnet + " on br0"));
+  ReachQuery inner = q;
+  inner.proto = f->protocol;
+  inner.port = f->targetPort;
+  a.reachable = passes(s, a, inner, Direction::Ingress);
+  return a;
+}
+
 }  // namespace
+
+bool isForwardRef(const std::string& ref) {
+  return ref.rfind(kForwardPrefix, 0) == 0;
+}
 
 json ReachEndpoint::json() const {
   static const char* kinds[] = {"subnet_host", "instance", "address", "internet"};
@@ -309,7 +385,8 @@ json ReachAnswer::json() const {
 ReachQuery parseReachQuery(const nlohmann::json& body) {
   requireObject(body, {"from", "to", "port", "proto", "source_address", "probe"});
   ReachQuery q{.from = requireString(body, "from"), .to = requireString(body, "to")};
-  if (body.contains("proto")) q.proto = requireString(body, "proto");
+  q.protoGiven = body.contains("proto");
+  if (q.protoGiven) q.proto = requireString(body, "proto");
   if (q.proto != "tcp" && q.proto != "udp" && q.proto != "icmp")
     throw DomainError::invalid("proto", "must be tcp, udp or icmp");
   if (body.contains("port")) {
@@ -317,7 +394,7 @@ ReachQuery parseReachQuery(const nlohmann::json& body) {
     if (!p.is_number_integer() || p < 1 || p > 65535)
       throw DomainError::invalid("port", "must be a port number (1-65535)");
     q.port = p.get<int>();
-  } else if (q.proto != "icmp") {
+  } else if (q.proto != "icmp" && !isForwardRef(q.to)) {
     throw DomainError::invalid("port", "is required for " + q.proto);
   }
   if (body.contains("source_address")) {
@@ -373,7 +450,10 @@ ReachEndpoint resolveTarget(const DesiredState& s, const std::string& ref, const
 }
 
 ReachAnswer modelReach(const DesiredState& s, const ReachQuery& q) {
+  if (isForwardRef(q.to)) return finish(throughForward(s, q));
   ReachAnswer a;
+  a.proto = q.proto;
+  a.port = q.port;
   a.from = resolveSource(s, q.from);
   a.to = resolveTarget(s, q.to, a.from.vpc);
   a.source = q.sourceAddress.value_or(a.from.address);
@@ -407,16 +487,7 @@ ReachAnswer modelReach(const DesiredState& s, const ReachQuery& q) {
   } else {
     acrossPeering(s, a, q);
   }
-  if (a.reachable && a.to.kind == ReachEndpoint::Kind::Address) {
-    a.reachable = false;
-    a.blockedBy = blocked("no_host", "no subnet host or instance holds " + a.to.address.str(),
-                          {{"address", a.to.address.str()}});
-  }
-  if (a.reachable) {
-    a.path.push_back(hop(a.to.ns.empty() ? "" : a.to.ns, "delivered",
-                         "to " + a.to.address.str() + (a.to.nic.empty() ? "" : " on " + a.to.nic)));
-  }
-  return a;
+  return finish(std::move(a));
 }
 
 }  // namespace vpcd

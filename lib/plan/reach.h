@@ -17,9 +17,14 @@ namespace vpcd {
 struct ReachQuery {
   std::string from, to;
   std::string proto = "tcp";          // tcp, udp, icmp
-  int port = 0;                       // tcp and udp
+  bool protoGiven = false;            // else a port forward's own protocol
+  int port = 0;                       // tcp and udp; a port forward's listen port by default
   std::optional<Ipv4> sourceAddress;  // send from this address (default: the source's own)
 };
+
+// "forward/NAME": TO is a port forward, FROM a client outside the host.
+constexpr const char* kForwardPrefix = "forward/";
+bool isForwardRef(const std::string& ref);
 
 // One end of a question.
 struct ReachEndpoint {
@@ -36,6 +41,8 @@ struct ReachEndpoint {
 
 struct ReachAnswer {
   ReachEndpoint from, to;
+  std::string proto;  // as asked, or the port forward's
+  int port = 0;
   Ipv4 source;  // the address the connection leaves with
   bool reachable = false;
   nlohmann::json path = nlohmann::json::array();  // hops: {namespace, step, detail}
@@ -50,8 +57,9 @@ ReachQuery parseReachQuery(const nlohmann::json& body);
 // The endpoints as the state has them: NotFound naming "from" or "to".
 ReachEndpoint resolveSource(const DesiredState& s, const std::string& ref);
 ReachEndpoint resolveTarget(const DesiredState& s, const std::string& ref, const std::string& vpc);
-// The model's answer. `uplink` names the host's uplink device for the NAT
-// steps.
+// The model's answer. To a port forward (TO "forward/NAME"), from a client
+// address outside every VPC: the host's and the router's DNAT, then the
+// target subnet's ingress policy for the client's own address.
 ReachAnswer modelReach(const DesiredState& s, const ReachQuery& q);
 
 }  // namespace vpcd

@@ -1,7 +1,9 @@
 """Checks a lab file's `expect:` entries with real TCP connections inside
-the sandbox: from the source's namespace to the target's address. A
-connection that is accepted or refused (RST) reached the target; one that
-times out or finds no route did not.
+the sandbox: from the source's namespace to the target's address. To a
+port forward (`forward/NAME`), from the fake internet (bound to the row's
+client address) to the host's listen address and port. A connection that is
+accepted or refused (RST) reached the target; one that times out or finds no
+route did not.
 
 Usage: lab_expect.py LABFILE SOCKET"""
 import json
@@ -50,6 +52,17 @@ def target(ref):
     return api("/v1/vpcs/%s/subnets/%s" % (vpc, subnet))["address"]
 
 
+def published(name):
+    """(address, port) a port forward listens on: its own address, else the uplink's."""
+    f = api("/v1/port-forwards/" + name)
+    if f["listen_address"]:
+        return f["listen_address"], f["listen_port"]
+    uplink = api("/v1/status")["uplink"]
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", uplink], check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()[3].split("/")[0], f["listen_port"]
+
+
 PROBE = """
 import errno, socket, sys
 s = socket.socket()
@@ -71,9 +84,12 @@ for e in doc.get("expect", []):
         print("FAIL: %s -> %s: only tcp expectations are checked here" % (e["from"], e["to"]))
         failed += 1
         continue
-    ns, bind = source(e["from"])
-    addr = target(e["to"])
-    port = e.get("port")
+    if e["to"].startswith("forward/"):
+        ns, bind, (addr, port) = "internet", e["from"], published(e["to"][len("forward/"):])
+    else:
+        ns, bind = source(e["from"])
+        addr = target(e["to"])
+        port = e.get("port")
     result = subprocess.run(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", PROBE, addr,
                              str(port), bind or "-"], capture_output=True, text=True).stdout.strip()
     reached = result == "reached"

@@ -49,6 +49,7 @@ field() { vpcctl instance show "$1" -o json | json_field "d['$2']"; }
 out=$(vpcctl lab apply -f "$LABS/shop.yaml")
 assert_contains "$out" "+ vpc prod" "apply lists what it creates"
 assert_contains "$out" "+ instance pg" "... the instances too"
+assert_contains "$out" "+ port_forward shop-web" "... and the port forward"
 for ns in vpc-prod vpc-prod.web vpc-prod.db vpc-shared vpc-shared.tools vm-api vm-pg; do
   assert_contains "$(ip netns list)" "$ns" "namespace $ns exists"
 done
@@ -56,6 +57,8 @@ assert_eq "shop" "$(vpcctl vpc show prod -o json | json_field 'd["lab"]')" "vpc 
 wait_listening "$LABS/shop.yaml"
 assert_contains "$(fetch vpc-prod.web http://10.10.1.3:8080/)" "Directory listing" \
   "web reaches api's server across the router"
+assert_contains "$(fetch internet "http://$UPLINK_ADDR:8080/")" "Directory listing" \
+  "the internet reaches api through the lab's port forward"
 expect_ok "$LABS/shop.yaml"
 
 # --- re-apply: nothing to do, no kernel call ---
@@ -73,6 +76,7 @@ d["vpcs"][0]["subnets"].append({"name": "cache", "cidr": "10.10.3.0/24"})
 d["instances"].append({"name": "cache", "nics": [{"subnet": "prod/cache", "ip": "10.10.3.10"}]})
 d["policies"][0]["ingress"][0]["ports"] = ["5432", "6432"]
 d["instances"][0]["command"] = ["python3", "-m", "http.server", "8081"]
+d["port_forwards"][0]["target_port"] = 8081
 del d["peerings"]
 yaml.safe_dump(d, open(sys.argv[2], "w"))
 PY
@@ -82,11 +86,14 @@ assert_contains "$out" "+ instance cache" "... and an instance"
 assert_contains "$out" "~ policy db-in" "... changes a policy"
 assert_contains "$out" "~ instance api" "... changes an instance's command"
 assert_contains "$out" "- peering prod-shared" "... removes a peering"
+assert_contains "$out" "-/+ port_forward shop-web" "... replaces a forward whose port changed"
 assert_not_contains "$out" "pg" "the untouched instance is not in the plan"
 assert_eq "$pg_pid" "$(field pg command_pid)" "pg keeps its process"
 kill -0 "$pg_pid" 2>/dev/null || fail "pg's process is gone"
 kill -0 "$api_pid" 2>/dev/null && fail "api's old command still runs"
 wait_until 10 tcp_connect vm-api 10.10.1.3 8081 || fail "api's new command does not listen"
+assert_contains "$(fetch internet "http://$UPLINK_ADDR:8080/")" "Directory listing" \
+  "the host's 8080 now leads to api's 8081"
 if ip -n vpc-prod link show p-shared >/dev/null 2>&1; then fail "peering link still there"; else
   pass "the peering link is gone"; fi
 assert_contains "$(ip netns list)" "vm-cache" "the new instance's namespace exists"

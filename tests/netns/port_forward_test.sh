@@ -111,8 +111,17 @@ JSON
 out=$(api PUT /v1/policies/db-in "$(cat "$WORK/db-in.json")")
 assert_eq 201 "${out%% *}" "a policy denying 8080 into db is put"
 assert_eq "" "$(from internet)" "the forward does not bypass the policy"
+rc=0
+out=$(vpcctl reach "$SERVER_ADDR" forward/db-http) || rc=$?
+assert_eq 1 "$rc" "vpcctl reach: unreachable through the forward"
+assert_contains "$out" "blocked by: policy_default: ingress of prod/db" "... and says which policy blocks it"
+assert_contains "$out" "dnat (port forward db-http)" "... after both stages of DNAT"
 api DELETE /v1/policies/db-in >/dev/null
 assert_eq "$SERVER_ADDR" "$(from internet)" "without the policy the forward works again"
+rc=0
+out=$(vpcctl reach "$SERVER_ADDR" forward/db-http) || rc=$?
+assert_eq 0 "$rc" "vpcctl reach: reachable through the forward without the policy"
+assert_contains "$out" "delivered to 10.10.2.2" "... delivered to the target"
 
 # Drift: the host's map emptied and the router's prerouting rule removed by
 # hand come back.

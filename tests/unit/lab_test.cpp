@@ -4,6 +4,7 @@
 // destroy, export that re-applies as a no-op, adoption.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <tuple>
 
 #include "tests/unit/harness.h"
 
@@ -277,6 +278,73 @@ TEST_CASE("export re-applies as a no-op; a hand-made set-up is adopted into a la
   CHECK(actions(body(r)) == std::vector<std::string>{"adopt vpc prod", "adopt instance box"});
   CHECK(h.mutations() == before);
   CHECK(h.get("/v1/instances/box")["lab"] == "mine");
+}
+
+TEST_CASE("a lab's port forwards: made after their target, replaced when changed, gone first") {
+  LabDaemon d;
+  REQUIRE(d.call("POST", "/v1/vpcs", {{"name", "hand"}, {"cidr", "10.50.0.0/16"}}).status == 201);
+  REQUIRE(
+      d.call("POST", "/v1/vpcs/hand/subnets", {{"name", "web"}, {"cidr", "10.50.1.0/24"}}).status ==
+      201);
+  json doc = shop();
+  doc["port_forwards"] = {{{"name", "front"}, {"listen_port", 8080}, {"target", "api"}}};
+  auto r = d.call("PUT", "/v1/labs/shop", doc);
+  REQUIRE(r.status == 201);
+  CHECK(actions(body(r)).back() == "create port_forward front");
+  json f = d.get("/v1/port-forwards/front");
+  CHECK(f["lab"] == "shop");
+  CHECK(f["target_ip"] == "10.10.1.3");  // api's primary NIC
+  CHECK(d.get("/v1/labs/shop")["objects"]["port_forwards"] == json{"front"});
+  CHECK(d.call("DELETE", "/v1/port-forwards/front").status == 409);  // the lab's
+
+  uint64_t before = d.mutations();
+  json exported = d.get("/v1/labs/shop/export");
+  CHECK(exported["port_forwards"][0]["target_port"] == 8080);
+  r = d.call("PUT", "/v1/labs/shop", exported);
+  REQUIRE(r.status == 200);
+  CHECK(body(r)["changes"].empty());
+  CHECK(d.mutations() == before);
+
+  doc["port_forwards"][0]["target_port"] = 8081;
+  r = d.call("PUT", "/v1/labs/shop", doc);
+  REQUIRE(r.status == 200);
+  CHECK(actions(body(r)) == std::vector<std::string>{"replace port_forward front"});
+  CHECK(d.get("/v1/port-forwards/front")["target_port"] == 8081);
+
+  // Refused, naming the path: a bad field, a target outside the lab.
+  std::string files = d.files();
+  before = d.mutations();
+  for (const auto& [target, field, status] :
+       {std::tuple{json("hand/web"), "port_forwards[0].target", 404},
+        std::tuple{json("prod/nowhere"), "port_forwards[0].target", 404}}) {
+    json bad = doc;
+    bad["port_forwards"][0]["target"] = target;
+    r = d.call("PUT", "/v1/labs/shop", bad);
+    INFO(r.body);
+    CHECK(r.status == status);
+    CHECK(body(r)["error"]["field"] == field);
+  }
+  json bad = doc;
+  bad["port_forwards"][0]["listen_port"] = 0;
+  r = d.call("PUT", "/v1/labs/shop", bad);
+  CHECK(r.status == 400);
+  CHECK(body(r)["error"]["field"] == "port_forwards[0].listen_port");
+  CHECK(d.files() == files);
+  CHECK(d.mutations() == before);
+
+  // Without api, and so without the forward to it: the forward goes first.
+  json fewer = doc;
+  fewer.erase("port_forwards");
+  fewer["instances"] = json::array();
+  r = d.call("PUT", "/v1/labs/shop", fewer);
+  REQUIRE(r.status == 200);
+  CHECK(actions(body(r)) ==
+        std::vector<std::string>{"delete port_forward front", "delete instance api"});
+  CHECK(d.get("/v1/port-forwards")["items"].empty());
+  REQUIRE(d.call("PUT", "/v1/labs/shop", doc).status == 200);
+  REQUIRE(d.call("DELETE", "/v1/labs/shop").status == 200);
+  CHECK(d.get("/v1/port-forwards")["items"].empty());
+  CHECK(d.get("/v1/plan")["converged"] == true);
 }
 
 TEST_CASE("the graph draws the lab as DOT") {

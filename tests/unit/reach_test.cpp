@@ -129,6 +129,53 @@ TEST_CASE("reachability from the model: paths, NAT and what blocks") {
   CHECK(r["blocked_by"]["instance"] == "api");
 }
 
+TEST_CASE("through a port forward: both DNATs, then the target's policies see the client") {
+  ReachDaemon d;
+  REQUIRE(d.post("/v1/port-forwards", R"({"name":"pg","listen_port":15432,"target":"api/eth1",
+                 "target_port":5432})")
+              .status == 201);
+  REQUIRE(d.post("/v1/port-forwards", R"({"name":"web","listen_port":8080,"target":"prod/web"})")
+              .status == 201);
+  // db-in allows 5432 from prod/web only: a client on the internet is refused by its default.
+  json r = d.ask({{"from", "203.0.113.7"}, {"to", "forward/pg"}});
+  CHECK(r["verdict"] == "unreachable");
+  CHECK(r["blocked_by"]["kind"] == "policy_default");
+  CHECK(r["blocked_by"]["subnet"] == "prod/db");
+  CHECK(r["port"] == 15432);
+  CHECK(r["proto"] == "tcp");
+  CHECK(r["to"]["address"] == "10.10.2.10");
+  CHECK(r["to"]["kind"] == "instance");
+  REQUIRE(r["nat"].size() == 2);
+  CHECK(r["nat"][0]["after"] == "169.254.64.2:15432");
+  CHECK(r["nat"][1]["after"] == "10.10.2.10:5432");
+
+  r = d.ask({{"from", "203.0.113.7"}, {"to", "forward/web"}, {"port", 8080}});
+  CHECK(r["verdict"] == "reachable");
+  CHECK(r["path"].back()["step"] == "delivered");
+  CHECK(r["source_address"] == "203.0.113.7");  // no source NAT on the way in
+  // Asked with a probe: vpcd has nowhere to send from.
+  auto probed = d.post("/v1/reachability", R"({"from":"203.0.113.7","to":"forward/web"})");
+  REQUIRE(probed.status == 200);
+  CHECK(json::parse(probed.body)["probe"]["skipped"].get<std::string>().find("outside the host") !=
+        std::string::npos);
+
+  REQUIRE(d.post("/v1/instances/api/stop", "").status == 200);
+  r = d.ask({{"from", "203.0.113.7"}, {"to", "forward/pg"}});
+  CHECK(r["blocked_by"]["kind"] == "stopped_instance");
+
+  auto field = [&](const std::string& body) {
+    auto e = d.post("/v1/reachability", body);
+    INFO(e.body);
+    CHECK(e.status / 100 == 4);
+    return json::parse(e.body)["error"]["field"];
+  };
+  CHECK(field(R"({"from":"prod/web","to":"forward/web"})") == "from");
+  CHECK(field(R"({"from":"10.10.1.9","to":"forward/web"})") == "from");
+  CHECK(field(R"({"from":"203.0.113.7","to":"forward/web","port":80})") == "port");
+  CHECK(field(R"({"from":"203.0.113.7","to":"forward/web","proto":"udp"})") == "proto");
+  CHECK(field(R"({"from":"203.0.113.7","to":"forward/none"})") == "to");
+}
+
 TEST_CASE("a wrong question is a 4xx naming the field") {
   ReachDaemon d;
   auto status = [&](const std::string& body, const std::string& field) {
