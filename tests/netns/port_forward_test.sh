@@ -86,6 +86,9 @@ assert_contains "$router_table" "tcp . 8080 : 10.10.2.2 . 8080" "the router maps
 assert_contains "$router_table" "tcp . 8081 : 10.10.1.2 . 80" "and tcp/8081 to web:80"
 
 # Conflicts and bad input change nothing.
+mutations=$(kernel_mutations)
+files=$(find "$STATE" -type f ! -name vpcd.lock ! -name "audit.log*" -print0 | sort -z | xargs -0 md5sum)
+tables="$(nft list table ip vpcd; ip netns exec vpc-prod nft list table inet vpcd)"
 out=$(api POST /v1/port-forwards '{"name":"again","listen_port":8080,"target":"prod/web"}')
 assert_eq 409 "${out%% *}" "the same protocol and port again is a conflict"
 assert_contains "$out" "db-http" "naming the forward that holds it"
@@ -102,6 +105,11 @@ out=$(api DELETE /v1/vpcs/prod/subnets/db)
 assert_eq 409 "${out%% *}" "a subnet a forward leads into is not deleted"
 assert_contains "$out" "db-http" "the refusal names the forward"
 assert_not_contains "$(vpcctl forward list)" "ghost" "nothing was made by the refusals"
+assert_eq "$mutations" "$(kernel_mutations)" "the refusals made no kernel call"
+assert_eq "$files" "$(find "$STATE" -type f ! -name vpcd.lock ! -name "audit.log*" -print0 | sort -z | xargs -0 md5sum)" \
+  "nor changed a state file"
+assert_eq "$tables" "$(nft list table ip vpcd; ip netns exec vpc-prod nft list table inet vpcd)" \
+  "and the tables are as they were"
 
 # A policy on the target still applies: deny 8080 into db, allow 22.
 cat >"$WORK/db-in.json" <<'JSON'
