@@ -44,6 +44,27 @@ void defaultSignals() {
   sigprocmask(SIG_SETMASK, &all, nullptr);
 }
 
+// fork() with every signal blocked until the child has put the default
+// handlers back. A signal meant for the child before its exec (a stop right
+// after a start) would otherwise run the daemon's own handler in it, and
+// Asio's SIGTERM handler writes to a pipe the child shares with the daemon,
+// which then stopped as if it had been sent SIGTERM itself.
+pid_t forkChild() {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
+    defaultSignals();  // and unblocked: a pending SIGTERM now ends the child
+    return 0;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return pid;
+}
+
 void rotate(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) <= kLogLimit) return;
@@ -143,7 +164,7 @@ CommandRunner::Started CommandRunner::start(const std::string& ns,
   std::string resolv = etcNetnsDir_ + "/" + ns + "/resolv.conf";
   Program program(argv, "", false);
   ChildSpec spec{nsFd.get(), ns.c_str(), hosts.c_str(), resolv.c_str(), "", &program};
-  pid_t pid = ::fork();
+  pid_t pid = forkChild();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     if (::dup2(nullFd.get(), 0) < 0 || ::dup2(logFd.get(), 1) < 0 || ::dup2(logFd.get(), 2) < 0)
@@ -180,7 +201,7 @@ CommandRunner::Started CommandRunner::startOnConsole(const std::string& ns,
   if (::pipe2(report, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   Fd readEnd(report[0]), writeEnd(report[1]);
-  pid_t pid = ::fork();
+  pid_t pid = forkChild();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // The keeper reports on descriptor 3: the command's pid, or why not.
@@ -229,8 +250,15 @@ void CommandRunner::stop(int pid, uint64_t startTime, const std::string& logPath
 
 uint64_t CommandRunner::startTimeOf(int pid) {
   if (pid <= 0) return 0;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // read(2), not a stream: a process that ends between the open and the read
+  // makes the read fail with ESRCH, which libstdc++'s filebuf throws (found by
+  // starting and stopping commands at once); it has ended, so 0.
+  Fd fd(::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return 0;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  if (n <= 0) return 0;
+  std::string stat(buf, static_cast<size_t>(n));
   size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return 0;
   std::istringstream rest(stat.substr(paren + 2));

@@ -195,6 +195,7 @@ bool Resolvers::adopt(const std::string& vpc, Running& r) {
   }
   r.pid = pid;
   r.startTime = startTime;
+  r.router = routerId(vpc);
   r.config = readFile(path(vpc, ".conf"));
   r.hosts = readFile(path(vpc, ".hosts"));
   watchExit(vpc, r);
@@ -205,6 +206,7 @@ void Resolvers::start(const std::string& vpc, Running& r) {
   try {
     std::ofstream(path(vpc, ".conf"), std::ios::trunc) << r.config;
     writeHosts(vpc, r.hosts);
+    r.router = routerId(vpc);
     auto started = runner_.start(
         routerNamespace(vpc),
         {dnsmasq_, "--conf-file=" + path(vpc, ".conf"), "--keep-in-foreground", "--log-facility=-"},
@@ -271,6 +273,12 @@ void Resolvers::stop(const std::string& vpc) {
   running_.erase(it);
 }
 
+std::pair<uint64_t, uint64_t> Resolvers::routerId(const std::string& vpc) const {
+  struct stat st {};
+  if (::stat((netnsDir_ + "/" + routerNamespace(vpc)).c_str(), &st) != 0) return {0, 0};
+  return {st.st_dev, st.st_ino};
+}
+
 bool Resolvers::inRouter(const std::string& vpc, int pid) const {
   struct stat router {
   }, process{};
@@ -287,7 +295,9 @@ void Resolvers::recheck(const std::set<std::string>& namespaces) {
       if (!r.retry) dirty_.insert(vpc);
       continue;
     }
-    if (inRouter(vpc, r.pid)) continue;
+    // By the router's file, not the process's namespace: a process just
+    // started may not have entered the router yet.
+    if (routerId(vpc) == r.router) continue;
     logLine(4, "resolver of VPC " + vpc + " is in a router that is gone; starting it anew");
     end(vpc, r);
     dirty_.insert(vpc);

@@ -57,6 +57,9 @@ class Resolvers {
     int pid = 0;
     uint64_t startTime = 0;
     std::chrono::steady_clock::time_point startedAt{};
+    // The router's namespace file (device, inode) it was started in: a
+    // router made anew has another.
+    std::pair<uint64_t, uint64_t> router{};
     std::unique_ptr<boost::asio::posix::stream_descriptor> exit;  // a pidfd
     std::unique_ptr<boost::asio::steady_timer> retry;
   };
@@ -72,6 +75,7 @@ class Resolvers {
   bool adopt(const std::string& vpc, Running& r);
   std::string path(const std::string& vpc, const char* ext) const;
   bool inRouter(const std::string& vpc, int pid) const;
+  std::pair<uint64_t, uint64_t> routerId(const std::string& vpc) const;  // {0, 0}: none
 
   boost::asio::io_context& io_;
   CommandRunner& runner_;
