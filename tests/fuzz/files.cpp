@@ -41,14 +41,15 @@ void write(const std::string& path, const uint8_t* data, size_t size) {
 }
 
 void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
-  static const char* const kPaths[] = {"vpcs/a.json",     "subnets/a/s.json", "peerings/p.json",
-                                       "policies/p.json", "instances/i.json", "labs/l.json"};
+  static const char* const kPaths[] = {"vpcs/a.json",         "subnets/a/s.json", "peerings/p.json",
+                                       "policies/p.json",     "instances/i.json", "labs/l.json",
+                                       "port-forwards/f.json"};
   static const std::string kVpc = R"({"schema_version": 2, "kind": "vpc", "vpc": {"name": "a",
     "cidr": "10.0.0.0/16", "transit_index": 0}})";
-  const std::string path = dir() + "/state/" + kPaths[kind % 6];
+  const std::string path = dir() + "/state/" + kPaths[kind];
   vpcd::StateStore store(dir() + "/state");
   // A subnet file is read with its VPC's: a valid VPC file holds it.
-  if (kind % 6 == 1)
+  if (kind == 1)
     write(dir() + "/state/vpcs/a.json", reinterpret_cast<const uint8_t*>(kVpc.data()), kVpc.size());
   write(path, data, size);
   try {
@@ -57,6 +58,7 @@ void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
     store.loadPolicies();
     store.loadInstances();
     store.loadLabs();
+    store.loadPortForwards();
   } catch (const vpcd::StateError&) {
   }
   // As the daemon starts: every file that fails is recorded and what it
@@ -67,8 +69,9 @@ void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
   auto policies = store.loadPolicies(&damage);
   auto instances = store.loadInstances(&damage);
   auto labs = store.loadLabs(&damage);
+  auto forwards = store.loadPortForwards(&damage);
   vpcd::Quarantine held =
-      vpcd::quarantine(std::move(damage), vpcs, peerings, policies, instances, labs);
+      vpcd::quarantine(std::move(damage), vpcs, peerings, policies, instances, labs, &forwards);
   if (held.damage.empty() && !held.empty()) abort();  // nothing damaged holds nothing
   std::filesystem::remove_all(dir() + "/state");
 }
@@ -92,9 +95,10 @@ void configFile(bool roles, const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  uint8_t kind = data[0] % 8;
-  if (kind < 6) {
-    stateFile(kind, data + 1, size - 1);
+  // 0-5 and 8 state files (port forwards came after the others), 6 config, 7 roles.
+  uint8_t kind = data[0] % 9;
+  if (kind < 6 || kind == 8) {
+    stateFile(kind == 8 ? 6 : kind, data + 1, size - 1);
   } else {
     configFile(kind == 7, data + 1, size - 1);
   }

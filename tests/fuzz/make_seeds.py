@@ -98,7 +98,7 @@ def http_api():
         put("http_api", name, bytes([i & 1]) + data)
 
 
-# --- files: selector % 8: 0-5 state files by kind, 6 config, 7 roles
+# --- files: selector % 9: 0-5 state files by kind, 6 config, 7 roles, 8 port forward
 def state(kind, body):
     return json.dumps({"schema_version": 2, "kind": kind, kind: body}).encode()
 
@@ -121,6 +121,11 @@ def files():
                                   "api_timeout_s": 30}).encode()),
         "roles": (7, json.dumps({"users": {"alice": ["vpc:read", "subnet:*@blue"]},
                                  "groups": {"ops": ["*"]}}).encode()),
+        "port-forward": (8, state("port_forward", {
+            "name": "f", "protocol": "tcp", "listen_port": 8080, "listen_address": "192.0.2.7",
+            "target": "api/eth1", "target_port": 80, "vpc": "a", "subnet": "s",
+            "target_ip": "10.0.1.5", "created_at": 1, "instance": {"name": "api", "nic": "eth1"},
+            "lab": "l"})),
     }
     for name, (sel, data) in seeds.items():
         put("files", name, bytes([sel]) + data)
