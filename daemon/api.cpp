@@ -423,6 +423,10 @@ HttpResponse Api::answerGce(const HttpRequest& request, std::string& detail) {
   return r;
 }
 
+std::string Api::namespaceOf(pid_t pid) const {
+  return vpcdNamespaceOf(pid, s_.engine.config().netnsDir);
+}
+
 HttpResponse Api::handle(const HttpRequest& request) {
   auto started = std::chrono::steady_clock::now();
   std::string detail;
@@ -448,6 +452,13 @@ HttpResponse Api::handle(const HttpRequest& request) {
 }
 
 HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
+  if (!request.peerNamespace.empty()) {
+    // Before anything else, reads too, on every API of the socket.
+    detail = "the API is not served to processes inside vpcd's namespaces (" +
+             request.peerNamespace + "): root there is not the host's administrator";
+    return {kForbidden.code,
+            bodyText(errorBody(kForbidden.code, kForbidden.word, detail, "")) + "\n"};
+  }
   if (gce::GceApi::serves(request.target)) return answerGce(request, detail);
   int status = 200;
   std::string body;

@@ -27,6 +27,7 @@ struct HttpRequest {
   std::vector<gid_t> groups;  // supplementary, from SO_PEERGROUPS
   std::string upgrade;        // the Upgrade header, for the console
   bool token = false;         // on the TCP listener, with the bearer token
+  std::string peerNamespace;  // the vpcd namespace the caller runs in ("" for none)
   std::string host;           // the Host header: the base of the URLs answered
   std::string contentType;
 };
@@ -47,6 +48,8 @@ class Api {
   // Changes asked for (refused ones too) are also recorded here.
   void setAuditLog(AuditLog* audit) { audit_ = audit; }
   HttpResponse handle(const HttpRequest& request);
+  // vpcdNamespaceOf(pid) in this daemon's namespace directory.
+  std::string namespaceOf(pid_t pid) const;
   // Counted as requests come, passes run and drift is repaired: made before
   // the service starts, the start-up pass is counted too.
   Metrics& metrics() { return *metrics_; }

@@ -2,8 +2,10 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -156,6 +158,25 @@ Authorizer::Allowance Authorizer::allowance(const Caller& c, const std::string& 
     a.why = a.who + " may not " + permission + ": it needs root, group " + group_ +
             ", or a grant in the roles file";
   return a;
+}
+
+std::string vpcdNamespaceOf(pid_t pid, const std::string& netnsDir) {
+  struct stat peer {
+  }, own{};
+  if (pid <= 0 || ::stat(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), &peer) != 0 ||
+      ::stat("/proc/self/ns/net", &own) != 0)
+    return "";
+  if (peer.st_ino == own.st_ino && peer.st_dev == own.st_dev) return "";  // the usual case
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(netnsDir, ec)) {
+    std::string name = e.path().filename().string();
+    if (ownerOfNamespace(name).kind == NamespaceOwner::Kind::None) continue;
+    struct stat file {};
+    if (::stat(e.path().c_str(), &file) == 0 && file.st_ino == peer.st_ino &&
+        file.st_dev == peer.st_dev)
+      return name;
+  }
+  return "";
 }
 
 }  // namespace vpcd

@@ -63,4 +63,12 @@ class Authorizer {
   std::map<std::string, std::vector<Grant>> users_, groups_;
 };
 
+// The namespace of vpcd's (a router, a subnet host, an instance) that the
+// process `pid` runs in, or "" when it runs in none of them (the host's own,
+// or another tool's). The API is not served inside them: root in an
+// instance is uid 0 to SO_PEERCRED, and would otherwise drive the whole host
+// (docs/security.md). Looked up when the client connects, while its pid is
+// the caller's.
+std::string vpcdNamespaceOf(pid_t pid, const std::string& netnsDir);
+
 }  // namespace vpcd

@@ -1,13 +1,16 @@
 #include "daemon/commands.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -33,6 +36,51 @@ namespace {
 void bindIfThere(const char* from, const char* onto, const char* step) {
   struct stat st {};
   if (::stat(from, &st) == 0 && ::mount(from, onto, nullptr, MS_BIND, nullptr) != 0) fail(step);
+}
+
+// The capabilities an instance's root keeps: Docker's default set without
+// CAP_MKNOD (no device cgroup here: a node of the host's disk would be
+// raw access to it), with CAP_NET_ADMIN and CAP_NET_BROADCAST (its own
+// network is the point of an instance). Gone with the rest: CAP_SYS_ADMIN
+// (mount, umount, setns back to the host), CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH
+// (open_by_handle_at), CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_BPF.
+bool keptCapability(int cap) {
+  for (int k : {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID,
+                CAP_SETUID, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_NET_BROADCAST, CAP_NET_ADMIN,
+                CAP_NET_RAW, CAP_SYS_CHROOT, CAP_AUDIT_WRITE, CAP_SETFCAP}) {
+    if (cap == k) return true;
+  }
+  return false;
+}
+
+// An instance's command (docs/security.md): each path of the colon-separated
+// list covered in its mount namespace (a directory by an empty read-only
+// tmpfs, a file by /dev/null), then the capabilities that could uncover them
+// dropped from the bounding set, so that exec gives root only the rest.
+void confine(const char* list) {
+  char path[PATH_MAX];
+  for (const char* p = list; *p;) {
+    size_t n = 0;
+    while (p[n] && p[n] != ':') ++n;
+    if (n > 0 && n < sizeof path) {
+      std::memcpy(path, p, n);
+      path[n] = '\0';
+      struct stat st {};
+      if (::stat(path, &st) == 0) {
+        int rc = S_ISDIR(st.st_mode)
+                     ? ::mount("vpcd-hidden", path, "tmpfs",
+                               MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+                     : ::mount("/dev/null", path, nullptr, MS_BIND, nullptr);
+        if (rc != 0) fail("hide vpcd's files");
+      }
+    }
+    p += n;
+    if (*p == ':') ++p;
+  }
+  for (int cap = 0; cap < 64; ++cap) {
+    if (!keptCapability(cap) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+      fail("drop capabilities");
+  }
 }
 
 void defaultSignals() {
@@ -98,6 +146,7 @@ std::string startLine(const std::vector<std::string>& argv) {
   bindIfThere(spec.resolv, "/etc/resolv.conf", "bind the resolv.conf file");
   // /sys shows the devices of the namespace that mounts it, as in `ip netns exec`.
   if (::umount2("/sys", MNT_DETACH) == 0) ::mount(spec.ns, "/sys", "sysfs", 0, nullptr);
+  if (spec.confine) confine(spec.confine);
   ::syscall(SYS_close_range, 3u, ~0u, 0u);
   // As execvp does, but in the command's PATH: a missing or unusable file
   // moves on to the next directory, the first other error is the answer.
@@ -175,6 +224,14 @@ CommandRunner::Started CommandRunner::start(const std::string& ns,
   return {pid, startTimeOf(pid)};
 }
 
+void CommandRunner::hideFromCommands(const std::vector<std::string>& paths) {
+  hidden_.clear();
+  for (const auto& p : paths) {
+    if (p.empty() || p.find(':') != std::string::npos) continue;  // a colon cannot be listed
+    hidden_ += (hidden_.empty() ? "" : ":") + p;
+  }
+}
+
 CommandRunner::Started CommandRunner::startOnConsole(const std::string& ns,
                                                      const std::vector<std::string>& argv,
                                                      const std::string& logPath,
@@ -194,6 +251,7 @@ CommandRunner::Started CommandRunner::startOnConsole(const std::string& ns,
                                   hostname,
                                   etcNetnsDir_ + "/" + ns + "/hosts",
                                   etcNetnsDir_ + "/" + ns + "/resolv.conf",
+                                  hidden_,
                                   "--"};
   keeper.insert(keeper.end(), argv.begin(), argv.end());
   auto args = cStrings(keeper);

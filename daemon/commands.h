@@ -37,6 +37,9 @@ class CommandRunner {
   Started startOnConsole(const std::string& ns, const std::vector<std::string>& argv,
                          const std::string& logPath, const std::string& consolePath,
                          const std::string& hostname);
+  // What a console's command must not see (vpcd's state directory, its
+  // token file): hidden from it, and its root kept from uncovering them.
+  void hideFromCommands(const std::vector<std::string>& paths);
   // Ends the command's process group: SIGTERM, SIGKILL after `grace`. With
   // `logPath`, vpcd's line saying so is appended (a console keeper writes
   // its own, with the exit status).
@@ -50,6 +53,7 @@ class CommandRunner {
   Fd openNamespace(const std::string& ns) const;
   std::string netnsDir_;
   std::string etcNetnsDir_;
+  std::string hidden_;  // colon-separated
 };
 
 // Serial logs past kLogLimit bytes are cut to their last kLogKeep.
@@ -83,6 +87,9 @@ struct ChildSpec {
   const char* resolv = "";    // bound on /etc/resolv.conf when it exists
   const char* hostname = "";  // a UTS namespace of its own with this name; none when empty
   const Program* program = nullptr;
+  // An instance's command: these paths (colon-separated) hidden and its
+  // capabilities cut down before exec; null for vpcd's own engines.
+  const char* confine = nullptr;
 };
 // In the child, with its standard descriptors in place: enters the network
 // namespace, makes the mount (and UTS) namespace, executes the program.

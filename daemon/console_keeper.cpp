@@ -86,16 +86,16 @@ class SerialLog {
 };
 
 struct Args {
-  std::string nsPath, log, socket, hostname, hosts, resolv;
+  std::string nsPath, log, socket, hostname, hosts, resolv, hidden;
   std::vector<std::string> argv;
 };
 
 Args parseArgs(int argc, char** argv) {
-  if (argc < 9 || std::strcmp(argv[7], "--") != 0)
+  if (argc < 10 || std::strcmp(argv[8], "--") != 0)
     throw std::runtime_error(
-        "usage: vpcd --console-keeper NS LOG SOCKET HOSTNAME HOSTS RESOLV -- "
+        "usage: vpcd --console-keeper NS LOG SOCKET HOSTNAME HOSTS RESOLV HIDDEN -- "
         "COMMAND...");
-  return {argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], {argv + 8, argv + argc}};
+  return {argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], {argv + 9, argv + argc}};
 }
 
 Fd listenOn(const std::string& path) {
@@ -256,8 +256,8 @@ int keep(const Args& a, Fd& report) {
   if (!nsFd) throw std::runtime_error("cannot open " + a.nsPath + ": " + std::strerror(errno));
   Program program(a.argv, a.hostname, true);
   std::string ns = a.nsPath.substr(a.nsPath.rfind('/') + 1);
-  ChildSpec spec{nsFd.get(),       ns.c_str(),         a.hosts.c_str(),
-                 a.resolv.c_str(), a.hostname.c_str(), &program};
+  ChildSpec spec{nsFd.get(),         ns.c_str(), a.hosts.c_str(), a.resolv.c_str(),
+                 a.hostname.c_str(), &program,   a.hidden.c_str()};
   pid_t child = ::fork();
   if (child < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (child == 0) {

@@ -90,6 +90,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
       uid_ = cred.uid;
       gid_ = cred.gid;
       pid_ = cred.pid;
+      peerNamespace_ = api_.namespaceOf(cred.pid);
     }
     groups_ = peerGroups(socket_.native_handle());
     read();
@@ -217,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     HttpRequest request = requestOf(req);
     request.uid = uid_;
     request.pid = pid_;
+    request.peerNamespace = peerNamespace_;
     request.gid = gid_;
     request.groups = groups_;
     request.token = token_ != nullptr;
@@ -332,6 +334,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
   std::optional<RequestParser> parser_;
   uid_t uid_ = static_cast<uid_t>(-1);
   pid_t pid_ = 0;
+  std::string peerNamespace_;
   gid_t gid_ = static_cast<gid_t>(-1);
   std::vector<gid_t> groups_;
   const std::string* token_;

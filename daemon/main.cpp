@@ -98,6 +98,7 @@ int run(vpcd::DaemonConfig config) {
   std::unique_ptr<vpcd::CommandRunner> runner;
   if (real) {
     runner = std::make_unique<vpcd::CommandRunner>(config.netnsDir, config.etcNetnsDir);
+    runner->hideFromCommands({config.stateDir, config.tokenFile});
     service.instances.setCommandRunner(runner.get());
   }
 
