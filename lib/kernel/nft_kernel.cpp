@@ -32,18 +32,6 @@
 namespace vpcd {
 namespace {
 
-using OnMessage = std::function<void(const nlmsghdr*)>;
-
-struct ReplyState {
-  const OnMessage* onMessage;
-  int error = 0;
-  bool answered = false;  // an NLMSG_ERROR (error or ack) arrived
-  // The kernel flags a dump whose objects changed while it was being sent
-  // (NLM_F_DUMP_INTR): what arrived may be neither the old nor the new state.
-  bool interrupted = false;
-  std::string extAck;
-};
-
 int dataCallback(const nlmsghdr* nlh, void* data) {
   auto* st = static_cast<ReplyState*>(data);
   if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) st->interrupted = true;
@@ -53,8 +41,13 @@ int dataCallback(const nlmsghdr* nlh, void* data) {
 
 int errorCallback(const nlmsghdr* nlh, void* data) {
   auto* st = static_cast<ReplyState*>(data);
-  auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
   st->answered = true;
+  if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {
+    // Too short to say which error: never from the kernel, so not trusted.
+    if (st->error == 0) st->error = EBADMSG;
+    return MNL_CB_OK;
+  }
+  auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
   if (err->error == 0) return MNL_CB_OK;  // an ack
   if (st->error == 0) {
     st->error = -err->error;
@@ -68,14 +61,6 @@ int errorCallback(const nlmsghdr* nlh, void* data) {
 // dumps, until NLMSG_DONE.
 void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDone) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-  // With a control array, libmnl no longer applies its defaults to the
-  // control messages it covers, so NLMSG_DONE must stop the run explicitly.
-  mnl_cb_t ctl[NLMSG_MIN_TYPE] = {};
-  ctl[NLMSG_ERROR] = errorCallback;
-  ctl[NLMSG_DONE] = [](const nlmsghdr* nlh, void* data) {
-    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) static_cast<ReplyState*>(data)->interrupted = true;
-    return MNL_CB_STOP;
-  };
   for (;;) {
     ssize_t n = recv(mnl_socket_get_fd(sock), buf.data(), buf.size(), untilDone ? 0 : MSG_DONTWAIT);
     if (n < 0) {
@@ -84,16 +69,44 @@ void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDo
       st.error = errno;
       return;
     }
-    int rc = mnl_cb_run2(buf.data(), static_cast<size_t>(n), 0, portId, dataCallback, &st, ctl,
-                         NLMSG_MIN_TYPE);
-    if (rc == MNL_CB_STOP && untilDone) return;  // NLMSG_DONE
-    if (rc < 0 && errno != ESRCH) {
-      st.error = st.error ? st.error : errno;
-      return;
-    }
-    if (untilDone && st.answered) return;  // a non-dump request ends with its ack
+    if (!runReplies(buf.data(), static_cast<size_t>(n), portId, st, untilDone)) return;
   }
 }
+
+}  // namespace
+
+bool runReplies(const char* buf, size_t len, uint32_t portId, ReplyState& st, bool untilDone) {
+  // With a control array, libmnl no longer applies its defaults to the
+  // control messages it covers, so NLMSG_DONE must stop the run explicitly.
+  mnl_cb_t ctl[NLMSG_MIN_TYPE] = {};
+  ctl[NLMSG_ERROR] = errorCallback;
+  ctl[NLMSG_DONE] = [](const nlmsghdr* nlh, void* data) {
+    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) static_cast<ReplyState*>(data)->interrupted = true;
+    return MNL_CB_STOP;
+  };
+  int rc = mnl_cb_run2(buf, len, 0, portId, dataCallback, &st, ctl, NLMSG_MIN_TYPE);
+  if (rc < 0 && errno == EINTR) {
+    // libmnl stops at a message flagged NLM_F_DUMP_INTR, without running
+    // it, and says EINTR: the dump is torn (read again by the caller), not
+    // failed. What is left of it is read and dropped up to its end, so that
+    // the next request does not meet it.
+    st.interrupted = true;
+    int left = static_cast<int>(len);
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(m, left);
+         m = mnl_nlmsg_next(m, &left)) {
+      if (m->nlmsg_type == NLMSG_DONE || m->nlmsg_type == NLMSG_ERROR) return false;
+    }
+    return true;
+  }
+  if (rc == MNL_CB_STOP && untilDone) return false;  // NLMSG_DONE
+  if (rc < 0 && errno != ESRCH) {
+    st.error = st.error ? st.error : errno;
+    return false;
+  }
+  return !(untilDone && st.answered);  // a non-dump request ends with its ack
+}
+
+namespace {
 
 // NFTA_SET_ID ties a lookup to a set made in the same transaction; one
 // transaction holds the `vpcd` table of several families, so the family is
@@ -200,13 +213,10 @@ void NftSocket::send(Batch& batch, const std::string& what) {
 
 namespace {
 
-// A dump the kernel marked as interrupted: the snapshot starts again.
-struct DumpInterrupted {};
-
 // One dump request; returns the kernel's errno (0 on success).
 int dumpRequest(mnl_socket* sock, uint32_t portId, uint32_t& seq, uint16_t type, uint32_t family,
                 uint16_t flags, const std::function<void(nlmsghdr*)>& payload,
-                const OnMessage& onMessage) {
+                const ReplyState::OnMessage& onMessage) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   // A dump ends with NLMSG_DONE; a plain get asks for an ack to know its end.
   uint16_t ack = (flags & NLM_F_DUMP) ? 0 : NLM_F_ACK;
@@ -218,9 +228,6 @@ int dumpRequest(mnl_socket* sock, uint32_t portId, uint32_t& seq, uint16_t type,
   if (st.interrupted && !st.error) throw DumpInterrupted{};
   return st.error;
 }
-
-// How often a snapshot is tried while the ruleset keeps changing under it.
-constexpr int kSnapshotAttempts = 8;
 
 // One dump, read again while the kernel marks it interrupted; `fn` starts
 // from nothing each time. EAGAIN after kSnapshotAttempts.
@@ -252,20 +259,18 @@ uint32_t NftSocket::generation() {
 std::map<std::string, NftTable> NftSocket::snapshot(const std::vector<uint32_t>& families,
                                                     const std::string& name) {
   // Each table is several dump requests (table, chains, sets, elements,
-  // rules). The ruleset's generation id, read before and after, changes with
-  // every committed transaction: equal ids mean the pieces form one state.
-  for (int attempt = 0; attempt < kSnapshotAttempts; ++attempt) {
-    try {
-      uint32_t before = generation();
-      std::map<std::string, NftTable> out;
-      for (uint32_t family : families) {
-        if (auto t = dump(family, name)) out[t->key()] = std::move(*t);
-      }
-      if (generation() == before) return out;
-    } catch (const DumpInterrupted&) {
-      // Changed while it was being sent: read it again.
-    }
-  }
+  // rules): one consistent state only when the generation did not move.
+  auto tables =
+      consistentRead<std::map<std::string, NftTable>>([this] { return generation(); },
+                                                      [&] {
+                                                        std::map<std::string, NftTable> out;
+                                                        for (uint32_t family : families) {
+                                                          if (auto t = dump(family, name))
+                                                            out[t->key()] = std::move(*t);
+                                                        }
+                                                        return out;
+                                                      });
+  if (tables) return std::move(*tables);
   throw KernelError(
       "dump nftables tables", name + " in " + displayName(ns_),
       "the ruleset changed during each of " + std::to_string(kSnapshotAttempts) + " attempts",

@@ -1,5 +1,7 @@
 #pragma once
 // nftables over libmnl + libnftnl, on one socket bound to one namespace.
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -10,8 +12,51 @@
 #include "lib/plan/nft_model.h"
 
 struct mnl_socket;
+struct nlmsghdr;
 
 namespace vpcd {
+
+// What the replies to one nftables request said: data messages go to
+// `onMessage`; the first error (with the kernel's extended ack); whether an
+// ack or error arrived; whether the kernel flagged a dump whose objects
+// changed while it was being sent (NLM_F_DUMP_INTR), so that what arrived
+// may be neither the old state nor the new one.
+struct ReplyState {
+  using OnMessage = std::function<void(const nlmsghdr*)>;
+  const OnMessage* onMessage;
+  int error = 0;
+  bool answered = false;
+  bool interrupted = false;
+  std::string extAck;
+};
+// Runs the netlink messages of one receive buffer through `st`. False when
+// the reading ends here (NLMSG_DONE, an error, or with `untilDone` the
+// ack of a request that is no dump).
+bool runReplies(const char* buf, size_t len, uint32_t portId, ReplyState& st, bool untilDone);
+
+// A dump the kernel marked as interrupted: the read starts again.
+struct DumpInterrupted {};
+
+// How often a snapshot is tried while the ruleset keeps changing under it.
+constexpr int kSnapshotAttempts = 8;
+
+// One consistent read of several dumps: the ruleset's generation id, read
+// before and after, changes with every committed transaction, so equal ids
+// mean the pieces form one state. Read again while the generation moves or a
+// dump is interrupted; nullopt after kSnapshotAttempts.
+template <class T, class Generation, class Read>
+std::optional<T> consistentRead(Generation&& generation, Read&& read) {
+  for (int attempt = 0; attempt < kSnapshotAttempts; ++attempt) {
+    try {
+      uint32_t before = generation();
+      T out = read();
+      if (generation() == before) return out;
+    } catch (const DumpInterrupted&) {
+      // Changed while it was being sent: read it again.
+    }
+  }
+  return std::nullopt;
+}
 
 // A rule that drops or rejects every packet reaching it: nothing but
 // counters and logging before a `drop` or `reject`.

@@ -3,7 +3,8 @@
 // arrived, as recv() gives it), NFLOG datagrams (whose packet bytes come
 // from whoever sent the packet), and the decoding of nftables dumps (chains,
 // sets, set elements with their comment TLVs, rules with their expressions)
-// from the objects libnftnl parses them into. The first byte picks which.
+// from the objects libnftnl parses them into, and the reading of a reply
+// buffer (runReplies). The first byte picks which.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
@@ -18,6 +19,7 @@
 
 #include "lib/kernel/event_source.h"
 #include "lib/kernel/nft_codec.h"
+#include "lib/kernel/nft_kernel.h"
 #include "lib/kernel/nl_route.h"
 
 namespace {
@@ -182,10 +184,19 @@ void nftObject(FuzzedDataProvider& in) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
+  // 0xff: the reading of an nftables reply buffer (runReplies: errors,
+  // acks, NLMSG_DONE, interrupted dumps); otherwise the three below.
+  bool replies = data[0] == 0xff;
   uint8_t kind = data[0] % 3;
   ++data;
   --size;
-  if (kind == 0) {
+  if (replies) {
+    std::vector<uint32_t> buf((size + 3) / 4 + 1, 0);  // aligned, as recv() fills it
+    if (size > 0) std::memcpy(buf.data(), data, size);
+    vpcd::ReplyState::OnMessage ignore = [](const nlmsghdr*) {};
+    vpcd::ReplyState st{&ignore};
+    vpcd::runReplies(reinterpret_cast<const char*>(buf.data()), size, 0, st, true);
+  } else if (kind == 0) {
     auto buf = message(data, size);
     if (size >= sizeof(nlmsghdr)) vpcd::extAckMessage(reinterpret_cast<nlmsghdr*>(buf.data()));
   } else if (kind == 1) {
