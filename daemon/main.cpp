@@ -22,6 +22,7 @@
 #include "daemon/service.h"
 #include "daemon/systemd.h"
 #include "daemon/token.h"
+#include "lib/kernel/crash_after.h"
 #include "lib/kernel/fake_kernel.h"
 #include "lib/kernel/real_kernel.h"
 #include "lib/reconcile/reconciler.h"
@@ -92,7 +93,7 @@ int run(vpcd::DaemonConfig config) {
   }
   vpcd::Reconciler reconciler(*kernel);
   if (const char* n = std::getenv("VPCD_FAULT_AFTER_OPS")) {
-    kernel->setAbortAfter(std::strtoull(n, nullptr, 10));
+    vpcd::crashAfter(*kernel, std::strtoull(n, nullptr, 10));
   }
   vpcd::Services service(config, store, *kernel, reconciler);
   std::unique_ptr<vpcd::CommandRunner> runner;

@@ -2,11 +2,8 @@
 // The one narrow interface to the kernel. The real implementation speaks
 // netlink (libnl-route-3, libnftnl/libmnl); the fake keeps everything in
 // memory for unit tests and `vpcd --dry-run`.
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdint>
-#include <cstdlib>
+#include <functional>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -97,20 +94,23 @@ class Kernel {
   // create, change or delete, nftables batches, sysctl writes, mounts).
   virtual uint64_t mutatingCalls() const { return mutatingCalls_; }
 
-  // Fault injection for crash tests: the process kills itself with SIGKILL
-  // (as `kill -9`: no cleanup, no core file) right after the Nth mutating call
-  // (0: never). vpcd sets it from VPCD_FAULT_AFTER_OPS.
-  void setAbortAfter(uint64_t n) { abortAfter_ = n; }
+  // Told of each mutating call right after it reached the kernel, with the
+  // count so far: the seam below this interface where a crash test's fault
+  // goes (lib/kernel/crash_after.h), between the calls of one action (a link
+  // created, not yet marked). None unless asked for.
+  using MutationHook = std::function<void(uint64_t count)>;
+  void setMutationHook(MutationHook hook) { hook_ = std::move(hook); }
 
  protected:
   // Called right after each mutating call reached the kernel.
   void countMutation() {
-    if (++mutatingCalls_ == abortAfter_) ::kill(::getpid(), SIGKILL);
+    ++mutatingCalls_;
+    if (hook_) hook_(mutatingCalls_);
   }
 
  private:
   uint64_t mutatingCalls_ = 0;
-  uint64_t abortAfter_ = 0;
+  MutationHook hook_;
 };
 
 }  // namespace vpcd
