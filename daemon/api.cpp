@@ -9,6 +9,7 @@
 #include "daemon/gce/gce_api.h"
 #include "daemon/http_error.h"
 #include "daemon/log.h"
+#include "daemon/reaper.h"
 
 namespace vpcd {
 namespace {
@@ -431,12 +432,33 @@ HttpResponse Api::handle(const HttpRequest& request) {
   auto started = std::chrono::steady_clock::now();
   std::string detail;
   HttpResponse response = answer(request, detail);
+  if (response.later) {
+    // Counted and logged when the answer is sent, with its own status.
+    auto begin = std::move(response.later);
+    response.later = [this, request, started, begin](std::function<void(HttpResponse)> send) {
+      begin([this, request, started, send](HttpResponse r) {
+        std::string why;
+        if (r.status >= 400) {
+          auto doc = json::parse(r.body, nullptr, false);
+          if (doc.is_object() && doc.contains("error")) why = doc["error"].value("message", "");
+        }
+        record(request, r.status, why, started);
+        send(std::move(r));
+      });
+    };
+    return response;
+  }
+  record(request, response.status, detail, started);
+  return response;
+}
+
+void Api::record(const HttpRequest& request, int status, const std::string& detail,
+                 std::chrono::steady_clock::time_point started) {
   metrics_->request(
-      request.method, request.target, response.status,
+      request.method, request.target, status,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (request.method != "GET" && request.method != "HEAD") {
     // One line per change asked for: who asked, what, and how it ended.
-    int status = response.status;
     int priority = status >= 500 ? 3 : status >= 400 ? 5 : 6;
     // The token is never logged: "token" says which door the caller used.
     std::string who = request.token ? "token"
@@ -448,7 +470,6 @@ HttpResponse Api::handle(const HttpRequest& request) {
       audit_->record({request.token, request.uid, request.pid, request.method, request.target,
                       status, detail});
   }
-  return response;
 }
 
 HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
@@ -460,15 +481,65 @@ HttpResponse Api::answer(const HttpRequest& request, std::string& detail) {
             bodyText(errorBody(kForbidden.code, kForbidden.word, detail, "")) + "\n"};
   }
   if (gce::GceApi::serves(request.target)) return answerGce(request, detail);
+  return render(
+      [&] {
+        std::string permission =
+            Authorizer::permissionFor(request.method, segments(request.target));
+        auto allowed = authz_.allowance(
+            {request.uid, request.gid, request.pid, request.groups, request.token}, permission);
+        if (!allowed.why.empty()) throw HttpError(kForbidden, allowed.why);
+        ScopeGuard guard(s_.engine, allowed, permission);
+        return route(request);
+      },
+      detail);
+}
+
+Reply Api::afterVanishing(Reply reply) {
+  if (!s_.engine.settleVanishing(false)) return reply;
+  if (!io_) {
+    s_.engine.settleVanishing(true);
+    return reply;
+  }
+  // Polled on the loop (cleanup_net usually takes milliseconds); past 5 s,
+  // what a process still keeps alive is deleted explicitly.
+  auto held = std::make_shared<Reply>(std::move(reply));
+  Reply out;
+  out.later = [this, held](Deliver deliver) {
+    pollUntil(
+        *io_, [this] { return !s_.engine.settleVanishing(false); }, std::chrono::milliseconds(2),
+        std::chrono::seconds(5),
+        [this, held, deliver](bool timedOut) {
+          if (timedOut) s_.engine.settleVanishing(true);
+          if (held->later) return held->later(deliver);
+          deliver([r = *held] { return r; });
+        });
+  };
+  return out;
+}
+
+HttpResponse Api::render(const std::function<Reply()>& produce, std::string& detail) {
   int status = 200;
   std::string body;
   try {
-    std::string permission = Authorizer::permissionFor(request.method, segments(request.target));
-    auto allowed = authz_.allowance(
-        {request.uid, request.gid, request.pid, request.groups, request.token}, permission);
-    if (!allowed.why.empty()) throw HttpError(kForbidden, allowed.why);
-    ScopeGuard guard(s_.engine, allowed, permission);
-    Reply reply = route(request);
+    uint64_t vanishing = s_.engine.vanishingReported();
+    Reply reply = produce();
+    if (s_.engine.vanishingReported() != vanishing) reply = afterVanishing(std::move(reply));
+    if (reply.later) {
+      // The finishing function is rendered the same way, when it comes.
+      return {reply.status,
+              "",
+              std::nullopt,
+              std::nullopt,
+              reply.contentType,
+              [this, begin = std::move(reply.later)](std::function<void(HttpResponse)> send) {
+                begin([this, send](Finish finish) {
+                  std::string ignored;
+                  HttpResponse r = render(finish, ignored);
+                  if (r.later) return r.later(send);
+                  send(std::move(r));
+                });
+              }};
+    }
     if (reply.follow) return {reply.status, "", std::move(reply.follow)};
     if (reply.console) return {reply.status, "", std::nullopt, std::move(reply.console)};
     status = reply.status;

@@ -2,6 +2,8 @@
 // HTTP routes of the REST API (/v1/...), independent of the transport.
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +12,10 @@
 #include "daemon/authz.h"
 #include "daemon/metrics.h"
 #include "daemon/service.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace vpcd {
 
@@ -38,6 +44,8 @@ struct HttpResponse {
   std::optional<Follow> follow;          // stream this file instead of `body`
   std::optional<ConsoleAttach> console;  // 101, then the connection is the console's
   std::string contentType = "application/json";
+  // Answered later (Reply::later): called once with what sends the answer.
+  std::function<void(std::function<void(HttpResponse)>)> later;
 };
 
 class Api {
@@ -45,6 +53,9 @@ class Api {
   // Every request is checked: there is no API without an authorizer.
   Api(Services& services, const Authorizer& authz);
   ~Api();
+  // The loop that later answers wait on (links vanishing after a delete);
+  // without one (unit tests) they are waited for at once.
+  void setLoop(boost::asio::io_context* io) { io_ = io; }
   // Changes asked for (refused ones too) are also recorded here.
   void setAuditLog(AuditLog* audit) { audit_ = audit; }
   HttpResponse handle(const HttpRequest& request);
@@ -57,6 +68,13 @@ class Api {
  private:
   // The answer; `detail`, the message of a refusal or failure.
   HttpResponse answer(const HttpRequest& request, std::string& detail);
+  // The reply `produce` makes, rendered (errors as the API's error bodies).
+  HttpResponse render(const std::function<Reply()>& produce, std::string& detail);
+  // `reply`, sent once the links dying with deleted namespaces are gone.
+  Reply afterVanishing(Reply reply);
+  // Metrics, the log line and the audit record of an answered request.
+  void record(const HttpRequest& request, int status, const std::string& detail,
+              std::chrono::steady_clock::time_point started);
   HttpResponse answerGce(const HttpRequest& request, std::string& detail);
   Reply route(const HttpRequest& request);
   Reply routePolicies(const HttpRequest& r, const std::vector<std::string>& seg);
@@ -67,6 +85,7 @@ class Api {
   Services& s_;
   const Authorizer& authz_;
   AuditLog* audit_ = nullptr;
+  boost::asio::io_context* io_ = nullptr;
   std::unique_ptr<gce::GceApi> gce_;
   std::unique_ptr<Metrics> metrics_;
 };

@@ -163,6 +163,8 @@ ReconcileReport Engine::start() {
 ReconcileReport Engine::reconcile(const Scope& scope, const std::string& trigger,
                                   const std::set<std::string>& drifted) {
   ReconcileReport report = reconciler_.reconcile(picture_.state(), scope, &picture_.primaries());
+  vanishing_.insert(vanishing_.end(), report.vanishing.begin(), report.vanishing.end());
+  vanishingReported_ += report.vanishing.size();
   if (passObserver_) passObserver_(trigger, report, drifted);
   if (afterReconcile_) {
     PassDone done{.everything = scope.everything};
@@ -183,6 +185,26 @@ ReconcileReport Engine::reconcile(const Scope& scope, const std::string& trigger
     afterReconcile_(done);
   }
   return report;
+}
+
+bool Engine::settleVanishing(bool force) {
+  // A link of that name that a later pass wants is that pass's, not a dying
+  // one: never waited for, never deleted here.
+  const KernelState& want = picture_.state();
+  std::erase_if(vanishing_, [&](const auto& v) {
+    auto ns = want.find(v.first);
+    return ns != want.end() && ns->second.links.count(v.second);
+  });
+  std::vector<std::string> applied;
+  try {
+    vanishing_ = reconciler_.settle(vanishing_, force, applied);
+  } catch (const KernelError& e) {
+    // Its namespace went too, or the kernel refused: the next pass sees it.
+    logLine(4, std::string("a vanishing link: ") + e.what());
+    vanishing_.clear();
+  }
+  for (const auto& a : applied) logLine(4, "deleted a link its namespace kept alive: " + a);
+  return !vanishing_.empty();
 }
 
 void Engine::record(const std::string& vpc, const ReconcileReport& report, bool drift) {

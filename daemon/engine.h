@@ -122,6 +122,16 @@ class Engine {
   // exist and are not vpcd's.
   nlohmann::json preview(const DesiredState& next);
 
+  // How many links dying with namespaces the passes deleted were reported
+  // since start: a request waits only when its own passes added some.
+  uint64_t vanishingReported() const { return vanishingReported_; }
+  // Those links may still be there for a moment. A DELETE answers once none
+  // is left, so that `ip link` after it shows nothing; the daemon's loop
+  // polls this meanwhile instead of waiting in the pass. Returns whether any
+  // is left; with `force` (past the wait's limit) those left are deleted
+  // explicitly.
+  bool settleVanishing(bool force);
+
   nlohmann::json plan();
   nlohmann::json status();
   // "ready: 3 VPCs, 12 subnets, 2 instances", for systemd's STATUS=.
@@ -174,6 +184,8 @@ class Engine {
   EventLog events_;
   AfterCommit afterCommit_;
   Guard guard_;
+  std::vector<std::pair<std::string, std::string>> vanishing_;
+  uint64_t vanishingReported_ = 0;
 };
 
 }  // namespace vpcd

@@ -223,13 +223,27 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     request.groups = groups_;
     request.token = token_ != nullptr;
     HttpResponse result = api_.handle(request);
-    if (result.follow) return startFollow(std::move(*result.follow), req.version());
-    if (result.console) return handOver(std::move(*result.console), req.version());
+    if (result.later) {
+      // Nothing more is read on this connection until the answer is sent;
+      // the loop serves the other connections meanwhile.
+      auto begin = std::move(result.later);
+      begin([self = this->shared_from_this(), version = req.version(),
+             keepAlive = req.keep_alive()](HttpResponse r) {
+        self->respond(std::move(r), version, keepAlive);
+      });
+      return;
+    }
+    respond(std::move(result), req.version(), req.keep_alive());
+  }
+
+  void respond(HttpResponse result, unsigned version, bool keepAlive) {
+    if (result.follow) return startFollow(std::move(*result.follow), version);
+    if (result.console) return handOver(std::move(*result.console), version);
     auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(result.status), req.version());
+        static_cast<http::status>(result.status), version);
     res->set(http::field::server, "vpcd");
     res->set(http::field::content_type, result.contentType);
-    res->keep_alive(req.keep_alive());
+    res->keep_alive(keepAlive);
     res->body() = std::move(result.body);
     res->prepare_payload();
     http::async_write(socket_, *res,

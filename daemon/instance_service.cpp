@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <fstream>
 
+#include "daemon/console_keeper.h"
 #include "daemon/log.h"
+#include "daemon/reaper.h"
 #include "daemon/service.h"
 #include "lib/model/error.h"
 
@@ -65,7 +67,11 @@ void InstanceService::startCommand(const Instance& i) {
 }
 
 json InstanceService::shown(const Instance& i) const {
-  return engine_.withEnforcement(toJson(i, commandRunning(i)), vpcsOf(i));
+  bool running = commandRunning(i);
+  json out = toJson(i, running);
+  // Stopped in the state, its command not ended yet (within its grace).
+  if (i.status == InstanceStatus::Stopped && running) out["status"] = "STOPPING";
+  return engine_.withEnforcement(out, vpcsOf(i));
 }
 
 Reply InstanceService::launch(const std::string& name, int status) {
@@ -74,8 +80,23 @@ Reply InstanceService::launch(const std::string& name, int status) {
 }
 
 void InstanceService::stopCommand(const Instance& i) {
-  // The console keeper writes how the command ended to the log.
-  if (runner_) runner_->stop(i.pid, i.pidStartTime, "");
+  // SIGTERM now; the exit is awaited on the loop. Its console keeper writes
+  // how the command ended to the log, then ends: a start after this stop
+  // waits for both.
+  if (!runner_ || !reaper_) return;
+  reaper_->stop(i.name, i.pid, i.pidStartTime,
+                [path = engine_.store().consolePath(i.name)] { return keeperGone(path); });
+}
+
+Reply InstanceService::whenStopped(const std::vector<std::string>& names, Finish finish) {
+  bool waiting = reaper_ && std::any_of(names.begin(), names.end(),
+                                        [&](const auto& n) { return reaper_->stopping(n); });
+  if (!waiting) return finish();
+  Reply r;
+  r.later = [this, names, finish = std::move(finish)](Deliver deliver) {
+    reaper_->after(names, [deliver, finish] { deliver(finish); });
+  };
+  return r;
 }
 
 void InstanceService::resume() {
@@ -91,7 +112,8 @@ void InstanceService::resume() {
         engine_.commit(engine_.state().with(change::UpdateInstance{i}));
         startCommand(i);
       } else {
-        stopCommand(i);  // a stop that a crash interrupted
+        // A stop that a crash interrupted: before the loop runs, so here.
+        if (runner_) runner_->stop(i.pid, i.pidStartTime, "");
         i.pid = 0;
         i.pidStartTime = 0;
         engine_.commit(engine_.state().with(change::UpdateInstance{i}));
@@ -114,7 +136,9 @@ void InstanceService::startCommands(const std::vector<std::string>& names) {
   std::vector<Change> started;
   for (const auto& name : names) {
     const Instance* i = engine_.state().findInstance(name);
-    if (!runner_ || !i || i->command.empty() || i->status != InstanceStatus::Running) continue;
+    if (!runner_ || !i || i->command.empty() || i->status != InstanceStatus::Running ||
+        commandRunning(*i))
+      continue;
     try {
       auto cmd = runOnConsole(*i);
       Instance running = *i;
@@ -158,13 +182,14 @@ Reply InstanceService::create(const json& body) {
 
 Reply InstanceService::remove(const std::string& name) {
   Instance i = engine_.state().instance(name);
-  DesiredState next = engine_.state().with(change::DeleteInstance{name});  // refused: still running
+  DesiredState next = engine_.state().with(change::DeleteInstance{name});  // refused: in use
   engine_.authorize(next);
   stopCommand(i);
   engine_.commit(next);
   forget(name);
   i.status = InstanceStatus::Stopped;
-  return {200, toJson(i, false)};
+  // The answer once the command has ended (its namespace goes with it).
+  return whenStopped({name}, [i] { return Reply{200, toJson(i, false)}; });
 }
 
 Reply InstanceService::stop(const std::string& name) {
@@ -172,12 +197,14 @@ Reply InstanceService::stop(const std::string& name) {
   if (i.status != InstanceStatus::Running) throw wrongState(i, "stop");
   engine_.authorize(vpcsOf(i));
   stopCommand(i);
-  i.pid = 0;
-  i.pidStartTime = 0;
+  // The pid stays recorded until the next start: a daemon restarted while
+  // the command is still within its grace finishes the stop (resume).
   i.status = InstanceStatus::Stopped;
   i.lastStopAt = nowSeconds();
   engine_.commit(engine_.state().with(change::UpdateInstance{i}));
-  return {200, shown(engine_.state().instance(name))};
+  return whenStopped({name}, [this, name] {
+    return Reply{200, shown(engine_.state().instance(name))};
+  });
 }
 
 Reply InstanceService::start(const std::string& name) {
@@ -185,8 +212,11 @@ Reply InstanceService::start(const std::string& name) {
   if (i.status != InstanceStatus::Stopped) throw wrongState(i, "start");
   i.status = InstanceStatus::Running;
   i.lastStartAt = nowSeconds();
+  i.pid = 0;
+  i.pidStartTime = 0;
   engine_.commit(engine_.state().with(change::UpdateInstance{i}));
-  return launch(name, 200);
+  // A stop still in its grace ends first: one command per instance.
+  return whenStopped({name}, [this, name] { return relaunch(name); });
 }
 
 Reply InstanceService::reset(const std::string& name) {
@@ -198,7 +228,15 @@ Reply InstanceService::reset(const std::string& name) {
   i.pidStartTime = 0;
   i.lastStartAt = nowSeconds();
   engine_.commit(engine_.state().with(change::UpdateInstance{i}));
-  return launch(name, 200);
+  return whenStopped({name}, [this, name] { return relaunch(name); });
+}
+
+Reply InstanceService::relaunch(const std::string& name) {
+  // Another request may have stopped, started or deleted it meanwhile: only
+  // a running instance without a command gets one.
+  const Instance& i = engine_.state().instance(name);
+  if (i.status == InstanceStatus::Running && !commandRunning(i)) return launch(name, 200);
+  return {200, shown(i)};
 }
 
 Reply InstanceService::addNic(const std::string& name, const json& body) {

@@ -110,7 +110,7 @@ Reply LabService::get(const std::string& name) const {
   return {200, shown(engine_.state().lab(name))};
 }
 
-void LabService::carryOut(const LabPlan& plan) {
+Reply LabService::carryOut(const LabPlan& plan, Finish finish) {
   // A namespace in the way, or a VPC the caller may not act on, refuses the
   // change before any command is stopped.
   engine_.authorize(plan.next);
@@ -120,7 +120,12 @@ void LabService::carryOut(const LabPlan& plan) {
   for (const auto& name : plan.stop) {
     if (!engine_.state().findInstance(name)) instances_.forget(name);
   }
-  instances_.startCommands(plan.start);
+  // New commands once the old ones have ended (a replaced command may hold
+  // the port its successor listens on); the answer after that.
+  return instances_.whenStopped(plan.stop, [this, start = plan.start, finish = std::move(finish)] {
+    instances_.startCommands(start);
+    return finish();
+  });
 }
 
 Reply LabService::put(const std::string& name, const json& body, const Query& q) {
@@ -138,16 +143,18 @@ Reply LabService::put(const std::string& name, const json& body, const Query& q)
     if (flag(q, "reach")) out["reach"] = reachChanges(engine_.state(), plan.next, doc);
     return {200, out};
   }
-  carryOut(plan);
-  json out = shown(engine_.state().lab(name));
-  out["changes"] = stepsJson(plan.steps);
-  return {existed ? 200 : 201, out};
+  return carryOut(plan, [this, name, steps = stepsJson(plan.steps), existed] {
+    json out = shown(engine_.state().lab(name));
+    out["changes"] = steps;
+    return Reply{existed ? 200 : 201, out};
+  });
 }
 
 Reply LabService::remove(const std::string& name) {
   LabPlan plan = planDestroy(engine_.state(), name);
-  carryOut(plan);
-  return {200, json{{"name", name}, {"changes", stepsJson(plan.steps)}}};
+  return carryOut(plan, [name, steps = stepsJson(plan.steps)] {
+    return Reply{200, json{{"name", name}, {"changes", steps}}};
+  });
 }
 
 Reply LabService::exportDocument(const std::string& name, const Query& q) const {

@@ -18,6 +18,7 @@
 #include "daemon/http_server.h"
 #include "daemon/log.h"
 #include "daemon/netns_files.h"
+#include "daemon/reaper.h"
 #include "daemon/resolvers.h"
 #include "daemon/service.h"
 #include "daemon/systemd.h"
@@ -100,10 +101,14 @@ int run(vpcd::DaemonConfig config) {
   if (real) {
     runner = std::make_unique<vpcd::CommandRunner>(config.netnsDir, config.etcNetnsDir);
     runner->hideFromCommands({config.stateDir, config.tokenFile});
-    service.instances.setCommandRunner(runner.get());
   }
 
   boost::asio::io_context io(1);
+  std::unique_ptr<vpcd::Reaper> reaper;
+  if (runner) {
+    reaper = std::make_unique<vpcd::Reaper>(io);
+    service.instances.setCommandRunner(runner.get(), reaper.get());
+  }
   std::unique_ptr<vpcd::NetnsFiles> files;
   std::unique_ptr<vpcd::Resolvers> resolvers;
   std::unique_ptr<vpcd::CommandWatch> commands;
@@ -158,6 +163,7 @@ int run(vpcd::DaemonConfig config) {
                  (config.uplinkPinned ? ", pinned" : ", following the default route") + ")");
   // Made first: its metrics count the start-up pass too.
   vpcd::Api api(service, authz);
+  api.setLoop(&io);
   service.load();
   vpcd::sdNotify("STATUS=reconciling " + std::to_string(service.vpcCount()) + " VPCs");
   logStart(service.start(), service.vpcCount());

@@ -18,6 +18,7 @@
 namespace vpcd {
 
 struct LabPlan;  // lib/model/lab_document.h
+class Reaper;    // daemon/reaper.h
 
 // A file the HTTP layer streams as it grows (serial output with ?follow=1),
 // from `offset`, until `active` says the writer is gone.
@@ -38,6 +39,12 @@ struct ConsoleAttach {
   uint16_t rows = 0, cols = 0;
 };
 
+struct Reply;
+// What finishes a reply that comes later: a function that makes it (and may
+// throw, as a service does), handed to the Deliver given to Reply::later.
+using Finish = std::function<Reply()>;
+using Deliver = std::function<void(Finish)>;
+
 // A result for the API: the HTTP status and the JSON body, or a stream.
 struct Reply {
   int status = 200;
@@ -47,6 +54,11 @@ struct Reply {
   // A body that is not JSON (a lab's graph): sent as is, with its type.
   std::optional<std::string> text;
   std::string contentType = "application/json";
+  // An answer that waits for something to end (a command's stop): called
+  // once with a Deliver, which is called once from the I/O loop when it has
+  // ended. The state has been changed already; the loop serves other clients
+  // and drift repairs meanwhile.
+  std::function<void(Deliver)> later;
 };
 
 using Query = std::map<std::string, std::string>;
@@ -107,7 +119,13 @@ class InstanceService {
  public:
   explicit InstanceService(Engine& engine) : engine_(engine) {}
   // Commands run only when a runner is set (not in a dry run or unit tests).
-  void setCommandRunner(CommandRunner* runner) { runner_ = runner; }
+  void setCommandRunner(CommandRunner* runner, Reaper* reaper) {
+    runner_ = runner;
+    reaper_ = reaper;
+  }
+  // The reply `finish` makes once the commands of `names` have ended (at
+  // once when none is ending).
+  Reply whenStopped(const std::vector<std::string>& names, Finish finish);
   // At start: each RUNNING instance's command adopted if still alive or
   // started again.
   void resume();
@@ -144,11 +162,15 @@ class InstanceService {
   // The command of instance `name` (RUNNING in the state) started, and the
   // instance as the answer.
   Reply launch(const std::string& name, int status);
+  // After a stop's end: the command started if the instance is still running
+  // without one.
+  Reply relaunch(const std::string& name);
   // The instance as the API shows it: its command's state and enforcement.
   nlohmann::json shown(const Instance& i) const;
 
   Engine& engine_;
   CommandRunner* runner_ = nullptr;
+  Reaper* reaper_ = nullptr;
 };
 
 // Port forwards: a host port led to a host in a VPC (docs/port-forwards.md).
@@ -182,8 +204,9 @@ class LabService {
 
  private:
   nlohmann::json shown(const Lab& lab) const;
-  // Carries out a plan: commands stopped, one commit, commands started.
-  void carryOut(const LabPlan& plan);
+  // Carries out a plan: commands stopped, one commit, commands started once
+  // the old ones have ended; then the reply `finish` makes.
+  Reply carryOut(const LabPlan& plan, Finish finish);
   Engine& engine_;
   InstanceService& instances_;
 };

@@ -1,7 +1,6 @@
 #include "lib/reconcile/reconciler.h"
 
 #include <map>
-#include <thread>
 #include <utility>
 
 #include "lib/plan/diff.h"
@@ -45,20 +44,20 @@ KernelState Reconciler::observe(const KernelState& desired, const Scope& scope) 
   return observed;
 }
 
-void Reconciler::awaitVanishing(const Plan& p, ReconcileReport& report) {
-  // A DELETE answers only once nothing of the object remains, and a create
-  // that follows at once must not meet the old veth end still being torn down.
-  auto deadline = std::chrono::steady_clock::now() + vanishTimeout_;
-  for (const auto& [ns, name] : p.vanishing) {
-    while (kernel_.linkExists(ns, name)) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        Action del{.op = Action::Op::DeleteLink, .ns = ns, .link = {.name = name}};
-        if (kernel_.apply(del)) report.applied.push_back(del.describe());
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+std::vector<std::pair<std::string, std::string>> Reconciler::settle(
+    const std::vector<std::pair<std::string, std::string>>& links, bool force,
+    std::vector<std::string>& applied) {
+  std::vector<std::pair<std::string, std::string>> left;
+  for (const auto& [ns, name] : links) {
+    if (!kernel_.linkExists(ns, name)) continue;
+    if (!force) {
+      left.push_back({ns, name});
+      continue;
     }
+    Action del{.op = Action::Op::DeleteLink, .ns = ns, .link = {.name = name}};
+    if (kernel_.apply(del)) applied.push_back(del.describe());
   }
+  return left;
 }
 
 Plan Reconciler::plan(const KernelState& desired, const Scope& scope,
@@ -121,7 +120,9 @@ ReconcileReport Reconciler::reconcile(const KernelState& desired, const Scope& s
       }
       if (kernel_.apply(actions[i])) report.applied.push_back(actions[i].describe());
     }
-    awaitVanishing(p, report);
+    // Not awaited here: the daemon answers once they are gone, without
+    // holding its loop (Engine::settleVanishing).
+    report.vanishing = p.vanishing;
   } catch (const KernelError& e) {
     report.error = e.what();
     report.failure = e;

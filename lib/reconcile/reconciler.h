@@ -20,6 +20,9 @@ struct ReconcileReport {
   std::string error;                   // the failure that stopped the apply, if any
   std::optional<KernelError> failure;  // the same, with its operation, object and errno
   std::chrono::microseconds duration{0};
+  // Links (namespace, name) that die with a namespace the pass deleted: the
+  // kernel removes them on its own, a moment later (Reconciler::settle).
+  std::vector<std::pair<std::string, std::string>> vanishing;
   bool ok() const { return error.empty() && conflicts.empty(); }
 };
 
@@ -44,9 +47,12 @@ class Reconciler {
   ReconcileReport reconcile(const KernelState& desired, const Scope& scope,
                             const PrimaryIndex* primaries = nullptr);
 
-  // How long to wait for links that die with a deleted namespace before
-  // deleting them explicitly.
-  void setVanishTimeout(std::chrono::milliseconds t) { vanishTimeout_ = t; }
+  // Of `links` (a report's vanishing ones), those still there. With
+  // `force`, those are deleted explicitly (a namespace a process keeps alive
+  // keeps its links); their deletions are added to `applied`.
+  std::vector<std::pair<std::string, std::string>> settle(
+      const std::vector<std::pair<std::string, std::string>>& links, bool force,
+      std::vector<std::string>& applied);
   // Runs first in every pass: the daemon hands the kernel adapter the
   // namespaces changed since the last look (kernel notifications not yet
   // handled), so what it keeps of them is not trusted.
@@ -56,10 +62,8 @@ class Reconciler {
 
  private:
   KernelState observe(const KernelState& desired, const Scope& scope);
-  void awaitVanishing(const Plan& plan, ReconcileReport& report);
 
   Kernel& kernel_;
-  std::chrono::milliseconds vanishTimeout_{5000};
   std::function<void()> beforePass_;
   Quarantine hold_;
 };
