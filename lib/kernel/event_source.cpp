@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "lib/kernel/kernel.h"
@@ -189,6 +190,21 @@ bool mayMoveUplink(const char* buf, ssize_t n) {
   return false;
 }
 
+}  // namespace
+
+bool mayBeDrift(const char* buf, size_t size) {
+  int left = static_cast<int>(std::min<size_t>(size, INT_MAX));
+  for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); messageFits(h, left);
+       h = NLMSG_NEXT(h, left)) {
+    bool link = h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK;
+    if (!link || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return true;
+    if (static_cast<const ifinfomsg*>(NLMSG_DATA(h))->ifi_family != AF_BRIDGE) return true;
+  }
+  return left > 0;  // bytes that are no whole message: not known to be harmless
+}
+
+namespace {
+
 bool isRouter(const std::string& ns) {
   return ownerOfNamespace(ns).kind == NamespaceOwner::Kind::Router;
 }
@@ -328,11 +344,12 @@ std::set<std::string> EventSource::drainAll(const Watched& w) {
       if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_LISTEN_ALL_NSID)
         std::memcpy(&nsid, CMSG_DATA(c), sizeof nsid);
     }
+    bool route = w.fd == allRoute_.get();
     if (nsid < 0) {
-      changed.insert("");
-      if (w.fd == allRoute_.get() && mayMoveUplink(buf, n)) changed.insert(kUplinkKey);
+      if (route && mayMoveUplink(buf, n)) changed.insert(kUplinkKey);
+      if (!route || mayBeDrift(buf, static_cast<size_t>(n))) changed.insert("");
     } else if (auto it = byNsid_.find(nsid); it != byNsid_.end()) {
-      changed.insert(it->second);
+      if (!route || mayBeDrift(buf, static_cast<size_t>(n))) changed.insert(it->second);
     }  // else: a namespace that is not ours (it has an id for another reason)
   }
   return changed;

@@ -23,6 +23,14 @@ namespace vpcd {
 // contents come from whoever sent it.
 std::vector<std::string> logLines(const char* buf, size_t size);
 
+// Whether rtnetlink messages (one receive buffer) may say that something
+// vpcd keeps changed. A bridge port's own notifications (RTM_NEWLINK and
+// RTM_DELLINK of family AF_BRIDGE: its STP state and port flags, none of
+// which vpcd sets) do not: the kernel sends one per port long after a build
+// (linkwatch), and each made a drift pass over a whole VPC. A port leaving
+// its bridge is also said by an AF_UNSPEC link message, which counts.
+bool mayBeDrift(const char* buf, size_t size);
+
 class EventSource {
  public:
   static inline const std::string kNetnsDirKey = "*netns-dir*";
