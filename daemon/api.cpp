@@ -437,12 +437,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
     auto begin = std::move(response.later);
     response.later = [this, request, started, begin](std::function<void(HttpResponse)> send) {
       begin([this, request, started, send](HttpResponse r) {
-        std::string why;
-        if (r.status >= 400) {
-          auto doc = json::parse(r.body, nullptr, false);
-          if (doc.is_object() && doc.contains("error")) why = doc["error"].value("message", "");
-        }
-        record(request, r.status, why, started);
+        record(request, r.status, r.detail, started);
         send(std::move(r));
       });
     };
@@ -533,9 +528,10 @@ HttpResponse Api::render(const std::function<Reply()>& produce, std::string& det
               reply.contentType,
               [this, begin = std::move(reply.later)](std::function<void(HttpResponse)> send) {
                 begin([this, send](Finish finish) {
-                  std::string ignored;
-                  HttpResponse r = render(finish, ignored);
+                  std::string why;
+                  HttpResponse r = render(finish, why);
                   if (r.later) return r.later(send);
+                  r.detail = std::move(why);
                   send(std::move(r));
                 });
               }};

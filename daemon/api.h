@@ -46,6 +46,9 @@ struct HttpResponse {
   std::string contentType = "application/json";
   // Answered later (Reply::later): called once with what sends the answer.
   std::function<void(std::function<void(HttpResponse)>)> later;
+  // The message of a refusal or failure, for the log and the audit record
+  // (not sent; set on answers that come later).
+  std::string detail;
 };
 
 class Api {
