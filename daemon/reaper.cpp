@@ -28,7 +28,9 @@ struct Reaper::Stop : std::enable_shared_from_this<Reaper::Stop> {
     auto self = shared_from_this();
     timer.expires_after(limit);
     timer.async_wait([self, killed](boost::system::error_code ec) {
-      if (ec) return;  // the command exited first
+      // The command exited first (its handler may run after this one was
+      // queued: expired timers are not cancelled).
+      if (ec || self->finished) return;
       boost::system::error_code ignored;
       self->pidfd.cancel(ignored);
       if (killed) return self->exited();  // cannot be killed (uninterruptible): given up
@@ -37,13 +39,15 @@ struct Reaper::Stop : std::enable_shared_from_this<Reaper::Stop> {
     });
     pidfd.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                      [self](boost::system::error_code ec) {
-                       if (ec) return;  // cancelled by the timer
+                       if (ec || self->finished) return;  // cancelled by the timer
                        self->timer.cancel();
                        self->exited();
                      });
   }
 
   void exited() {
+    if (finished) return;
+    finished = true;
     // Whatever else of its group is left goes too, as a synchronous stop did.
     ::kill(-pid, SIGKILL);
     awaitAlsoGone(100);
@@ -61,6 +65,7 @@ struct Reaper::Stop : std::enable_shared_from_this<Reaper::Stop> {
   Reaper& reaper;
   std::string key;
   int pid;
+  bool finished = false;  // exited() ran: the stop ends once, whichever handler comes first
   std::function<bool()> alsoGone;
   boost::asio::posix::stream_descriptor pidfd;
   boost::asio::steady_timer timer;
