@@ -1,5 +1,8 @@
 #include "daemon/engine.h"
 
+#include <chrono>
+#include <thread>
+
 #include "daemon/http_error.h"
 #include "daemon/log.h"
 #include "lib/ipam/ipam.h"
@@ -155,6 +158,17 @@ ReconcileReport Engine::start() {
   if (afterCommit_) afterCommit_(state_);
   picture_.update(state_);
   startReport_ = reconcile(Scope::all(), "start");
+  // Nothing is served yet: the links dying with the orphans this pass removed
+  // are awaited here (as a request's are before its answer), so that a ready
+  // daemon has left nothing of them.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (settleVanishing(false)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      settleVanishing(true);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   updateCoexistence();
   for (const auto& [name, vpc] : state_.vpcs()) record(name, startReport_, false);
   return startReport_;
