@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # whatever the exit code of the process that wrote it (a daemon's leak
 # report at exit would otherwise only reach its log).
 san="${BUILD_DIR:-build}-san"
-BUILD_DIR="$san" TARGETS="vpcd vpcctl unit_tests fuzz_http_api fuzz_bodies fuzz_files fuzz_kernel_replies" \
+# RelWithDebInfo: a report names the file and line (build.sh's default,
+# Release, has no debug information).
+BUILD_DIR="$san" BUILD_TYPE=RelWithDebInfo TARGETS="vpcd vpcctl unit_tests fuzz_http_api fuzz_bodies fuzz_files fuzz_kernel_replies" \
   CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++ -DVPCD_SANITIZE=ON -DVPCD_FUZZ=ON -DVPCD_FUZZ_SECONDS=${VPCD_FUZZ_SECONDS:-20}" \
   scripts/build.sh
 reports=$(mktemp -d /tmp/vpcd-sanitizer.XXXXXX)
