@@ -76,6 +76,19 @@ void readReplies(mnl_socket* sock, uint32_t portId, ReplyState& st, bool untilDo
 }  // namespace
 
 bool runReplies(const char* buf, size_t len, uint32_t portId, ReplyState& st, bool untilDone) {
+  // libmnl trusts the kernel's lengths: one past INT_MAX reads as negative
+  // and its walk leaves the buffer (found by fuzz_kernel_replies). The
+  // framing is checked here first; bytes that are not whole messages are a
+  // reply that cannot be read, not one to guess at.
+  for (size_t off = 0; off < len;) {
+    const auto* h = reinterpret_cast<const nlmsghdr*>(buf + off);
+    if (len - off < sizeof(nlmsghdr) || h->nlmsg_len < sizeof(nlmsghdr) ||
+        h->nlmsg_len > len - off) {
+      if (st.error == 0) st.error = EBADMSG;
+      return false;
+    }
+    off += NLMSG_ALIGN(h->nlmsg_len);
+  }
   // With a control array, libmnl no longer applies its defaults to the
   // control messages it covers, so NLMSG_DONE must stop the run explicitly.
   mnl_cb_t ctl[NLMSG_MIN_TYPE] = {};

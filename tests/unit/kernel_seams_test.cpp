@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -55,6 +56,21 @@ TEST_CASE("a dump the kernel flags NLM_F_DUMP_INTR is known as interrupted") {
   CHECK(messages == 1);
   CHECK(read(dumpReply(NLM_F_DUMP_INTR, 0), messages).interrupted);
   CHECK(read(dumpReply(0, NLM_F_DUMP_INTR), messages).interrupted);
+}
+
+TEST_CASE("a reply whose framing is broken is refused, not walked") {
+  // A length past INT_MAX made libmnl's walk leave the buffer (fuzz_kernel_replies).
+  for (uint32_t badLength : {0xfffffff0u, 8u, 4096u}) {
+    auto buf = dumpReply(0, 0);
+    reinterpret_cast<nlmsghdr*>(buf.data())->nlmsg_len = badLength;
+    int messages = 0;
+    static ReplyState::OnMessage count;
+    count = [&messages](const nlmsghdr*) { ++messages; };
+    ReplyState st{&count};
+    CHECK_FALSE(runReplies(buf.data(), buf.size(), 0, st, true));
+    CHECK(st.error == EBADMSG);
+    CHECK(messages == 0);
+  }
 }
 
 TEST_CASE("a snapshot is read again while a dump is interrupted or the generation moves") {
