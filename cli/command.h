@@ -40,6 +40,9 @@ void addEventCommands(CLI::App& app, Options& o, int& rc);
 // vpcctl forward …
 void addForwardCommands(CLI::App& app, Options& o, int& rc);
 
+// vpcctl impair …
+void addImpairCommands(CLI::App& app, Options& o, int& rc);
+
 // vpcctl instance …; `command` is what followed `--` on the command line.
 void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command);
 

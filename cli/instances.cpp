@@ -64,6 +64,7 @@ void printInstance(const json& i) {
               {"MAC", "mac"},
               {"GATEWAY", "gateway"},
               {"PRIMARY", "primary"}});
+  printImpairments(std::cout, i);
 }
 
 // The arguments, alive as long as the callbacks that read them.

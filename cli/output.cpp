@@ -60,4 +60,15 @@ void printTable(std::ostream& out, const nlohmann::json& items,
   for (const auto& row : rows) line(row);
 }
 
+void printImpairments(std::ostream& out, const nlohmann::json& item) {
+  if (!item.contains("impairments") || item["impairments"].empty()) return;
+  out << "impairments:\n";
+  printTable(out, item["impairments"],
+             {{"NAME", "name"},
+              {"DIRECTION", "direction"},
+              {"EFFECT", "effect"},
+              {"DOWN", "down"},
+              {"ENABLED", "enabled"}});
+}
+
 }  // namespace vpcctl

@@ -21,6 +21,8 @@ void printFields(std::ostream& out, const nlohmann::json& item, const std::vecto
 // "enforced: yes (since …)" or "enforced: NO since … — <kernel error>":
 // whether the kernel holds what the object asks for.
 void printEnforcement(std::ostream& out, const nlohmann::json& item);
+// The "impairments" of a subnet or an instance, as a table, when it has any.
+void printImpairments(std::ostream& out, const nlohmann::json& item);
 
 // A field as text: strings bare, numbers and the rest as JSON, null as "-".
 std::string cell(const nlohmann::json& item, const std::string& key);

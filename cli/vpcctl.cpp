@@ -46,6 +46,7 @@ void printSubnet(const json& s) {
   fields.push_back({"VPC", "vpc"});
   vpcctl::printFields(std::cout, s, fields);
   vpcctl::printEnforcement(std::cout, s);
+  vpcctl::printImpairments(std::cout, s);
 }
 
 void printPlan(const json& p) {
@@ -382,7 +383,8 @@ int main(int argc, char** argv) {
   Args args;
   int rc = 0;
   CLI::App app{
-      "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies, instances, port forwards) "
+      "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies, instances, port forwards, "
+      "impairments) "
       "through its API "
       "socket"};
   app.require_subcommand(1);
@@ -397,6 +399,7 @@ int main(int argc, char** argv) {
   addPeeringCommands(app, o, rc, args);
   addPolicyCommands(app, o, rc, args);
   vpcctl::addForwardCommands(app, o, rc);
+  vpcctl::addImpairCommands(app, o, rc);
   // Everything after the first `--` is an instance's command, taken as it
   // stands: CLI11 would still read its `-x` words as vpcctl's own options.
   int ours = argc;

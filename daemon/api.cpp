@@ -212,6 +212,20 @@ Reply Api::routeForwards(const HttpRequest& r, const std::vector<std::string>& s
   throw methodNotAllowed(m, r.target);
 }
 
+Reply Api::routeImpairments(const HttpRequest& r, const std::vector<std::string>& seg) {
+  const std::string& m = r.method;
+  if (seg.size() == 1) {
+    if (m == "GET") return s_.impairments.list();
+  } else if (seg.size() == 2) {
+    if (m == "GET") return s_.impairments.get(seg[1]);
+    if (m == "PUT") return s_.impairments.put(seg[1], parseBody(r.body));
+    if (m == "DELETE") return s_.impairments.remove(seg[1]);
+  } else {
+    throw DomainError::notFound("no such resource: " + r.target);
+  }
+  throw methodNotAllowed(m, r.target);
+}
+
 Reply Api::routeLabs(const HttpRequest& r, const std::vector<std::string>& seg) {
   const std::string& m = r.method;
   if (seg.size() == 1) {
@@ -267,6 +281,7 @@ Reply Api::route(const HttpRequest& r) {
   if (!seg.empty() && seg[0] == "instances") return routeInstances(r, seg);
   if (!seg.empty() && seg[0] == "labs") return routeLabs(r, seg);
   if (!seg.empty() && seg[0] == "port-forwards") return routeForwards(r, seg);
+  if (!seg.empty() && seg[0] == "impairments") return routeImpairments(r, seg);
   if (seg.size() == 1 && seg[0] == "reachability") {
     only("POST");
     return s_.reach.check(parseBody(r.body));

@@ -85,6 +85,7 @@ class Api {
   Reply routeInstances(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routeLabs(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routeForwards(const HttpRequest& r, const std::vector<std::string>& seg);
+  Reply routeImpairments(const HttpRequest& r, const std::vector<std::string>& seg);
   Services& s_;
   const Authorizer& authz_;
   AuditLog* audit_ = nullptr;

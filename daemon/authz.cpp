@@ -27,6 +27,7 @@ const std::map<std::string, std::vector<std::string>> kVerbs{
     {"instance", {"create", "delete", "stop", "start", "reset", "attach", "detach", "console"}},
     {"lab", {"write", "delete"}},
     {"forward", {"create", "delete"}},
+    {"impairment", {"write", "delete"}},
     {"reach", {"probe"}}};
 
 std::string join(const std::vector<std::string>& items) {
@@ -45,7 +46,7 @@ void checkPermission(const std::string& perm, const std::string& where) {
   if (resource != "*" && it == kVerbs.end())
     throw std::invalid_argument(where + ": \"" + perm +
                                 "\" is not a permission (resources: vpc, subnet, peering, "
-                                "policy, instance, lab, forward, reach, or *)");
+                                "policy, instance, lab, forward, impairment, reach, or *)");
   if (verb == "*") return;
   std::vector<std::string> verbs;
   if (it != kVerbs.end()) {
@@ -99,6 +100,7 @@ std::string Authorizer::permissionFor(const std::string& method,
   if (kind == "peerings") return "peering:" + (seg.size() == 4 ? seg[3] : verb);
   if (kind == "policies") return "policy:" + verb;
   if (kind == "port-forwards") return "forward:" + verb;
+  if (kind == "impairments") return "impairment:" + verb;
   if (kind == "labs") {
     if (seg.size() == 4 && seg[3] == "verify") return "reach:probe";
     return "lab:" + verb;  // apply (and plan) write, destroy deletes

@@ -39,13 +39,15 @@ void Engine::load() {
   auto instances = store_.loadInstances(&damage);
   auto labs = store_.loadLabs(&damage);
   auto forwards = store_.loadPortForwards(&damage);
+  auto impairments = store_.loadImpairments(&damage);
   Quarantine held =
       quarantine(std::move(damage), vpcs, peerings, policies, instances, labs, &forwards);
   if (!held.empty()) reserveHeldTransit(held);
   separateTransit(vpcs, peerings, held);
   HostSettings host{config_.uplink, config_.transitPool};
   state_ = DesiredState(host, std::move(vpcs), std::move(peerings), std::move(policies),
-                        std::move(instances), std::move(labs), std::move(forwards));
+                        std::move(instances), std::move(labs), std::move(forwards),
+                        std::move(impairments));
   if (!held.empty()) {
     for (const auto& d : held.damage) logLine(3, "cannot read state file " + d.error);
     for (const auto& [what, why] : held.held)

@@ -120,6 +120,13 @@ void EventLog::addChanges(const DesiredState& before, const DesiredState& after)
              [&](const std::string& name, const auto& was, const auto& now) {
                if (was != now && !(*was == *now)) add("port_forward", "update", name);
              });
+  diffTables(before.impairments(), after.impairments(), *this, "impairment",
+             [&](const std::string& name, const auto& was, const auto& now) {
+               if (was == now || *was == *now) return;
+               json d = json::object();
+               if (was->enabled != now->enabled) d = {{"enabled", now->enabled}};
+               add("impairment", "update", name, d);
+             });
 }
 
 uint64_t EventLog::firstSince(std::chrono::system_clock::time_point t) const {

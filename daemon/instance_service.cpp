@@ -71,6 +71,9 @@ json InstanceService::shown(const Instance& i) const {
   json out = toJson(i, running);
   // Stopped in the state, its command not ended yet (within its grace).
   if (i.status == InstanceStatus::Stopped && running) out["status"] = "STOPPING";
+  const DesiredState& s = engine_.state();
+  if (s.findInstance(i.name))
+    out["impairments"] = impairmentSummaries(s, s.impairmentsOnNic(i.name, ""));
   return engine_.withEnforcement(out, vpcsOf(i));
 }
 

@@ -135,6 +135,12 @@ Reply LabService::put(const std::string& name, const json& body, const Query& q)
   LabDocument doc = parseLabDocument(body, name, now);
   bool existed = engine_.state().findLab(name) != nullptr;
   LabPlan plan = planLab(engine_.state(), doc, adopt, now);
+  requireEnforceable(engine_, plan.next, [&doc](const std::string& impairment) {
+    for (const auto& e : doc.impairments) {
+      if (e.impairment.name == impairment) return e.path;
+    }
+    return std::string();
+  });
   if (dryRun) {
     json out{{"name", name},
              {"dry_run", true},

@@ -76,6 +76,21 @@ void petWatchdog(boost::asio::steady_timer& timer) {
   });
 }
 
+// Timed impairments end on the second (docs/impairments.md): a look at a
+// handful of values each second, a commit only when one is due.
+void endTimedImpairments(boost::asio::steady_timer& timer, vpcd::ImpairmentService& impairments) {
+  timer.expires_after(std::chrono::seconds(1));
+  timer.async_wait([&timer, &impairments](const boost::system::error_code& ec) {
+    if (ec) return;
+    try {
+      impairments.expire();
+    } catch (const std::exception& e) {
+      logLine(3, std::string("ending timed impairments: ") + e.what());
+    }
+    endTimedImpairments(timer, impairments);
+  });
+}
+
 int run(vpcd::DaemonConfig config) {
   // A bad roles file stops vpcd before it does anything.
   vpcd::Authorizer authz(config.apiGroup, config.rolesFile, config.rolesFileGiven);
@@ -199,6 +214,8 @@ int run(vpcd::DaemonConfig config) {
   });
   boost::asio::steady_timer watchdog(io);
   petWatchdog(watchdog);
+  boost::asio::steady_timer impairmentClock(io);
+  endTimedImpairments(impairmentClock, service.impairments);
   logLine(6,
           "ready: listening on " + (passed >= 0 ? "the socket systemd passed" : config.socketPath));
   // Ready only now: the first reconcile is done and the socket accepts.

@@ -101,6 +101,11 @@ void objects(Scrape& out, const DesiredState& state) {
   out.gauge("vpcd_policies", "Firewall policies", {{{}, double(state.policies().size())}});
   out.gauge("vpcd_labs", "Labs applied", {{{}, double(state.labs().size())}});
   out.gauge("vpcd_port_forwards", "Port forwards", {{{}, double(state.portForwards().size())}});
+  double enabled = 0;
+  for (const auto& [name, i] : state.impairments()) enabled += i->enabled ? 1 : 0;
+  out.gauge("vpcd_impairments", "Impairments, by whether they are in effect",
+            {{{{"enabled", "true"}}, enabled},
+             {{{"enabled", "false"}}, double(state.impairments().size()) - enabled}});
   out.gauge("vpcd_held_objects",
             "Objects held back at start because their state file could not be read",
             {{{}, double(state.quarantine().held.size())}});

@@ -187,6 +187,35 @@ class ForwardService {
   Engine& engine_;
 };
 
+// Impairments: delay, loss, rate and links down on purpose
+// (docs/impairments.md).
+class ImpairmentService {
+ public:
+  explicit ImpairmentService(Engine& engine) : engine_(engine) {}
+  Reply list();
+  Reply get(const std::string& name);
+  // Creates or replaces; `enabled` switches it on and off with its values kept.
+  Reply put(const std::string& name, const nlohmann::json& body);
+  Reply remove(const std::string& name);
+  // Timed impairments whose time is up switched off (and saved so): called
+  // every second by the daemon's clock, and before each answer.
+  void expire();
+
+ private:
+  nlohmann::json shown(const Impairment& i) const;
+  Engine& engine_;
+};
+
+// 422 naming the field when an enabled impairment of `next` needs a qdisc
+// this kernel does not have (netem is a module some kernels lack): nothing
+// is stored that the kernel cannot enforce.
+// `pathOf` names where an impairment was written (a lab's "impairments[0]").
+void requireEnforceable(Engine& engine, const DesiredState& next,
+                        const std::function<std::string(const std::string&)>& pathOf = {});
+
+// The impairments `names` in short, as a subnet or an instance shows them.
+nlohmann::json impairmentSummaries(const DesiredState& s, const std::vector<std::string>& names);
+
 // Labs: a whole environment applied as one change (docs/labs.md).
 class LabService {
  public:
@@ -235,6 +264,7 @@ class Services {
         policies(engine),
         instances(engine),
         forwards(engine),
+        impairments(engine),
         labs(engine, instances),
         reach(engine) {}
   void load() { engine.load(); }
@@ -251,6 +281,7 @@ class Services {
   PolicyService policies;
   InstanceService instances;
   ForwardService forwards;
+  ImpairmentService impairments;
   LabService labs;
   ReachService reach;
 };

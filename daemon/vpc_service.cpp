@@ -51,7 +51,9 @@ Reply VpcService::listSubnets(const std::string& vpc) const {
 
 Reply VpcService::getSubnet(const SubnetRef& ref) const {
   const DesiredState& s = engine_.state();
-  return {200, engine_.withEnforcement(toJson(s.subnet(ref), s.vpc(ref.vpc)), {ref.vpc})};
+  json out = toJson(s.subnet(ref), s.vpc(ref.vpc));
+  out["impairments"] = impairmentSummaries(s, s.impairmentsOn(ref));
+  return {200, engine_.withEnforcement(out, {ref.vpc})};
 }
 
 Reply VpcService::createSubnet(const std::string& vpc, const json& body) {

@@ -101,6 +101,7 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_ + "/instances");
   makeDir(dir_ + "/labs");
   makeDir(dir_ + "/port-forwards");
+  makeDir(dir_ + "/impairments");
   makeDir(dir_ + "/serial");
   makeDir(dir_ + "/subnets");
 }
@@ -142,9 +143,13 @@ std::string stemOf(const std::string& file) {
 // What a file's place in the state directory says it holds: "vpcs/prod.json"
 // is vpc prod, "subnets/prod/web.json" a part of vpc prod.
 StateDamage damageOf(const std::string& kind, const std::string& file, const std::string& error) {
-  static const std::map<std::string, std::string> kinds = {
-      {"vpcs", "vpc"},           {"peerings", "peering"}, {"policies", "policy"},
-      {"instances", "instance"}, {"labs", "lab"},         {"port-forwards", "port_forward"}};
+  static const std::map<std::string, std::string> kinds = {{"vpcs", "vpc"},
+                                                           {"peerings", "peering"},
+                                                           {"policies", "policy"},
+                                                           {"instances", "instance"},
+                                                           {"labs", "lab"},
+                                                           {"port-forwards", "port_forward"},
+                                                           {"impairments", "impairment"}};
   StateDamage d{.file = file, .error = error};
   if (kind.starts_with("subnets/")) {
     d.kind = "vpc";
@@ -223,8 +228,8 @@ struct NothingChanged {
 // labels. A journal naming anything else (an edit by hand, "../x") is not
 // replayed: a root daemon must not write where a file tells it to.
 bool isStatePath(const std::string& path) {
-  static const std::set<std::string> kinds = {"vpcs",      "peerings", "policies",
-                                              "instances", "labs",     "port-forwards"};
+  static const std::set<std::string> kinds = {"vpcs", "peerings",      "policies",   "instances",
+                                              "labs", "port-forwards", "impairments"};
   if (!path.ends_with(".json")) return false;
   std::vector<std::string> parts;
   for (size_t at = 0, slash; at <= path.size(); at = slash + 1) {
@@ -401,6 +406,14 @@ void StateStore::commit(const DesiredState& old, const DesiredState& next) const
                  b.removes.insert(path("port-forwards", before->name));
                }
              });
+  eachChange(old.impairments(), next.impairments(),
+             [&](const Impairment* before, const Impairment* after) {
+               if (after) {
+                 b.put(path("impairments", after->name), "impairment", toState(*after));
+               } else {
+                 b.removes.insert(path("impairments", before->name));
+               }
+             });
   write(b);
 }
 
@@ -491,6 +504,10 @@ std::vector<Lab> StateStore::loadLabs(std::vector<StateDamage>* damage) const {
 
 std::vector<PortForward> StateStore::loadPortForwards(std::vector<StateDamage>* damage) const {
   return parseEach(load("port-forwards", damage), "port_forward", damage, fromPortForwardState);
+}
+
+std::vector<Impairment> StateStore::loadImpairments(std::vector<StateDamage>* damage) const {
+  return parseEach(load("impairments", damage), "impairment", damage, fromImpairmentState);
 }
 
 void StateStore::saveVpc(const Vpc& vpc) const {

@@ -1,11 +1,11 @@
 #pragma once
 // The desired state on disk, one JSON file per object: <dir>/vpcs/<vpc>.json
 // (the VPC itself), <dir>/subnets/<vpc>/<subnet>.json, and one per peering,
-// policy, instance and port forward (<dir>/port-forwards/<name>.json). A change writes the files of
-// the objects it changed and nothing else (a lab's record is <dir>/labs/<lab>.json), so a subnet
-// create costs one small file whatever the VPC holds. One file is replaced atomically (temp file,
-// fsync, rename, fsync of the directory); a change of several files goes through a journal, so a
-// crash leaves either all of them old or all of them new, never a mix.
+// policy, instance, port forward (<dir>/port-forwards/<name>.json) and impairment. A change writes
+// the files of the objects it changed and nothing else (a lab's record is <dir>/labs/<lab>.json),
+// so a subnet create costs one small file whatever the VPC holds. One file is replaced atomically
+// (temp file, fsync, rename, fsync of the directory); a change of several files goes through a
+// journal, so a crash leaves either all of them old or all of them new, never a mix.
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -68,6 +68,7 @@ class StateStore {
   std::vector<Instance> loadInstances(std::vector<StateDamage>* damage = nullptr) const;
   std::vector<Lab> loadLabs(std::vector<StateDamage>* damage = nullptr) const;
   std::vector<PortForward> loadPortForwards(std::vector<StateDamage>* damage = nullptr) const;
+  std::vector<Impairment> loadImpairments(std::vector<StateDamage>* damage = nullptr) const;
   // The command output of an instance (its serial console).
   std::string serialPath(const std::string& name) const {
     return dir_ + "/serial/" + name + ".log";

@@ -223,7 +223,8 @@ EventSource::EventSource(std::string netnsDir) : dir_(std::move(netnsDir)) {
   if (!epoll_) throw KernelError("epoll", "events", std::strerror(errno));
   add({inotify_.get(), kNetnsDirKey});
   allRoute_ = listenAll(netlinkSocket(
-      NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE, 0));
+      NETLINK_ROUTE,
+      RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_TC, 0));
   allNft_ = listenAll(netlinkSocket(NETLINK_NETFILTER, 0, NFNLGRP_NFTABLES));
   add({allRoute_.get(), kAllKey});
   add({allNft_.get(), kAllKey});

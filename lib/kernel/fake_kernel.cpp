@@ -73,6 +73,9 @@ Namespace FakeKernel::observe(const std::string& name, const Namespace* want) {
   }
   out.routes = ns.routes;
   out.rules = ns.rules;
+  for (const auto& [link, q] : ns.qdiscs) {
+    if (out.links.count(link)) out.qdiscs[link] = q;  // as the real one: on links it reports
+  }
   for (const auto& [key, table] : ns.tables) {
     if (table.name == kTableName) out.tables[key] = table;
   }
@@ -90,6 +93,7 @@ void FakeKernel::removeLink(const std::string& ns, const std::string& name) {
   n.links.erase(name);
   std::erase_if(n.addresses, [&](const Address& a) { return a.link == name; });
   std::erase_if(n.routes, [&](const Route& r) { return r.dev == name; });
+  n.qdiscs.erase(name);
   for (auto& [linkName, link] : n.links) {
     if (link.master == name) link.master.clear();
   }
@@ -220,6 +224,15 @@ bool FakeKernel::apply(const Action& a) {
       return true;
     case Op::DeleteTable:
       return require(a.ns, "delete table").tables.erase(a.table.key()) > 0;
+    case Op::SetQdisc: {
+      Namespace& ns = require(a.ns, "set qdisc");
+      if (!ns.links.count(a.link.name))
+        throw KernelError("set qdisc", a.link.name, "No such device");
+      ns.qdiscs[a.link.name] = a.netem;
+      return true;
+    }
+    case Op::DeleteQdisc:
+      return require(a.ns, "delete qdisc").qdiscs.erase(a.link.name) > 0;
   }
   return false;
 }

@@ -90,6 +90,14 @@ class Kernel {
     return false;
   }
 
+  // Whether this kernel has the qdisc `kind` (netem is a module some
+  // kernels lack): asked before an impairment is accepted, so that nothing
+  // is stored that the kernel cannot enforce.
+  virtual bool hasQdisc(const std::string& kind) {
+    (void)kind;
+    return true;
+  }
+
   // Mutating requests sent to the kernel since start (netlink messages that
   // create, change or delete, nftables batches, sysctl writes, mounts).
   virtual uint64_t mutatingCalls() const { return mutatingCalls_; }

@@ -207,6 +207,7 @@ void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std
          .src = Cidr{toIpv4(src), src ? static_cast<int>(nl_addr_get_prefixlen(src)) : 0},
          .table = rtnl_rule_get_table(r)});
   }
+  observeQdiscs(into, links.get());
 }
 
 std::string RouteSocket::loopbackAlias() {

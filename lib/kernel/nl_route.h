@@ -6,6 +6,7 @@
 
 #include "lib/plan/kernel_model.h"
 
+struct nl_cache;
 struct nl_sock;
 struct nlmsghdr;
 
@@ -48,8 +49,18 @@ class RouteSocket {
   bool address(const Address& a, bool add);
   bool route(const Route& r, bool add);
   bool rule(const Rule& r, bool add);
+  // vpcd's impairment on a link: a netem at its root (replacing whatever
+  // root qdisc it had), and a tbf under it for a rate (nl_qdisc.cpp).
+  void setQdisc(const std::string& link, const Netem& netem);
+  // The link's root back to the kernel's default; false when it had none of ours.
+  bool deleteQdisc(const std::string& link);
+  // Whether the kernel makes a root qdisc of `kind` on this namespace's
+  // loopback (it is left there: call it in a namespace made to be thrown away).
+  bool canMakeQdisc(const std::string& kind);
 
  private:
+  // The root qdiscs with vpcd's handle on the links of `into` (nl_qdisc.cpp).
+  void observeQdiscs(Namespace& into, nl_cache* links);
   int ifindex(const std::string& name, bool required);
   // Runs a libnl call; on failure throws KernelError with the kernel's words.
   int check(int err, const std::string& op, const std::string& object);

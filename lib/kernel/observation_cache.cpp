@@ -77,6 +77,12 @@ void ObservationCache::applied(const Action& a) {
     case Op::DeleteTable:
       ns->tables.erase(a.table.key());
       break;
+    case Op::SetQdisc:
+      ns->qdiscs[a.link.name] = a.netem;
+      break;
+    case Op::DeleteQdisc:
+      ns->qdiscs.erase(a.link.name);
+      break;
     default:  // sysctls are read on every observation
       break;
   }

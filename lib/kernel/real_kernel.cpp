@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "lib/kernel/xtables.h"
 
@@ -243,6 +245,12 @@ bool RealKernel::applyToKernel(const Action& a) {
     case Op::DeleteTable:
       changed = nft(a.ns).remove(a.table.family, a.table.name);
       break;
+    case Op::SetQdisc:
+      route(a.ns).setQdisc(a.link.name, a.netem);
+      break;
+    case Op::DeleteQdisc:
+      changed = route(a.ns).deleteQdisc(a.link.name);
+      break;
   }
   countMutation();
   return changed;
@@ -266,6 +274,24 @@ void RealKernel::invalidate(const std::set<std::string>& namespaces) {
     seen_.invalidate(ns);
     if (!ns.empty()) handles_.erase(ns);
   }
+}
+
+bool RealKernel::hasQdisc(const std::string& kind) {
+  auto it = qdiscKinds_.find(kind);
+  if (it != qdiscKinds_.end()) return it->second;
+  bool has = false;
+  // A network namespace belongs to the thread that unshares it: this one
+  // ends, and the namespace with it.
+  std::thread probe([&] {
+    if (::unshare(CLONE_NEWNET) != 0) return;
+    try {
+      has = RouteSocket(-1, "qdisc probe").canMakeQdisc(kind);
+    } catch (const KernelError&) {
+      has = false;
+    }
+  });
+  probe.join();
+  return qdiscKinds_[kind] = has;
 }
 
 bool RealKernel::linkExists(const std::string& ns, const std::string& name) {

@@ -31,6 +31,9 @@ class RealKernel : public Kernel {
   bool syncMarkedRules(const NftChainRef& chain, const std::string& comment,
                        const std::vector<NftRule>& rules) override;
   void invalidate(const std::set<std::string>& namespaces) override;
+  // Tried once per kind, in a namespace of a thread of its own that dies
+  // with it (nothing of the host's is touched), and remembered.
+  bool hasQdisc(const std::string& kind) override;
 
   // Called before vpcd deletes a namespace, so whoever holds a socket in it
   // (the drift watch) lets go and the kernel can destroy it.
@@ -65,6 +68,7 @@ class RealKernel : public Kernel {
   std::map<std::string, Handles> handles_;
   ObservationCache seen_;
   std::function<void(const std::string&)> beforeNamespaceDelete_;
+  std::map<std::string, bool> qdiscKinds_;
 };
 
 }  // namespace vpcd

@@ -24,6 +24,19 @@ std::vector<std::set<std::string>> actedOn(const DesiredState& old, const Desire
              [&](const PortForward* before, const PortForward* after) {
                out.insert({(after ? after : before)->vpc});
              });
+  // An impairment acts on its target's VPC; on a peering's link, on both
+  // of its VPCs (each side's traffic is slowed or cut).
+  eachChange(old.impairments(), next.impairments(),
+             [&](const Impairment* before, const Impairment* after) {
+               if (before && after && before->durationS > 0 && before->enabled) {
+                 Impairment ended = *before;
+                 ended.enabled = false;
+                 if (ended == *after) return;  // its time ran out: nobody's doing
+               }
+               const Impairment& i = after ? *after : *before;
+               out.insert({i.vpc});
+               if (!i.peerVpc.empty()) out.insert({i.peerVpc});
+             });
   auto peering = [&](const Peering* before, const Peering* after) {
     if (!before) {
       out.insert({after->vpc});

@@ -60,8 +60,10 @@ std::set<std::string> vpcsOf(const Policy& p) {
 
 DesiredState::DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
                            std::vector<Policy> policies, std::vector<Instance> instances,
-                           std::vector<Lab> labs, std::vector<PortForward> forwards)
+                           std::vector<Lab> labs, std::vector<PortForward> forwards,
+                           std::vector<Impairment> impairments)
     : host_(std::move(host)) {
+  for (auto& i : impairments) put(impairments_, std::move(i));
   for (auto& f : forwards) put(forwards_, std::move(f));
   for (auto& l : labs) put(labs_, std::move(l));
   for (auto& v : vpcs) put(vpcs_, std::move(v));
@@ -109,6 +111,9 @@ const Lab* DesiredState::findLab(const std::string& name) const {
 const PortForward* DesiredState::findPortForward(const std::string& name) const {
   return find(forwards_, name);
 }
+const Impairment* DesiredState::findImpairment(const std::string& name) const {
+  return find(impairments_, name);
+}
 const Peering* DesiredState::findPeering(const std::string& name) const {
   auto it = peerings_.find(name);
   return it == peerings_.end() ? nullptr : &it->second;
@@ -154,6 +159,11 @@ const PortForward& DesiredState::portForward(const std::string& name) const {
   refuseIfHeld("port_forward", name);
   throw DomainError::notFound("port forward " + name + " not found");
 }
+const Impairment& DesiredState::impairment(const std::string& name) const {
+  if (const Impairment* i = findImpairment(name)) return *i;
+  refuseIfHeld("impairment", name);
+  throw DomainError::notFound("impairment " + name + " not found");
+}
 
 std::vector<std::string> DesiredState::ownedBy(const std::string& lab) const {
   std::vector<std::string> out;
@@ -167,6 +177,8 @@ std::vector<std::string> DesiredState::ownedBy(const std::string& lab) const {
     if (i->lab == lab) out.push_back("instance " + name);
   for (const auto& [name, f] : forwards_)
     if (f->lab == lab) out.push_back("port_forward " + name);
+  for (const auto& [name, i] : impairments_)
+    if (i->lab == lab) out.push_back("impairment " + name);
   return out;
 }
 
@@ -255,6 +267,7 @@ void DesiredState::requireUnused(const SubnetRef& ref) const {
          "delete them or remove it from their applies_to first");
   refuse(nicsIn(ref), "instance NICs", "delete them first");
   refuse(forwardsInto(ref), "port forwards", "delete them first");
+  refuse(impairmentsOn(ref), "impairments", "delete them first");
 }
 
 // --- VPCs and subnets ---
@@ -390,6 +403,7 @@ void DesiredState::apply(const change::RejectPeering& c) {
 
 void DesiredState::apply(const change::DeletePeering& c) {
   requireOwner("peering", c.name, peering(c.name).lab, c.lab);
+  requireUnimpaired(impairmentsOnPeering(c.name), "peering " + c.name);
   peerings_.erase(c.name);
 }
 
@@ -513,6 +527,7 @@ void DesiredState::apply(const change::CreateInstance& c) {
 void DesiredState::apply(const change::DeleteInstance& c) {
   requireOwner("instance", c.name, instance(c.name).lab, c.lab);
   requireNoForwards(forwardsTo(c.name, ""), "instance " + c.name);
+  requireUnimpaired(impairmentsOnNic(c.name, ""), "instance " + c.name);
   instances_.erase(c.name);
 }
 
@@ -553,6 +568,7 @@ void DesiredState::apply(const change::RemoveNic& c) {
     throw DomainError::conflict("eth0 is the primary NIC of " + i.name +
                                 "; it goes only with the instance");
   requireNoForwards(forwardsTo(i.name, c.nic), "NIC " + i.name + "/" + c.nic);
+  requireUnimpaired(impairmentsOnNic(i.name, c.nic), "NIC " + i.name + "/" + c.nic);
   i.nics.erase(it);
   put(instances_, std::move(i));
 }
@@ -587,6 +603,11 @@ void DesiredState::apply(const change::Adopt& c) {
     take(f.lab);
     f.lab = c.lab;
     put(forwards_, std::move(f));
+  } else if (c.kind == "impairment") {
+    Impairment i = impairment(c.name);
+    take(i.lab);
+    i.lab = c.lab;
+    put(impairments_, std::move(i));
   } else {
     throw DomainError::invalid("kind", "no object kind \"" + c.kind + "\" to adopt");
   }

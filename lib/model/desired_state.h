@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "lib/model/impairment.h"
 #include "lib/model/instance.h"
 #include "lib/model/lab.h"
 #include "lib/model/names.h"
@@ -123,8 +124,23 @@ struct DeletePortForward {
   std::string name;
   std::string lab;
 };
+// The target is resolved by `with`; the impairment's clock (enabledAt)
+// starts when it is switched on or its effect changes, not when the same
+// values are put again.
+struct PutImpairment {
+  Impairment impairment;
+};
+struct DeleteImpairment {
+  std::string name;
+  std::string lab;
+};
+// Timed impairments past their end are switched off (values kept).
+struct ExpireImpairments {
+  int64_t now;
+};
 // The lab takes over an object made outside any lab (vpcctl lab apply
-// --adopt): `kind` is vpc, peering, policy, instance or port_forward.
+// --adopt): `kind` is vpc, peering, policy, instance, port_forward or
+// impairment.
 struct Adopt {
   std::string kind;
   std::string name;
@@ -140,13 +156,15 @@ struct DeleteLab {
 };
 }  // namespace change
 
-using Change = std::variant<change::CreateVpc, change::DeleteVpc, change::CreateSubnet,
-                            change::DeleteSubnet, change::RequestPeering, change::AcceptPeering,
-                            change::RejectPeering, change::DeletePeering, change::ExpirePeerings,
-                            change::PutPolicy, change::DeletePolicy, change::CreateInstance,
-                            change::DeleteInstance, change::UpdateInstance, change::AddNic,
-                            change::RemoveNic, change::CreatePortForward, change::DeletePortForward,
-                            change::Adopt, change::PutLab, change::DeleteLab>;
+using Change =
+    std::variant<change::CreateVpc, change::DeleteVpc, change::CreateSubnet, change::DeleteSubnet,
+                 change::RequestPeering, change::AcceptPeering, change::RejectPeering,
+                 change::DeletePeering, change::ExpirePeerings, change::PutPolicy,
+                 change::DeletePolicy, change::CreateInstance, change::DeleteInstance,
+                 change::UpdateInstance, change::AddNic, change::RemoveNic,
+                 change::CreatePortForward, change::DeletePortForward, change::PutImpairment,
+                 change::DeleteImpairment, change::ExpireImpairments, change::Adopt, change::PutLab,
+                 change::DeleteLab>;
 
 // Calls `changed(old, new)` for each object of a table that differs between
 // two states (either may be null: created or deleted). Objects shared by both
@@ -174,7 +192,8 @@ class DesiredState {
   // each was validated when it was loaded).
   DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
                std::vector<Policy> policies, std::vector<Instance> instances,
-               std::vector<Lab> labs = {}, std::vector<PortForward> forwards = {});
+               std::vector<Lab> labs = {}, std::vector<PortForward> forwards = {},
+               std::vector<Impairment> impairments = {});
 
   // What start-up held back because its state file could not be read: it
   // is in none of the tables, its names and transit /30s stay taken, and a
@@ -199,6 +218,7 @@ class DesiredState {
   const Table<Instance>& instances() const { return instances_; }
   const Table<Lab>& labs() const { return labs_; }
   const Table<PortForward>& portForwards() const { return forwards_; }
+  const Table<Impairment>& impairments() const { return impairments_; }
 
   // nullptr when absent.
   const Vpc* findVpc(const std::string& name) const;
@@ -208,6 +228,7 @@ class DesiredState {
   const Instance* findInstance(const std::string& name) const;
   const Lab* findLab(const std::string& name) const;
   const PortForward* findPortForward(const std::string& name) const;
+  const Impairment* findImpairment(const std::string& name) const;
   // NotFound errors naming the object.
   const Vpc& vpc(const std::string& name) const;
   const Subnet& subnet(const SubnetRef& ref) const;
@@ -216,6 +237,7 @@ class DesiredState {
   const Instance& instance(const std::string& name) const;
   const Lab& lab(const std::string& name) const;
   const PortForward& portForward(const std::string& name) const;
+  const Impairment& impairment(const std::string& name) const;
   // "vpc prod", "policy db-in": every object the lab owns, in no set order.
   std::vector<std::string> ownedBy(const std::string& lab) const;
 
@@ -227,6 +249,13 @@ class DesiredState {
   // empty), or to an instance (any of its NICs when nic is empty).
   std::vector<std::string> forwardsInto(const SubnetRef& ref) const;
   std::vector<std::string> forwardsTo(const std::string& instance, const std::string& nic) const;
+  // Impairments on a subnet's host link (any subnet of the VPC when
+  // ref.subnet is empty), on an instance's NICs (one NIC when nic is not
+  // empty), on a peering.
+  std::vector<std::string> impairmentsOn(const SubnetRef& ref) const;
+  std::vector<std::string> impairmentsOnNic(const std::string& instance,
+                                            const std::string& nic) const;
+  std::vector<std::string> impairmentsOnPeering(const std::string& peering) const;
   // The addresses of a subnet that are neither reserved nor held by a NIC,
   // lowest first.
   std::vector<Ipv4> availableIps(const SubnetRef& ref, size_t limit) const;
@@ -255,6 +284,9 @@ class DesiredState {
   void apply(const change::RemoveNic& c);
   void apply(const change::CreatePortForward& c);
   void apply(const change::DeletePortForward& c);
+  void apply(const change::PutImpairment& c);
+  void apply(const change::DeleteImpairment& c);
+  void apply(const change::ExpireImpairments& c);
   void apply(const change::Adopt& c);
   void apply(const change::PutLab& c);
   void apply(const change::DeleteLab& c);
@@ -266,6 +298,12 @@ class DesiredState {
   void resolveTargets(Policy& p, bool list) const;
   // Fills in what a forward's target names (lib/model/desired_forwards.cpp).
   void resolveTarget(PortForward& f) const;
+  // Fills in what an impairment's target names (desired_impairments.cpp).
+  void resolveTarget(Impairment& i) const;
+  // 409 when `names` (impairments on `what`) is not empty.
+  static void requireUnimpaired(const std::vector<std::string>& names, const std::string& what);
+  // 409 when another enabled impairment acts on the same link and direction.
+  void requireOnlyImpairment(const Impairment& i) const;
   Nic allocateNic(const NicRequest& r, const std::string& instance, int index) const;
   int freeTransitIndex() const;
   // 409 naming the file when start-up held `kind name` back (or everything).
@@ -282,6 +320,7 @@ class DesiredState {
   Table<Instance> instances_;
   Table<Lab> labs_;
   Table<PortForward> forwards_;
+  Table<Impairment> impairments_;
   std::shared_ptr<const Quarantine> quarantine_;  // null: nothing held
 };
 

@@ -173,6 +173,22 @@ void parseForwards(const json& body, LabDocument& doc, int64_t now) {
   }
 }
 
+// An impairment's target must be an object of the lab: checked when the
+// plan resolves it (lab_plan.cpp).
+void parseImpairments(const json& body, LabDocument& doc, int64_t now) {
+  const json& list = section(body, "impairments");
+  Names names("impairment");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = at("impairments", i);
+    if (list[i].is_object() && !list[i].contains("name"))
+      throw DomainError::invalid(path + ".name", "is required");
+    Impairment imp = parsedAt(path, [&] { return parseImpairment(list[i], "", now); });
+    names.add(imp.name, path);
+    imp.lab = doc.name;
+    doc.impairments.push_back({std::move(imp), path});
+  }
+}
+
 // `expect:` is checked by `vpcctl lab verify`; its shape is checked here.
 void checkExpectations(const json& body) {
   const json& list = section(body, "expect");
@@ -210,7 +226,7 @@ const LabDocument::VpcEntry* LabDocument::findVpc(const std::string& vpc) const 
 
 LabDocument parseLabDocument(const json& body, const std::string& name, int64_t now) {
   requireObject(body, {"name", "description", "vpcs", "peerings", "policies", "instances",
-                       "port_forwards", "expect"});
+                       "port_forwards", "impairments", "expect"});
   LabDocument doc;
   if (body.contains("name")) {
     doc.name = requireString(body, "name");
@@ -231,6 +247,7 @@ LabDocument parseLabDocument(const json& body, const std::string& name, int64_t 
   parsePolicies(body, doc, now);
   parseInstances(body, doc);
   parseForwards(body, doc, now);
+  parseImpairments(body, doc, now);
   checkExpectations(body);
   return doc;
 }

@@ -38,7 +38,12 @@ struct LabDocument {
   std::vector<PeeringEntry> peerings;
   std::vector<PolicyEntry> policies;
   std::vector<InstanceEntry> instances;
+  struct ImpairmentEntry {
+    Impairment impairment;  // as asked for: its target not yet resolved
+    std::string path;
+  };
   std::vector<ForwardEntry> forwards;
+  std::vector<ImpairmentEntry> impairments;
 
   const VpcEntry* findVpc(const std::string& name) const;
 };
@@ -51,7 +56,7 @@ LabDocument parseLabDocument(const nlohmann::json& body, const std::string& name
 // One line of a plan: what happens to one object.
 struct LabStep {
   std::string action;  // create, change, replace, delete, adopt
-  std::string kind;    // vpc, subnet, peering, policy, instance, port_forward
+  std::string kind;    // vpc, subnet, peering, policy, instance, port_forward, impairment
   std::string name;    // "prod", "prod/web"
   std::string path;    // where the document names it; "" for a delete
 };

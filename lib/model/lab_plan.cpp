@@ -48,7 +48,7 @@ class Planner {
 // What the lab owns that has to go: not in the document any more, or
 // changed in a way that only a new object can take.
 struct Doomed {
-  std::set<std::string> vpcs, subnets, peerings, policies, instances, forwards;
+  std::set<std::string> vpcs, subnets, peerings, policies, instances, forwards, impairments;
   bool subnet(const std::string& vpc, const std::string& name) const {
     return subnets.count(vpc + "/" + name) > 0;
   }
@@ -81,6 +81,9 @@ std::string instanceName(const LabDocument::InstanceEntry& e) {
 }
 std::string forwardName(const LabDocument::ForwardEntry& e) {
   return e.forward.name;
+}
+std::string impairmentName(const LabDocument::ImpairmentEntry& e) {
+  return e.impairment.name;
 }
 
 // A forward as asked for (the fields of its request) is the one it has.
@@ -160,6 +163,15 @@ Doomed doomedBy(const DesiredState& s, const LabDocument& doc) {
                     (!f->instance.empty() && d.instances.count(f->instance));
     if (onDoomed || !entry || !sameRequest(*f, entry->forward)) d.forwards.insert(name);
   }
+  // An impairment changes in place; it goes before its target when that goes.
+  for (const auto& [name, i] : s.impairments()) {
+    if (i->lab != doc.name) continue;
+    bool onDoomed = i->kind == Impairment::Kind::Peering ? d.peerings.count(i->peering) > 0
+                    : i->kind == Impairment::Kind::Nic   ? d.instances.count(i->instance) > 0
+                                                         : d.subnet(i->vpc, i->subnet);
+    if (onDoomed || d.vpcs.count(i->vpc) || !named(doc.impairments, name, impairmentName))
+      d.impairments.insert(name);
+  }
   return d;
 }
 
@@ -190,12 +202,20 @@ void adoptUnowned(Planner& p, const LabDocument& doc) {
     const std::string& name = e.forward.name;
     if (const PortForward* x = s.findPortForward(name)) adopt("port_forward", name, x->lab, e.path);
   }
+  for (const auto& e : doc.impairments) {
+    const std::string& name = e.impairment.name;
+    if (const Impairment* x = s.findImpairment(name)) adopt("impairment", name, x->lab, e.path);
+  }
 }
 
-// Forwards, instances, policies, peerings, subnets, then VPCs: each goes
-// before what it uses.
+// Impairments, forwards, instances, policies, peerings, subnets, then VPCs:
+// each goes before what it uses.
 void removeDoomed(Planner& p, const Doomed& d, const LabDocument& doc) {
   const std::string& lab = doc.name;
+  for (const auto& name : d.impairments) {
+    p.change(change::DeleteImpairment{name, lab}, "");
+    if (!named(doc.impairments, name, impairmentName)) p.step("delete", "impairment", name, "");
+  }
   for (const auto& name : d.forwards) {
     p.change(change::DeletePortForward{name, lab}, "");
     if (!named(doc.forwards, name, forwardName)) p.step("delete", "port_forward", name, "");
@@ -337,6 +357,32 @@ void createForwards(Planner& p, const Doomed& d, const LabDocument& doc,
   }
 }
 
+// Last: an impairment acts on a subnet, NIC or peering of the lab.
+void putImpairments(Planner& p, const Doomed& d, const LabDocument& doc,
+                    const DesiredState& before) {
+  for (const auto& e : doc.impairments) {
+    const std::string& name = e.impairment.name;
+    const Impairment* had = d.impairments.count(name) ? nullptr : before.findImpairment(name);
+    p.change(change::PutImpairment{e.impairment}, e.path);
+    const Impairment& now = p.state().impairment(name);
+    bool inLab = now.kind == Impairment::Kind::Peering
+                     ? named(doc.peerings, now.peering, peeringName) != nullptr
+                 : now.kind == Impairment::Kind::Nic
+                     ? named(doc.instances, now.instance, instanceName) != nullptr
+                     : doc.findVpc(now.vpc) != nullptr;
+    if (!inLab) {
+      std::string field = e.path + ".target";
+      throw DomainError::notFound(
+          field + ": \"" + now.target + "\" is not an object of lab " + doc.name, field);
+    }
+    if (!had) {
+      p.step(before.findImpairment(name) ? "replace" : "create", "impairment", name, e.path);
+    } else if (!(*had == now)) {
+      p.step("change", "impairment", name, e.path);
+    }
+  }
+}
+
 }  // namespace
 
 LabPlan planLab(const DesiredState& current, const LabDocument& doc, bool adopt, int64_t now) {
@@ -350,6 +396,7 @@ LabPlan planLab(const DesiredState& current, const LabDocument& doc, bool adopt,
   putPolicies(p, d, doc, before);
   putInstances(p, d, doc, before, now);
   createForwards(p, d, doc, before);
+  putImpairments(p, d, doc, before);
   const Lab* had = current.findLab(doc.name);
   if (!had || had->document != doc.source) {
     p.change(change::PutLab{Lab{doc.name, doc.source, now, now}}, "");

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "lib/model/names.h"
+#include "lib/plan/impair.h"
 #include "lib/plan/nft_rules.h"
 
 namespace vpcd {
@@ -243,12 +244,14 @@ std::string forwardingSysctl(const std::string& device) {
 bool VpcInputs::operator==(const VpcInputs& o) const {
   return sameValues(vpc, o.vpc) && transitPool == o.transitPool && peers == o.peers &&
          sameValues(policies, o.policies) && sameValues(forwards, o.forwards) &&
+         sameValues(impairments, o.impairments) &&
          std::equal(instances.begin(), instances.end(), o.instances.begin(), o.instances.end(),
                     InstanceShape{});
 }
 
 bool InstanceInputs::operator==(const InstanceInputs& o) const {
-  return InstanceShape{}(instance, o.instance) && mtuOf == o.mtuOf;
+  return InstanceShape{}(instance, o.instance) && mtuOf == o.mtuOf &&
+         sameValues(impairments, o.impairments);
 }
 
 std::map<std::string, VpcInputs> vpcInputs(const DesiredState& state) {
@@ -274,6 +277,12 @@ std::map<std::string, VpcInputs> vpcInputs(const DesiredState& state) {
   for (const auto& [name, f] : state.portForwards()) {
     if (out.count(f->vpc)) out[f->vpc].forwards.push_back(f);
   }
+  for (const auto& [name, i] : state.impairments()) {
+    if (!i->enabled) continue;
+    for (const auto& vpc : {i->vpc, i->peerVpc}) {
+      if (out.count(vpc)) out[vpc].impairments.push_back(i);
+    }
+  }
   return out;
 }
 
@@ -284,6 +293,11 @@ std::map<std::string, InstanceInputs> instanceInputs(const DesiredState& state) 
     InstanceInputs in{.instance = i};
     for (const auto& vpc : vpcsOf(*i)) in.mtuOf[vpc] = state.vpcs().at(vpc)->mtu;
     out[name] = std::move(in);
+  }
+  for (const auto& [name, i] : state.impairments()) {
+    auto it = out.find(i->instance);
+    if (i->enabled && i->kind == Impairment::Kind::Nic && it != out.end())
+      it->second.impairments.push_back(i);
   }
   return out;
 }
@@ -329,11 +343,14 @@ std::map<std::string, Namespace> vpcSide(const VpcInputs& in) {
     Namespace sub = subnetSide(vpc, s);
     out[sub.name] = std::move(sub);
   }
+  impairVpc(out, vpc.name, in.impairments);
   return out;
 }
 
 Namespace instanceSide(const InstanceInputs& in) {
-  return buildInstance(in);
+  Namespace ns = buildInstance(in);
+  impairInstance(ns, in.impairments);
+  return ns;
 }
 
 KernelState desiredState(const DesiredState& state) {

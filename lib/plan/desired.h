@@ -48,10 +48,11 @@ struct PeerSide {
 struct VpcInputs {
   std::shared_ptr<const Vpc> vpc;
   Cidr transitPool;
-  std::vector<PeerSide> peers;                               // by peering name
-  std::vector<std::shared_ptr<const Policy>> policies;       // with a target here
-  std::vector<std::shared_ptr<const Instance>> instances;    // with a NIC here
-  std::vector<std::shared_ptr<const PortForward>> forwards;  // into this VPC
+  std::vector<PeerSide> peers;                                 // by peering name
+  std::vector<std::shared_ptr<const Policy>> policies;         // with a target here
+  std::vector<std::shared_ptr<const Instance>> instances;      // with a NIC here
+  std::vector<std::shared_ptr<const PortForward>> forwards;    // into this VPC
+  std::vector<std::shared_ptr<const Impairment>> impairments;  // enabled, with an end here
   bool operator==(const VpcInputs& o) const;
 };
 
@@ -59,7 +60,8 @@ struct VpcInputs {
 // VPCs its NICs are in.
 struct InstanceInputs {
   std::shared_ptr<const Instance> instance;
-  std::map<std::string, int> mtuOf;  // vpc -> mtu
+  std::map<std::string, int> mtuOf;                            // vpc -> mtu
+  std::vector<std::shared_ptr<const Impairment>> impairments;  // enabled, on its NICs
   bool operator==(const InstanceInputs& o) const;
 };
 

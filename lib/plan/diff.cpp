@@ -18,11 +18,16 @@ std::string deviceOf(const std::string& key) {
   return key.substr(prefix.size(), key.find('/', prefix.size()) - prefix.size());
 }
 
+// Whether the qdisc `have` must go before `want` can be made (see removeStale).
+bool replaced(const Netem& have, const Netem& want) {
+  return have.needsNetem() != want.needsNetem() || (have.corrupt && !want.corrupt);
+}
+
 struct Builder {
   const KernelState& desired;
   const KernelState& observed;
   std::vector<Action> deletes, namespaces, bridges, veths, settings, addresses, sysctls, routes,
-      tables;
+      qdiscs, tables;
   std::vector<std::string> conflicts;
   // Links deleted and created again: their addresses and routes went with them.
   std::set<std::pair<std::string, std::string>> recreated;
@@ -65,6 +70,18 @@ struct Builder {
     }
     for (const auto& r : have.rules) {
       if (!want.rules.count(r)) add(deletes, {.op = Op::DeleteRule, .ns = want.name, .rule = r});
+    }
+    for (const auto& [link, netem] : have.qdiscs) {
+      auto it = want.qdiscs.find(link);
+      // The kernel changes a qdisc's kind only by replacing it (netem and a
+      // tbf alone share vpcd's handle), and netem keeps a corruption rate
+      // that a change leaves out (libnl sends that attribute only when it
+      // is not zero): either takes a new qdisc. A link that goes takes its
+      // qdisc with it.
+      bool stale = it == want.qdiscs.end() || replaced(netem, it->second);
+      if (stale && want.links.count(link)) {
+        add(deletes, {.op = Op::DeleteQdisc, .ns = want.name, .link = Link{.name = link}});
+      }
     }
     for (const auto& a : have.addresses) {
       if (!want.addresses.count(a) && want.links.count(a.link)) {
@@ -159,6 +176,15 @@ struct Builder {
       if (!have || !have->rules.count(r))
         add(routes, {.op = Op::AddRule, .ns = want.name, .rule = r});
     }
+    for (const auto& [link, netem] : want.qdiscs) {
+      auto it = have ? have->qdiscs.find(link) : want.qdiscs.end();
+      bool same = have && it != have->qdiscs.end() && it->second.sameAs(netem) &&
+                  !replaced(it->second, netem);
+      if (!same || fresh(want.name, link)) {
+        add(qdiscs,
+            {.op = Op::SetQdisc, .ns = want.name, .link = Link{.name = link}, .netem = netem});
+      }
+    }
     for (const auto& [key, table] : want.tables) {
       auto it = have ? have->tables.find(key) : want.tables.end();
       if (have && it != have->tables.end()) {
@@ -211,13 +237,13 @@ struct Builder {
 }  // namespace
 
 Plan diff(const KernelState& desired, const KernelState& observed) {
-  Builder b{desired, observed, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  Builder b{desired, observed, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   b.run();
   Plan plan;
   plan.conflicts = std::move(b.conflicts);
   plan.vanishing = std::move(b.vanishing);
   for (auto* phase : {&b.deletes, &b.namespaces, &b.bridges, &b.veths, &b.settings, &b.addresses,
-                      &b.sysctls, &b.routes, &b.tables}) {
+                      &b.sysctls, &b.routes, &b.qdiscs, &b.tables}) {
     for (auto& a : *phase) plan.actions.push_back(std::move(a));
   }
   return plan;

@@ -1,5 +1,7 @@
 #include "lib/plan/kernel_model.h"
 
+#include <cstdio>
+
 namespace vpcd {
 
 std::string displayName(const std::string& ns) {
@@ -19,7 +21,39 @@ std::string ruleText(const Rule& r) {
          std::to_string(r.priority);
 }
 
+// A kernel probability as a percentage, as tc prints it ("20%", "0.5%").
+std::string percent(uint32_t p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", double(p) * 100.0 / double(UINT32_MAX));
+  return buf;
+}
+
+std::string ms(uint32_t us) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%gms", double(us) / 1000.0);
+  return buf;
+}
+
 }  // namespace
+
+bool Netem::sameAs(const Netem& o) const {
+  auto near = [](uint32_t a, uint32_t b) { return (a > b ? a - b : b - a) <= 1; };
+  return near(delayUs, o.delayUs) && near(jitterUs, o.jitterUs) && loss == o.loss &&
+         duplicate == o.duplicate && corrupt == o.corrupt && reorder == o.reorder &&
+         rateBytes == o.rateBytes;
+}
+
+std::string Netem::describe() const {
+  std::string out;
+  auto add = [&](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
+  if (delayUs) add("delay " + ms(delayUs) + (jitterUs ? " " + ms(jitterUs) : ""));
+  if (loss) add("loss " + percent(loss));
+  if (duplicate) add("duplicate " + percent(duplicate));
+  if (corrupt) add("corrupt " + percent(corrupt));
+  if (reorder) add("reorder " + percent(reorder));
+  if (rateBytes) add("rate " + std::to_string(uint64_t{rateBytes} * 8 / 1000) + "kbit");
+  return out.empty() ? "(no effect)" : out;
+}
 
 std::string Action::describe() const {
   std::string where = " in " + displayName(ns);
@@ -64,6 +98,10 @@ std::string Action::describe() const {
     }
     case Op::DeleteTable:
       return "- nft table " + table.key() + where;
+    case Op::SetQdisc:
+      return "~ qdisc netem " + netem.describe() + " on " + link.name + where;
+    case Op::DeleteQdisc:
+      return "- qdisc netem on " + link.name + where;
   }
   return "?";
 }

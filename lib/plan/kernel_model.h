@@ -72,6 +72,26 @@ struct Address {
   auto operator<=>(const Address&) const = default;
 };
 
+// The qdisc vpcd puts at the root of one of its links to impair it, with
+// handle kQdiscMajor: (its ownership marker): a netem, and under it a tbf
+// with handle kRateMajor: when there is a rate; or, for a rate alone, a tbf
+// at the root (so a rate limit needs no netem in the kernel).
+// Probabilities are the kernel's: UINT32_MAX is 100 %.
+inline constexpr uint16_t kQdiscMajor = 0xd211;
+inline constexpr uint16_t kRateMajor = 0xd212;
+struct Netem {
+  uint32_t delayUs = 0, jitterUs = 0;
+  uint32_t loss = 0, duplicate = 0, corrupt = 0, reorder = 0;
+  uint32_t rateBytes = 0;  // per second; 0: no tbf
+  bool operator==(const Netem&) const = default;
+  // Whether it takes a netem (anything but a rate).
+  bool needsNetem() const { return delayUs || jitterUs || loss || duplicate || corrupt || reorder; }
+  // Equal as the kernel keeps them: it holds times in its own ticks (64 ns
+  // here), so a delay read back may be a microsecond off the one written.
+  bool sameAs(const Netem& o) const;
+  std::string describe() const;  // "delay 50ms loss 20%", as tc shows it
+};
+
 inline constexpr uint32_t kMainTable = 254;  // RT_TABLE_MAIN
 
 // Routes with protocol kRouteProtocol. A gateway of 0.0.0.0 is a route to a
@@ -109,6 +129,7 @@ struct Namespace {
   std::set<Rule> rules;
   std::map<std::string, std::string> sysctls;  // e.g. net/ipv4/conf/all/forwarding -> 1
   std::map<std::string, NftTable> tables;      // by NftTable::key()
+  std::map<std::string, Netem> qdiscs;         // by link: vpcd's root qdiscs
 };
 
 using KernelState = std::map<std::string, Namespace>;
@@ -132,6 +153,8 @@ struct Action {
     ReplaceTable,
     UpdateSets,
     DeleteTable,
+    SetQdisc,     // link.name, netem
+    DeleteQdisc,  // link.name
   };
   Op op;
   std::string ns;
@@ -144,6 +167,7 @@ struct Action {
   std::string value;  // SetSysctl
   NftTable table;     // ReplaceTable, UpdateSets (the table after); DeleteTable: family, name
   std::vector<NftSetDelta> setDeltas;  // UpdateSets: the element changes that make `table`
+  Netem netem;                         // SetQdisc
 
   // One line, as `vpcctl plan` prints it: "+ netns vpc-prod.web".
   std::string describe() const;

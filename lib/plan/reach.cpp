@@ -145,6 +145,34 @@ bool allows(const Peering& p, const std::string& side, Ipv4 addr) {
   return false;
 }
 
+// An enabled impairment holding down the link of `kind` named by a/b: a
+// subnet's host link (vpc/subnet), a NIC (instance/nic), a peering (a).
+const Impairment* heldDown(const DesiredState& s, Impairment::Kind kind, const std::string& a,
+                           const std::string& b) {
+  for (const auto& [name, i] : s.impairments()) {
+    if (!i->enabled || !i->down || i->kind != kind) continue;
+    bool hit = kind == Impairment::Kind::Peering ? i->peering == a
+               : kind == Impairment::Kind::Nic   ? i->instance == a && i->nic == b
+                                                 : i->vpc == a && i->subnet == b;
+    if (hit) return i.get();
+  }
+  return nullptr;
+}
+
+json linkDown(const Impairment& i, const std::string& what) {
+  return blocked("link_down", "impairment " + i.name + " holds the link of " + what + " down",
+                 {{"impairment", i.name}, {"target", i.target}});
+}
+
+// The link of an endpoint in a VPC, when an impairment holds it down.
+const Impairment* endpointDown(const DesiredState& s, const ReachEndpoint& e) {
+  if (e.kind == ReachEndpoint::Kind::SubnetHost)
+    return heldDown(s, Impairment::Kind::Subnet, e.vpc, e.subnet);
+  if (e.kind == ReachEndpoint::Kind::Instance)
+    return heldDown(s, Impairment::Kind::Nic, e.instance, e.nic);
+  return nullptr;
+}
+
 // Why two VPCs without an active peering do not talk.
 json noPeering(const DesiredState& s, const std::string& a, const std::string& b) {
   for (const auto& [name, p] : s.peerings()) {
@@ -258,6 +286,12 @@ void acrossPeering(const DesiredState& s, ReachAnswer& a, const ReachQuery& q) {
   const Peering* p = activePeering(s, a.from.vpc, a.to.vpc);
   if (!p) {
     a.blockedBy = noPeering(s, a.from.vpc, a.to.vpc);
+    return;
+  }
+  if (const Impairment* down = heldDown(s, Impairment::Kind::Peering, p->name, "")) {
+    a.path.push_back(
+        hop(routerNamespace(a.from.vpc), "dropped", "the link of peering " + p->name + " is down"));
+    a.blockedBy = linkDown(*down, "peering " + p->name);
     return;
   }
   for (const auto& [side, addr] : {std::pair{a.from.vpc, a.source}, {a.to.vpc, a.to.address}}) {
@@ -461,6 +495,12 @@ ReachAnswer modelReach(const DesiredState& s, const ReachQuery& q) {
     if (e->instance.empty() || e->running) continue;
     a.blockedBy = blocked("stopped_instance", "instance " + e->instance + " is stopped",
                           {{"instance", e->instance}});
+    return a;
+  }
+  for (const ReachEndpoint* e : {&a.from, &a.to}) {
+    const Impairment* down = endpointDown(s, *e);
+    if (!down) continue;
+    a.blockedBy = linkDown(*down, e->ref);
     return a;
   }
   a.path.push_back(hop(a.from.ns, "sent", "from " + a.source.str() + " on " + a.from.nic));

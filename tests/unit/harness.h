@@ -1,14 +1,16 @@
 #pragma once
-// What the unit tests of the daemon share: a temporary directory, and a
-// started service over a fake kernel answering as root.
+// What the unit tests of the daemon share: a temporary directory, a started
+// service over a fake kernel answering as root, and the error a call throws.
 #include <stdlib.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
 
 #include "daemon/api.h"
 #include "lib/kernel/fake_kernel.h"
 #include "lib/kernel/faulty_kernel.h"
+#include "lib/model/error.h"
 
 namespace vpcd::test {
 
@@ -64,5 +66,18 @@ struct Daemon : TempDir {
   Services service{config, store, kernel, reconciler};
   RootApi api{service};
 };
+
+// The DomainError `fn` throws (its kind, field and message); a failure when
+// it throws none.
+template <typename Fn>
+DomainError errorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const DomainError& e) {
+    return e;
+  }
+  FAIL("no error");
+  return DomainError::invalid("", "");
+}
 
 }  // namespace vpcd::test

@@ -17,6 +17,7 @@
 
 using namespace vpcd;
 using nlohmann::json;
+using vpcd::test::errorOf;
 
 namespace {
 
@@ -37,18 +38,6 @@ DesiredState prod() {
 
 change::CreatePortForward forward(json body) {
   return {parsePortForward(body, 200)};
-}
-
-// The error `fn` throws: its kind and field, and its message.
-template <typename Fn>
-DomainError errorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const DomainError& e) {
-    return e;
-  }
-  FAIL("no error");
-  return DomainError::invalid("", "");
 }
 
 }  // namespace
