@@ -17,7 +17,7 @@ BUILD_DIR="$san" BUILD_TYPE=RelWithDebInfo TARGETS="vpcd vpcctl unit_tests fuzz_
 reports=$(mktemp -d /tmp/vpcd-sanitizer.XXXXXX)
 status=0
 ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan" UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports/ubsan" \
-  ctest --test-dir "$san" --output-on-failure \
+  ctest --test-dir "$san" --output-on-failure -j "${VPCD_TEST_JOBS:-2}" \
   -R '^(unit|netns\.(user_story|policy|instance|restart)|dryrun|http_limits|fuzz\..*)$' || status=$?
 if compgen -G "$reports/*" >/dev/null; then
   cat "$reports"/* >&2

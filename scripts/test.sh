@@ -19,8 +19,11 @@ if ! git ls-files '*.h' '*.cpp' | xargs clang-format --dry-run -Werror; then
 fi
 
 # Every test, then the sanitizer build's (scripts/sanitize.sh: clang, ASan +
-# UBSan, the fuzz targets), the second even when the first failed.
+# UBSan, the fuzz targets), the second even when the first failed. Two at a
+# time (VPCD_TEST_JOBS): each netns test has a sandbox of its own and most of
+# a test's time is spent waiting on packets and timers, so two in parallel
+# take half the time on the project's two cores (about 7 minutes instead of 13).
 status=0
-ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure || status=$?
+ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "${VPCD_TEST_JOBS:-2}" || status=$?
 scripts/sanitize.sh || status=$?
 exit "$status"
