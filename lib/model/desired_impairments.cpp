@@ -2,8 +2,7 @@
 // target names, one effect per link and direction, and timed ones ending.
 #include <algorithm>
 
-#include "lib/model/desired_state.h"
-#include "lib/model/error.h"
+#include "lib/model/desired_helpers.h"
 
 namespace vpcd {
 
@@ -58,9 +57,7 @@ std::vector<std::string> DesiredState::impairmentsOnPeering(const std::string& p
 void DesiredState::requireUnimpaired(const std::vector<std::string>& names,
                                      const std::string& what) {
   if (names.empty()) return;
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  throw DomainError::conflict(what + " is the target of impairments (" + list +
+  throw DomainError::conflict(what + " is the target of impairments (" + desired::joined(names) +
                               "); delete them first");
 }
 
@@ -148,8 +145,7 @@ void DesiredState::apply(const change::PutImpairment& c) {
     if (i == *have) return;
   }
   if (i.enabled) requireOnlyImpairment(i);
-  std::string name = i.name;
-  impairments_[name] = std::make_shared<const Impairment>(std::move(i));
+  desired::put(impairments_, std::move(i));
 }
 
 void DesiredState::apply(const change::DeleteImpairment& c) {

@@ -363,6 +363,10 @@ ReachAnswer throughForward(const DesiredState& s, const ReachQuery& q) {
                           {{"instance", a.to.instance}});
     return a;
   }
+  if (const Impairment* down = endpointDown(s, a.to)) {
+    a.blockedBy = linkDown(*down, a.to.ref);
+    return a;
+  }
   Transit t = transitFor(s.host().transitPool, s.vpc(f->vpc).transitIndex);
   std::string router = routerNamespace(f->vpc), port = ":" + std::to_string(f->listenPort);
   std::string target = f->targetIp.str() + ":" + std::to_string(f->targetPort);

@@ -256,6 +256,11 @@ TEST_CASE("reachability names an impairment that holds a link down") {
   CHECK(b.blockedBy["impairment"] == "n");
   CHECK(modelReach(nic, parseReachQuery({{"from", "prod/web"}, {"to", "prod/db"}, {"port", 80}}))
             .reachable);
+  // Through a port forward to the NIC held down, too.
+  DesiredState fwd = nic.with(change::CreatePortForward{
+      parsePortForward({{"name", "f"}, {"listen_port", 8080}, {"target", "api/eth1"}}, 300)});
+  ReachAnswer c = modelReach(fwd, parseReachQuery({{"from", "203.0.113.7"}, {"to", "forward/f"}}));
+  CHECK(c.blockedBy["kind"] == "link_down");
 }
 
 TEST_CASE("impairments through the API and in a lab's section") {
