@@ -279,7 +279,9 @@ void RealKernel::invalidate(const std::set<std::string>& namespaces) {
 bool RealKernel::hasQdisc(const std::string& kind) {
   auto it = qdiscKinds_.find(kind);
   if (it != qdiscKinds_.end()) return it->second;
-  bool has = false;
+  // Unknown (no namespace to try it in) counts as present: the kernel's own
+  // error then says what is wrong, rather than a guess.
+  bool has = true;
   // A network namespace belongs to the thread that unshares it: this one
   // ends, and the namespace with it.
   std::thread probe([&] {
@@ -287,7 +289,7 @@ bool RealKernel::hasQdisc(const std::string& kind) {
     try {
       has = RouteSocket(-1, "qdisc probe").canMakeQdisc(kind);
     } catch (const KernelError&) {
-      has = false;
+      // No socket in the new namespace: as unknown.
     }
   });
   probe.join();
