@@ -1,5 +1,7 @@
 // Impairments through libnl-route's qdisc API (declared in nl_route.h):
 // netem at a link's root, tbf under it for a rate. Never by running tc.
+#include "lib/kernel/nl_qdisc.h"
+
 #include <linux/pkt_sched.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
@@ -18,10 +20,6 @@
 namespace vpcd {
 namespace {
 
-struct QdiscPut {
-  void operator()(rtnl_qdisc* q) const { rtnl_qdisc_put(q); }
-};
-using QdiscPtr = std::unique_ptr<rtnl_qdisc, QdiscPut>;
 struct QdiscCacheFree {
   void operator()(nl_cache* c) const { nl_cache_free(c); }
 };
@@ -97,18 +95,12 @@ void RouteSocket::observeQdiscs(Namespace& into, nl_cache* links) {
   }
 }
 
-void RouteSocket::setQdisc(const std::string& link, const Netem& netem) {
-  int index = ifindex(link, true);
-  // Create, or replace whatever the root holds; ours is changed in place
-  // (its queue, and the tbf under a netem, stay).
-  constexpr int kFlags = NLM_F_CREATE | NLM_F_REPLACE;
-  if (!netem.needsNetem()) {
-    QdiscPtr tbf = qdiscOn(index, TC_H_ROOT, kNetemHandle, "tbf");
-    setRate(tbf.get(), netem.rateBytes);
-    check(rtnl_qdisc_add(sock_, tbf.get(), kFlags), "set qdisc tbf", link);
-    return;
-  }
-  QdiscPtr root = qdiscOn(index, TC_H_ROOT, kNetemHandle, "netem");
+void QdiscFree::operator()(rtnl_qdisc* q) const {
+  rtnl_qdisc_put(q);
+}
+
+QdiscPtr netemQdisc(int ifindex, const Netem& netem) {
+  QdiscPtr root = qdiscOn(ifindex, TC_H_ROOT, kNetemHandle, "netem");
   rtnl_qdisc* q = root.get();
   rtnl_netem_set_limit(q, 1000);  // packets held, as tc's default
   rtnl_netem_set_delay(q, static_cast<int>(netem.delayUs));
@@ -119,11 +111,28 @@ void RouteSocket::setQdisc(const std::string& link, const Netem& netem) {
   rtnl_netem_set_duplicate(q, static_cast<int>(netem.duplicate));
   rtnl_netem_set_corruption_probability(q, static_cast<int>(netem.corrupt));
   rtnl_netem_set_reorder_probability(q, static_cast<int>(netem.reorder));
-  check(rtnl_qdisc_add(sock_, q, kFlags), "set qdisc netem", link);
+  return root;
+}
+
+QdiscPtr rateQdisc(int ifindex, const Netem& netem) {
+  QdiscPtr tbf = netem.needsNetem() ? qdiscOn(ifindex, kRateParent, kRateHandle, "tbf")
+                                    : qdiscOn(ifindex, TC_H_ROOT, kNetemHandle, "tbf");
+  setRate(tbf.get(), netem.rateBytes);
+  return tbf;
+}
+
+void RouteSocket::setQdisc(const std::string& link, const Netem& netem) {
+  int index = ifindex(link, true);
+  // Create, or replace whatever the root holds; ours is changed in place
+  // (its queue, and the tbf under a netem, stay).
+  constexpr int kFlags = NLM_F_CREATE | NLM_F_REPLACE;
+  if (!netem.needsNetem()) {
+    check(rtnl_qdisc_add(sock_, rateQdisc(index, netem).get(), kFlags), "set qdisc tbf", link);
+    return;
+  }
+  check(rtnl_qdisc_add(sock_, netemQdisc(index, netem).get(), kFlags), "set qdisc netem", link);
   if (netem.rateBytes) {
-    QdiscPtr tbf = qdiscOn(index, kRateParent, kRateHandle, "tbf");
-    setRate(tbf.get(), netem.rateBytes);
-    check(rtnl_qdisc_add(sock_, tbf.get(), kFlags), "set qdisc tbf", link);
+    check(rtnl_qdisc_add(sock_, rateQdisc(index, netem).get(), kFlags), "set qdisc tbf", link);
     return;
   }
   QdiscPtr tbf = qdiscOn(index, kRateParent, kRateHandle, nullptr);

@@ -166,7 +166,14 @@ wait_until 10 down_again && pass "a link brought up by hand is put down again: d
   fail "the link stayed up"
 
 # Across a restart: kept, and in force; a qdisc removed by hand comes back.
-put slow '{"target":"prod/db","rate_kbit":1000}' >/dev/null
+# (Made with the CLI, as a user would.)
+out=$(vpcctl impair set slow --target prod/db --rate-kbit 1000)
+assert_contains "$out" "rate 1000kbit" "vpcctl impair set shows the effect"
+listed=$(vpcctl impair list)
+assert_contains "$listed" "slow" "vpcctl impair list has it"
+assert_contains "$(grep -w cut <<<"$listed")" "down" "and the cut, with its effect"
+assert_eq "prod/db" "$(vpcctl impair show slow -o json | json_field 'd["target"]')" \
+  "vpcctl impair show -o json gives the object"
 tbf_on() { ip netns exec "$1" tc qdisc show dev "$2" root | grep 'tbf d211:' || true; }
 assert_contains "$(tbf_on vpc-prod s-db)" "rate 1Mbit" "a 1000 kbit/s limit on db (tc)"
 ip netns exec vpc-prod tc qdisc del dev s-db root
