@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "lib/plan/impair.h"
+
 namespace vpcd {
 
 namespace {
@@ -43,6 +45,31 @@ void drawVpc(std::ostringstream& out, const Vpc& v) {
   }
   out << "  }\n"
       << "  " << q("vpc:" + v.name) << " -> internet [dir=none, style=dashed, label=\"uplink\"];\n";
+}
+
+// An impairment beside the link it acts on: red while in effect, grey when
+// switched off, with what it does.
+void drawImpairment(std::ostringstream& out, const DesiredState& state, const Impairment& i) {
+  std::string effect = i.down ? "down" : "";
+  if (i.shapes()) effect += (effect.empty() ? "" : " ") + netemOf(i).describe();
+  std::string at;
+  if (i.kind == Impairment::Kind::Subnet && state.findSubnet({i.vpc, i.subnet})) {
+    at = "subnet:" + i.vpc + "/" + i.subnet;
+  } else if (i.kind == Impairment::Kind::Nic && state.findInstance(i.instance)) {
+    at = "instance:" + i.instance;
+  } else if (i.kind == Impairment::Kind::Peering && state.findVpc(i.vpc)) {
+    at = "vpc:" + i.vpc;
+  } else {
+    return;
+  }
+  std::string color = i.enabled ? "#cc0000" : "#999999";
+  out << "  " << q("impairment:" + i.name) << " [shape=octagon, color=" << q(color)
+      << ", fontcolor=" << q(color)
+      << ", label=" << q("impairment " + i.name + "\\n" + effect + (i.enabled ? "" : "\\n(off)"))
+      << "];\n"
+      << "  " << q("impairment:" + i.name) << " -> " << q(at)
+      << " [style=dashed, color=" << q(color)
+      << ", label=" << q(i.target + " (" + i.direction + ")") << "];\n";
 }
 
 }  // namespace
@@ -89,6 +116,9 @@ std::string labDot(const DesiredState& state, const std::string& lab, const std:
           out << "  " << q("policy:" + name) << " -> " << q("subnet:" + t) << " [style=dotted];\n";
       }
     }
+  }
+  for (const auto& [name, i] : state.impairments()) {
+    if (mine(i->lab)) drawImpairment(out, state, *i);
   }
   out << "}\n";
   return out.str();

@@ -280,6 +280,10 @@ TEST_CASE("impairments through the API and in a lab's section") {
   CHECK(got["in_effect"] == true);
   CHECK(json::parse(call("GET", "/v1/vpcs/prod/subnets/db").body)["impairments"][0]["effect"] ==
         "delay 40ms");
+  // The lab's graph draws it beside its subnet.
+  std::string dot = call("GET", "/v1/labs/shop/graph?format=dot").body;
+  CHECK(dot.find("\"impairment:slow\" -> \"subnet:prod/db\"") != std::string::npos);
+  CHECK(dot.find("delay 40ms") != std::string::npos);
   // Owned by the lab: the plain API leaves it alone.
   CHECK(call("DELETE", "/v1/impairments/slow").status == 409);
   // Unchanged, the lab is a no-op; exported, it has the section.
