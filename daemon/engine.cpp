@@ -1,6 +1,7 @@
 #include "daemon/engine.h"
 
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "daemon/http_error.h"
@@ -48,6 +49,14 @@ void Engine::load() {
   state_ = DesiredState(host, std::move(vpcs), std::move(peerings), std::move(policies),
                         std::move(instances), std::move(labs), std::move(forwards),
                         std::move(impairments));
+  // Timed impairments whose time ran out while vpcd was down end before the
+  // first pass, rather than being put back for the second the clock takes.
+  DesiredState ended =
+      state_.with(change::ExpireImpairments{static_cast<int64_t>(::time(nullptr))});
+  if (ended.impairments() != state_.impairments()) {
+    store_.commit(state_, ended);
+    state_ = std::move(ended);
+  }
   if (!held.empty()) {
     for (const auto& d : held.damage) logLine(3, "cannot read state file " + d.error);
     for (const auto& [what, why] : held.held)

@@ -309,3 +309,20 @@ TEST_CASE("impairments through the API and in a lab's section") {
         400);
   CHECK(call("DELETE", "/v1/impairments/cut").status == 200);
 }
+
+TEST_CASE("a timed impairment that ended while vpcd was down is off from the first pass") {
+  test::TempDir dir;
+  StateStore store{dir.path};
+  DesiredState before = world();
+  DesiredState timed = before.with(
+      put({{"name", "t"}, {"target", "prod/web"}, {"rate_kbit", 64}, {"duration_s", 10}}, 1000));
+  store.commit(DesiredState(before.host()), timed);
+  FakeKernel kernel;
+  Reconciler reconciler{kernel};
+  Services service{test::testConfig(false), store, kernel, reconciler};
+  service.load();
+  CHECK_FALSE(service.engine.state().impairment("t").enabled);
+  CHECK_FALSE(StateStore(dir.path).loadImpairments().at(0).enabled);  // and saved so
+  service.start();
+  CHECK(kernel.observe("vpc-prod", nullptr).qdiscs.empty());
+}
