@@ -302,6 +302,16 @@ TEST_CASE("impairments through the API and in a lab's section") {
   CHECK(changes[0]["action"] == "delete");
   CHECK(call("GET", "/v1/impairments/slow").status == 404);
 
+  // An instance shows the impairments on its NICs.
+  REQUIRE(call("POST", "/v1/instances", {{"name", "vm"}, {"subnet", "prod/db"}}).status == 201);
+  REQUIRE(call("PUT", "/v1/impairments/nic", {{"target", "vm/eth0"}, {"loss_percent", 3}}).status ==
+          201);
+  json vm = json::parse(call("GET", "/v1/instances/vm").body);
+  CHECK(vm["impairments"][0]["name"] == "nic");
+  CHECK(vm["impairments"][0]["effect"] == "loss 3%");
+  CHECK(call("DELETE", "/v1/instances/vm").status == 409);
+  REQUIRE(call("DELETE", "/v1/impairments/nic").status == 200);
+
   auto put = call("PUT", "/v1/impairments/cut", {{"target", "prod/db"}, {"down", true}});
   CHECK(put.status == 201);
   CHECK(call("PUT", "/v1/impairments/cut", {{"target", "prod/db"}, {"down", true}}).status == 200);
