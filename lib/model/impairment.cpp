@@ -12,8 +12,9 @@ using nlohmann::json;
 
 namespace {
 
-// Limits an engineer meets in tc: netem keeps a packet at most this long
-// here (a minute), and a rate under 8 kbit/s is below one packet a second.
+// Limits: a delay of up to a minute (netem's 32-bit ticks hold more, a lab
+// needs less), and no rate under 8 kbit/s (1 kB/s, less than one full-size
+// packet a second).
 constexpr double kMaxDelayMs = 60000;
 constexpr uint64_t kMinRateKbit = 8;
 constexpr uint64_t kMaxRateKbit = 10'000'000;  // 10 Gbit/s: tbf's rate fits 32 bits of bytes

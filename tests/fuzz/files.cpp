@@ -41,9 +41,9 @@ void write(const std::string& path, const uint8_t* data, size_t size) {
 }
 
 void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
-  static const char* const kPaths[] = {"vpcs/a.json",         "subnets/a/s.json", "peerings/p.json",
-                                       "policies/p.json",     "instances/i.json", "labs/l.json",
-                                       "port-forwards/f.json"};
+  static const char* const kPaths[] = {
+      "vpcs/a.json",      "subnets/a/s.json", "peerings/p.json",      "policies/p.json",
+      "instances/i.json", "labs/l.json",      "port-forwards/f.json", "impairments/i.json"};
   static const std::string kVpc = R"({"schema_version": 2, "kind": "vpc", "vpc": {"name": "a",
     "cidr": "10.0.0.0/16", "transit_index": 0}})";
   const std::string path = dir() + "/state/" + kPaths[kind];
@@ -59,6 +59,7 @@ void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
     store.loadInstances();
     store.loadLabs();
     store.loadPortForwards();
+    store.loadImpairments();
   } catch (const vpcd::StateError&) {
   }
   // As the daemon starts: every file that fails is recorded and what it
@@ -70,6 +71,7 @@ void stateFile(uint8_t kind, const uint8_t* data, size_t size) {
   auto instances = store.loadInstances(&damage);
   auto labs = store.loadLabs(&damage);
   auto forwards = store.loadPortForwards(&damage);
+  store.loadImpairments(&damage);
   vpcd::Quarantine held =
       vpcd::quarantine(std::move(damage), vpcs, peerings, policies, instances, labs, &forwards);
   if (held.damage.empty() && !held.empty()) abort();  // nothing damaged holds nothing
@@ -95,10 +97,11 @@ void configFile(bool roles, const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  // 0-5 and 8 state files (port forwards came after the others), 6 config, 7 roles.
-  uint8_t kind = data[0] % 9;
-  if (kind < 6 || kind == 8) {
-    stateFile(kind == 8 ? 6 : kind, data + 1, size - 1);
+  // 0-5, 8 and 9 state files (port forwards and impairments came after the
+  // others), 6 config, 7 roles.
+  uint8_t kind = data[0] % 10;
+  if (kind < 6 || kind >= 8) {
+    stateFile(kind >= 8 ? kind - 2 : kind, data + 1, size - 1);
   } else {
     configFile(kind == 7, data + 1, size - 1);
   }

@@ -98,7 +98,8 @@ def http_api():
         put("http_api", name, bytes([i & 1]) + data)
 
 
-# --- files: selector % 9: 0-5 state files by kind, 6 config, 7 roles, 8 port forward
+# --- files: selector % 10: 0-5 state files by kind, 6 config, 7 roles, 8 port forward,
+# 9 impairment
 def state(kind, body):
     return json.dumps({"schema_version": 2, "kind": kind, kind: body}).encode()
 
@@ -126,6 +127,12 @@ def files():
             "target": "api/eth1", "target_port": 80, "vpc": "a", "subnet": "s",
             "target_ip": "10.0.1.5", "created_at": 1, "instance": {"name": "api", "nic": "eth1"},
             "lab": "l"})),
+        "impairment": (9, state("impairment", {
+            "name": "i", "target": "a/s", "direction": "in", "delay_ms": 2.5, "jitter_ms": 1,
+            "loss_percent": 5, "rate_kbit": 512, "enabled": True, "duration_s": 60,
+            "resolved": {"kind": "subnet", "vpc": "a", "subnet": "s", "instance": "", "nic": "",
+                         "peering": "", "peer_vpc": ""},
+            "enabled_at": 1, "created_at": 1, "lab": "l"})),
     }
     for name, (sel, data) in seeds.items():
         put("files", name, bytes([sel]) + data)
