@@ -58,7 +58,10 @@ class Api {
   ~Api();
   // The loop that later answers wait on (links vanishing after a delete);
   // without one (unit tests) they are waited for at once.
-  void setLoop(boost::asio::io_context* io) { io_ = io; }
+  void setLoop(boost::asio::io_context* io) {
+    io_ = io;
+    s_.reach.setLoop(io);
+  }
   // Changes asked for (refused ones too) are also recorded here.
   void setAuditLog(AuditLog* audit) { audit_ = audit; }
   HttpResponse handle(const HttpRequest& request);

@@ -221,6 +221,9 @@ int run(vpcd::DaemonConfig config) {
   // Ready only now: the first reconcile is done and the socket accepts.
   vpcd::sdNotify("READY=1\nSTATUS=" + service.engine.summary());
   io.run();
+  // Probes still waiting post their answers to a loop that no longer runs;
+  // it must outlive them.
+  service.reach.joinProbes();
   return 0;
 }
 

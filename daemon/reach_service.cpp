@@ -1,9 +1,17 @@
 // Reachability questions: the model's answer (lib/plan/reach), then real
 // packets (daemon/probe), then whether the two agree and, when they do not,
 // what outside vpcd's tables may be dropping the packets.
+// netinet/in.h before the kernel's header: glibc's then keeps linux/in.h's
+// definitions out (asio includes it too).
+#include <netinet/in.h>
+// clang-format off
 #include <linux/netfilter.h>
+// clang-format on
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <exception>
 
 #include "daemon/probe.h"
 #include "daemon/service.h"
@@ -99,87 +107,174 @@ json disagreement(Kernel& kernel, const ReachAnswer& a) {
 
 }  // namespace
 
-std::vector<json> ReachService::answer(const std::vector<json>& questions, bool probe) {
-  const DesiredState& s = engine_.state();
+// A question set on its way: the model's answers, and the probes still to run.
+struct ReachService::Pending {
   std::vector<ReachQuery> queries;
   std::vector<ReachAnswer> answers;
-  for (const auto& body : questions) {
-    queries.push_back(parseReachQuery(body));
-    answers.push_back(modelReach(s, queries.back()));
-    // A probe sends from the source: a grant scoped to VPCs covers its VPC.
-    if (!answers.back().from.vpc.empty()) engine_.authorize({answers.back().from.vpc});
-  }
   std::vector<json> out;
-  for (const auto& a : answers) {
+  std::vector<size_t> probed;  // indexes of the questions probed, in batches
+  size_t next = 0;             // the first of `probed` not yet run
+  std::string netnsDir;
+  std::exception_ptr failure;  // a probe or a counter read that failed
+  // The reply `make` builds, or the failure thrown as the request's error.
+  Reply finish(const std::function<Reply()>& make) const {
+    if (failure) std::rethrow_exception(failure);
+    return make();
+  }
+};
+
+std::shared_ptr<ReachService::Pending> ReachService::prepare(const std::vector<json>& questions,
+                                                             bool probe) {
+  auto p = std::make_shared<Pending>();
+  p->netnsDir = engine_.config().netnsDir;
+  const DesiredState& s = engine_.state();
+  for (const auto& body : questions) {
+    p->queries.push_back(parseReachQuery(body));
+    p->answers.push_back(modelReach(s, p->queries.back()));
+    // A probe sends from the source: a grant scoped to VPCs covers its VPC.
+    if (!p->answers.back().from.vpc.empty()) engine_.authorize({p->answers.back().from.vpc});
+  }
+  for (const auto& a : p->answers) {
     json j = a.json();
     j["proto"] = a.proto;
     j["port"] = a.port ? json(a.port) : json();
-    out.push_back(std::move(j));
+    p->out.push_back(std::move(j));
   }
   std::string skipped = !probe                    ? "not asked for (probe: false)"
                         : engine_.config().dryRun ? "a dry run has no data plane"
                                                   : "";
   if (!skipped.empty()) {
-    for (auto& j : out) {
+    for (auto& j : p->out) {
       j["probe"] = {{"skipped", skipped}};
       j["agree"] = nullptr;
     }
-    return out;
+    return p;
   }
   // A client outside the host (through a port forward) has no namespace of
   // vpcd's to send from: the model alone answers for it.
-  std::vector<size_t> probed;
-  for (size_t i = 0; i < answers.size(); ++i) {
-    if (answers[i].from.kind != ReachEndpoint::Kind::Internet) {
-      probed.push_back(i);
+  for (size_t i = 0; i < p->answers.size(); ++i) {
+    if (p->answers[i].from.kind != ReachEndpoint::Kind::Internet) {
+      p->probed.push_back(i);
       continue;
     }
-    out[i]["probe"] = {{"skipped",
-                        "the source is outside the host: vpcd cannot send from it; "
-                        "connect from the client itself"}};
-    out[i]["agree"] = nullptr;
+    p->out[i]["probe"] = {{"skipped",
+                           "the source is outside the host: vpcd cannot send from it; "
+                           "connect from the client itself"}};
+    p->out[i]["agree"] = nullptr;
   }
-  Prober prober(engine_.config().netnsDir);
-  for (size_t first = 0; first < probed.size(); first += kProbesAtOnce) {
-    size_t last = std::min(probed.size(), first + kProbesAtOnce);
-    std::vector<ProbeSpec> specs;
-    for (size_t k = first; k < last; ++k)
-      specs.push_back(specOf(answers[probed[k]], queries[probed[k]]));
-    // One question alone: the counters of vpcd's rules along its path show
-    // where its packets went (with several in flight they would mix).
-    bool count = answers.size() == 1;
-    Snapshot before = count ? snapshot(engine_.kernel(), routersOf(answers[0])) : Snapshot{};
-    auto results = prober.run(specs, kProbeTimeout);
-    bool any = std::any_of(before.begin(), before.end(),
-                           [](const auto& router) { return !router.second.empty(); });
-    // null: no counted rule along the path (no policy there) to tell by.
-    if (count)
-      out[0]["counted"] =
-          any ? moved(before, snapshot(engine_.kernel(), routersOf(answers[0]))) : json();
-    for (size_t k = first; k < last; ++k) {
-      size_t i = probed[k];
-      const ProbeResult& r = results[k - first];
-      json& j = out[i];
-      j["probe"] = r.json();
-      bool reached = r.received > 0;
-      bool unseen = queries[i].proto == "udp" && !r.ourListener && !specs[k - first].dstNs.empty();
-      if (unseen && !reached) {
-        // The user's own UDP service listens there: what it got is its own.
-        j["agree"] = nullptr;
-        j["probe"]["outcome"] = "sent; the destination's own service listens, vpcd cannot see it";
-        continue;
-      }
-      j["agree"] = reached == answers[i].reachable;
-      if (j["agree"]) continue;
-      j["disagreement"] = disagreement(engine_.kernel(), answers[i]);
+  return p;
+}
+
+// One batch of probes: what to send, and the counters before it.
+struct ReachService::Batch {
+  std::vector<ProbeSpec> specs;
+  Snapshot before;
+  bool count = false;
+};
+
+ReachService::Batch ReachService::nextBatch(const Pending& p) {
+  Batch b;
+  size_t last = std::min(p.probed.size(), p.next + kProbesAtOnce);
+  for (size_t k = p.next; k < last; ++k)
+    b.specs.push_back(specOf(p.answers[p.probed[k]], p.queries[p.probed[k]]));
+  // One question alone: the counters of vpcd's rules along its path show
+  // where its packets went (with several in flight they would mix).
+  b.count = p.answers.size() == 1;
+  if (b.count) b.before = snapshot(engine_.kernel(), routersOf(p.answers[0]));
+  return b;
+}
+
+void ReachService::record(Pending& p, const Batch& b, const std::vector<ProbeResult>& results) {
+  bool any = std::any_of(b.before.begin(), b.before.end(),
+                         [](const auto& router) { return !router.second.empty(); });
+  // null: no counted rule along the path (no policy there) to tell by.
+  if (b.count)
+    p.out[0]["counted"] =
+        any ? moved(b.before, snapshot(engine_.kernel(), routersOf(p.answers[0]))) : json();
+  for (size_t k = 0; k < results.size(); ++k) {
+    size_t i = p.probed[p.next + k];
+    const ProbeResult& r = results[k];
+    json& j = p.out[i];
+    j["probe"] = r.json();
+    bool reached = r.received > 0;
+    bool unseen = p.queries[i].proto == "udp" && !r.ourListener && !b.specs[k].dstNs.empty();
+    if (unseen && !reached) {
+      // The user's own UDP service listens there: what it got is its own.
+      j["agree"] = nullptr;
+      j["probe"]["outcome"] = "sent; the destination's own service listens, vpcd cannot see it";
+      continue;
     }
+    j["agree"] = reached == p.answers[i].reachable;
+    if (j["agree"]) continue;
+    j["disagreement"] = disagreement(engine_.kernel(), p.answers[i]);
   }
-  return out;
+  p.next += results.size();
+}
+
+void ReachService::probeNow(Pending& p) {
+  Prober prober(p.netnsDir);
+  while (p.next < p.probed.size()) {
+    Batch b = nextBatch(p);
+    record(p, b, prober.run(b.specs, kProbeTimeout));
+  }
+}
+
+// The probes wait up to kProbeTimeout for answers that may never come: they
+// wait in a thread of their own, and the loop serves everyone else meanwhile.
+// Model answers, counters and the reply are made on the loop.
+void ReachService::probeLater(std::shared_ptr<Pending> p, std::function<void()> done) {
+  if (p->failure || p->next >= p->probed.size()) return done();
+  auto b = std::make_shared<Batch>(nextBatch(*p));
+  uint64_t id = ++lastProbe_;
+  probes_[id] = std::thread([this, p, b, id, done] {
+    auto results = std::make_shared<std::vector<ProbeResult>>();
+    std::exception_ptr failure;
+    try {
+      *results = Prober(p->netnsDir).run(b->specs, kProbeTimeout);
+    } catch (...) {
+      failure = std::current_exception();  // answered as the request's error
+    }
+    boost::asio::post(*io_, [this, p, b, id, done, results, failure] {
+      if (auto it = probes_.find(id); it != probes_.end()) {
+        it->second.join();  // it has finished its work; it ends now
+        probes_.erase(it);
+      }
+      p->failure = failure;
+      if (!failure) {
+        try {
+          record(*p, *b, *results);
+        } catch (...) {
+          p->failure = std::current_exception();
+        }
+      }
+      probeLater(p, done);
+    });
+  });
+}
+
+void ReachService::joinProbes() {
+  for (auto& [id, t] : probes_) t.join();
+  probes_.clear();
+}
+
+ReachService::~ReachService() {
+  joinProbes();
 }
 
 Reply ReachService::check(const json& body) {
   bool probe = !body.is_object() || !body.contains("probe") || body["probe"] != false;
-  return {200, answer({body}, probe).front()};
+  auto p = prepare({body}, probe);
+  if (!io_) {
+    probeNow(*p);
+    return {200, p->out.front()};
+  }
+  Reply reply;
+  reply.later = [this, p](Deliver deliver) {
+    probeLater(p, [p, deliver] {
+      deliver([p] { return p->finish([&] { return Reply{200, p->out.front()}; }); });
+    });
+  };
+  return reply;
 }
 
 Reply ReachService::verify(const std::string& name) {
@@ -192,12 +287,26 @@ Reply ReachService::verify(const std::string& name) {
       if (e.contains(k)) q[k] = e[k];
     questions.push_back(q);
   }
-  std::vector<json> answers;
+  std::shared_ptr<Pending> p;
   try {
-    answers = answer(questions, true);
+    p = prepare(questions, true);
   } catch (const DomainError& e) {
     throw e.under("expect");
   }
+  auto finish = [name, expect, p] { return verdicts(name, expect, p->out); };
+  if (!io_) {
+    probeNow(*p);
+    return finish();
+  }
+  Reply reply;
+  reply.later = [this, p, finish](Deliver deliver) {
+    probeLater(p, [p, deliver, finish] { deliver([p, finish] { return p->finish(finish); }); });
+  };
+  return reply;
+}
+
+Reply ReachService::verdicts(const std::string& name, const json& expect,
+                             const std::vector<json>& answers) {
   json rows = json::array();
   bool ok = true;
   for (size_t i = 0; i < answers.size(); ++i) {

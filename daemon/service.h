@@ -10,10 +10,16 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "daemon/commands.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
+#include "daemon/probe.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace vpcd {
 
@@ -245,13 +251,35 @@ class LabService {
 class ReachService {
  public:
   explicit ReachService(Engine& engine) : engine_(engine) {}
+  ~ReachService();
+  ReachService(const ReachService&) = delete;
+  ReachService& operator=(const ReachService&) = delete;
+  // With a loop, probes wait in threads of their own and the answer comes
+  // later; without one (unit tests), in the request.
+  void setLoop(boost::asio::io_context* io) { io_ = io; }
   Reply check(const nlohmann::json& body);
   Reply verify(const std::string& lab);
+  // Waits for the probes in flight (at shutdown, while the loop still exists).
+  void joinProbes();
 
  private:
-  // Answers with probes (when `probe` and not a dry run), one poll for all.
-  std::vector<nlohmann::json> answer(const std::vector<nlohmann::json>& questions, bool probe);
+  struct Pending;
+  struct Batch;
+  // The model's answers, and which questions to probe (when `probe` and not
+  // a dry run).
+  std::shared_ptr<Pending> prepare(const std::vector<nlohmann::json>& questions, bool probe);
+  Batch nextBatch(const Pending& p);
+  void record(Pending& p, const Batch& b, const std::vector<ProbeResult>& results);
+  // The probes run in the request (no loop).
+  void probeNow(Pending& p);
+  // The batches probed one after another off the loop; `done` on the loop.
+  void probeLater(std::shared_ptr<Pending> p, std::function<void()> done);
+  static Reply verdicts(const std::string& lab, const nlohmann::json& expect,
+                        const std::vector<nlohmann::json>& answers);
   Engine& engine_;
+  boost::asio::io_context* io_ = nullptr;
+  std::map<uint64_t, std::thread> probes_;  // by id; touched on the loop only
+  uint64_t lastProbe_ = 0;
 };
 
 // Everything the daemon serves, over one engine.

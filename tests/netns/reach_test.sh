@@ -50,6 +50,24 @@ assert_eq "web-out egress[0] 10" "$(json_field 'd["blocked_by"]["policy"] + " " 
   "... naming the policy, rule and priority"
 api DELETE /v1/policies/web-out >/dev/null
 reach_is 1 private_egress prod/db "$SERVER_ADDR" --port 80
+
+# A probe waiting for an answer that never comes does not hold the daemon:
+# while its SYN is unanswered in vpc-prod.db, other requests are served.
+vpcctl reach prod/db "$SERVER_ADDR" --port 80 -o json >"$WORK/waiting.json" 2>&1 &
+waiting=$!
+CHILD_PIDS+=("$waiting")
+in_flight() { ip netns exec vpc-prod.db ss -Htn state syn-sent dst "$SERVER_ADDR" | grep -q .; }
+if wait_until 5 in_flight; then
+  vpcctl vpc list >/dev/null || fail "the API did not answer during a probe"
+  if in_flight; then pass "the API answers while a probe waits"; else
+    fail "the probe ended before the API answered: the daemon waited for it"
+  fi
+else
+  fail "the waiting probe's SYN never showed"
+fi
+wait "$waiting" || true
+assert_eq private_egress "$(json_field 'd["blocked_by"]["kind"]' <"$WORK/waiting.json")" \
+  "and the waiting probe's answer comes when it is done"
 reach_is 0 - prod/web "$SERVER_ADDR" --port 80
 assert_eq "10.10.1.2 -> 169.254.64.2; 169.254.64.2 -> the address of uplink0" \
   "$(json_field '"; ".join(n["before"] + " -> " + n["after"] for n in d["nat"])' <"$WORK/reach.json")" \
