@@ -207,7 +207,9 @@ void RouteSocket::observe(Namespace& into, bool withLoopback, const std::set<std
          .src = Cidr{toIpv4(src), src ? static_cast<int>(nl_addr_get_prefixlen(src)) : 0},
          .table = rtnl_rule_get_table(r)});
   }
-  observeQdiscs(into, links.get());
+  // vpcd puts qdiscs only inside its own namespaces: the host's (often
+  // many, other tools') are not dumped on every observation of the host.
+  if (withLoopback) observeQdiscs(into, links.get());
 }
 
 std::string RouteSocket::loopbackAlias() {
