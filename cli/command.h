@@ -42,6 +42,8 @@ void addForwardCommands(CLI::App& app, Options& o, int& rc);
 
 // vpcctl impair …
 void addImpairCommands(CLI::App& app, Options& o, int& rc);
+// vpcctl flow-log … and vpcctl flow-logs VPC
+void addFlowLogCommands(CLI::App& app, Options& o, int& rc);
 
 // vpcctl instance …; `command` is what followed `--` on the command line.
 void addInstanceCommands(CLI::App& app, Options& o, int& rc, std::vector<std::string> command);

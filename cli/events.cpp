@@ -59,10 +59,10 @@ void addEventCommands(CLI::App& app, Options& o, int& rc) {
   auto a = std::make_shared<EventArgs>();
   auto* cmd = app.add_subcommand(
       "events", "what happens, as it happens: changes, drift repairs, errors, uplink moves");
-  cmd->add_option(
-      "--type", a->types,
-      "only these types (vpc, subnet, peering, policy, instance, lab, port_forward, drift, "
-      "reconcile, uplink); repeatable");
+  cmd->add_option("--type", a->types,
+                  "only these types (vpc, subnet, peering, policy, instance, lab, port_forward, "
+                  "impairment, flow_log, drift, "
+                  "reconcile, uplink); repeatable");
   cmd->add_option("--since", a->since, "replay the kept events from this time (unix seconds)");
   cmd->add_flag("--no-follow", a->noFollow, "end after the replay instead of following");
   cmd->callback([&o, &rc, a] { rc = follow(o, *a); });

@@ -384,7 +384,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   CLI::App app{
       "vpcctl: drive vpcd (VPCs, subnets, NAT, peerings, policies, instances, port forwards, "
-      "impairments) "
+      "impairments, flow logs) "
       "through its API "
       "socket"};
   app.require_subcommand(1);
@@ -400,6 +400,7 @@ int main(int argc, char** argv) {
   addPolicyCommands(app, o, rc, args);
   vpcctl::addForwardCommands(app, o, rc);
   vpcctl::addImpairCommands(app, o, rc);
+  vpcctl::addFlowLogCommands(app, o, rc);
   // Everything after the first `--` is an instance's command, taken as it
   // stands: CLI11 would still read its `-x` words as vpcctl's own options.
   int ours = argc;

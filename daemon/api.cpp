@@ -226,6 +226,20 @@ Reply Api::routeImpairments(const HttpRequest& r, const std::vector<std::string>
   throw methodNotAllowed(m, r.target);
 }
 
+Reply Api::routeFlowLogs(const HttpRequest& r, const std::vector<std::string>& seg) {
+  const std::string& m = r.method;
+  if (seg.size() == 1) {
+    if (m == "GET") return s_.flowLogs.list();
+  } else if (seg.size() == 2) {
+    if (m == "GET") return s_.flowLogs.get(seg[1]);
+    if (m == "PUT") return s_.flowLogs.put(seg[1], parseBody(r.body));
+    if (m == "DELETE") return s_.flowLogs.remove(seg[1]);
+  } else {
+    throw DomainError::notFound("no such resource: " + r.target);
+  }
+  throw methodNotAllowed(m, r.target);
+}
+
 Reply Api::routeLabs(const HttpRequest& r, const std::vector<std::string>& seg) {
   const std::string& m = r.method;
   if (seg.size() == 1) {
@@ -282,6 +296,7 @@ Reply Api::route(const HttpRequest& r) {
   if (!seg.empty() && seg[0] == "labs") return routeLabs(r, seg);
   if (!seg.empty() && seg[0] == "port-forwards") return routeForwards(r, seg);
   if (!seg.empty() && seg[0] == "impairments") return routeImpairments(r, seg);
+  if (!seg.empty() && seg[0] == "flow-logs") return routeFlowLogs(r, seg);
   if (seg.size() == 1 && seg[0] == "reachability") {
     only("POST");
     return s_.reach.check(parseBody(r.body));
@@ -301,6 +316,10 @@ Reply Api::route(const HttpRequest& r) {
       if (m == "DELETE") return s_.vpcs.remove(seg[1]);
       throw methodNotAllowed(m, r.target);
     case 3:
+      if (seg[2] == "flow-logs") {
+        if (m == "GET") return s_.flowLogs.records(seg[1], queryOf(r.target));
+        throw methodNotAllowed(m, r.target);
+      }
       if (seg[2] != "subnets") break;
       if (m == "GET") return s_.vpcs.listSubnets(seg[1]);
       if (m == "POST") return s_.vpcs.createSubnet(seg[1], parseBody(r.body));
@@ -348,8 +367,9 @@ class ScopeGuard {
   Engine& engine_;
 };
 
-const std::set<std::string> kEventTypes{"vpc", "subnet", "peering",   "policy", "instance",
-                                        "lab", "drift",  "reconcile", "uplink"};
+const std::set<std::string> kEventTypes{"vpc",      "subnet", "peering",      "policy",
+                                        "instance", "lab",    "port_forward", "impairment",
+                                        "flow_log", "drift",  "reconcile",    "uplink"};
 
 // GET /v1/events: NDJSON, chunked. ?type=a,b filters; ?since=UNIX-SECONDS
 // replays what is kept from then on; ?follow=0 ends after the replay.
@@ -363,7 +383,8 @@ Follow eventStream(EventLog& log, const Query& q) {
       if (!kEventTypes.count(type))
         throw DomainError::invalid("type", "\"" + type +
                                                "\" is not an event type (vpc, subnet, peering, "
-                                               "policy, instance, lab, drift, reconcile, uplink)");
+                                               "policy, instance, lab, port_forward, impairment, "
+                                               "flow_log, drift, reconcile, uplink)");
       types.insert(type);
       start = comma + 1;
     }

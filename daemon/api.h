@@ -89,6 +89,7 @@ class Api {
   Reply routeLabs(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routeForwards(const HttpRequest& r, const std::vector<std::string>& seg);
   Reply routeImpairments(const HttpRequest& r, const std::vector<std::string>& seg);
+  Reply routeFlowLogs(const HttpRequest& r, const std::vector<std::string>& seg);
   Services& s_;
   const Authorizer& authz_;
   AuditLog* audit_ = nullptr;

@@ -28,6 +28,7 @@ const std::map<std::string, std::vector<std::string>> kVerbs{
     {"lab", {"write", "delete"}},
     {"forward", {"create", "delete"}},
     {"impairment", {"write", "delete"}},
+    {"flow-log", {"write", "delete"}},
     {"reach", {"probe"}}};
 
 std::string join(const std::vector<std::string>& items) {
@@ -44,9 +45,10 @@ void checkPermission(const std::string& perm, const std::string& where) {
   std::string verb = colon == std::string::npos ? "" : perm.substr(colon + 1);
   auto it = kVerbs.find(resource);
   if (resource != "*" && it == kVerbs.end())
-    throw std::invalid_argument(where + ": \"" + perm +
-                                "\" is not a permission (resources: vpc, subnet, peering, "
-                                "policy, instance, lab, forward, impairment, reach, or *)");
+    throw std::invalid_argument(
+        where + ": \"" + perm +
+        "\" is not a permission (resources: vpc, subnet, peering, "
+        "policy, instance, lab, forward, impairment, flow-log, reach, or *)");
   if (verb == "*") return;
   std::vector<std::string> verbs;
   if (it != kVerbs.end()) {
@@ -101,6 +103,7 @@ std::string Authorizer::permissionFor(const std::string& method,
   if (kind == "policies") return "policy:" + verb;
   if (kind == "port-forwards") return "forward:" + verb;
   if (kind == "impairments") return "impairment:" + verb;
+  if (kind == "flow-logs") return "flow-log:" + verb;
   if (kind == "labs") {
     if (seg.size() == 4 && seg[3] == "verify") return "reach:probe";
     return "lab:" + verb;  // apply (and plan) write, destroy deletes

@@ -108,7 +108,10 @@ std::set<std::string> DriftWatcher::drain(const EventSource::Watched& w) {
     struct stat st {};
     for (const auto& ns : changed) {
       // Deleted by hand: let go at once so the kernel can destroy it.
-      if (::stat((netnsDir_ + "/" + ns).c_str(), &st) != 0) forget(ns);
+      if (::stat((netnsDir_ + "/" + ns).c_str(), &st) != 0) {
+        forget(ns);
+        if (onGone_) onGone_(ns);
+      }
     }
   }
   return changed;

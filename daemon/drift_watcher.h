@@ -27,6 +27,9 @@ class DriftWatcher {
   void watch(const std::set<std::string>& namespaces);
   // Stops watching `ns` now: its sockets would keep it from being destroyed.
   void forget(const std::string& ns);
+  // Told of a namespace whose file disappeared (deleted by hand), so that
+  // other holders of its sockets let go too.
+  void setOnGone(std::function<void(const std::string&)> onGone) { onGone_ = std::move(onGone); }
   // After a pass over some namespaces: starts watching those of them that
   // should exist, stops watching those that should not.
   void watchSome(const std::set<std::string>& add, const std::set<std::string>& drop);
@@ -64,6 +67,7 @@ class DriftWatcher {
   boost::asio::io_context& io_;
   EventSource events_;
   OnDrift onDrift_;
+  std::function<void(const std::string&)> onGone_;
   std::string netnsDir_;
   std::map<int, std::shared_ptr<Entry>> entries_;
   std::set<std::string> dirty_;

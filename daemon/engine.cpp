@@ -41,6 +41,7 @@ void Engine::load() {
   auto labs = store_.loadLabs(&damage);
   auto forwards = store_.loadPortForwards(&damage);
   auto impairments = store_.loadImpairments(&damage);
+  auto flowLogs = store_.loadFlowLogs(&damage);
   Quarantine held =
       quarantine(std::move(damage), vpcs, peerings, policies, instances, labs, &forwards);
   if (!held.empty()) reserveHeldTransit(held);
@@ -48,7 +49,7 @@ void Engine::load() {
   HostSettings host{config_.uplink, config_.transitPool};
   state_ = DesiredState(host, std::move(vpcs), std::move(peerings), std::move(policies),
                         std::move(instances), std::move(labs), std::move(forwards),
-                        std::move(impairments));
+                        std::move(impairments), std::move(flowLogs));
   // Timed impairments whose time ran out while vpcd was down end before the
   // first pass, rather than being put back for the second the clock takes.
   DesiredState ended =

@@ -127,6 +127,13 @@ void EventLog::addChanges(const DesiredState& before, const DesiredState& after)
                if (was->enabled != now->enabled) d = {{"enabled", now->enabled}};
                add("impairment", "update", name, d);
              });
+  diffTables(before.flowLogs(), after.flowLogs(), *this, "flow_log",
+             [&](const std::string& name, const auto& was, const auto& now) {
+               if (was == now || *was == *now) return;
+               json d = json::object();
+               if (was->enabled != now->enabled) d = {{"enabled", now->enabled}};
+               add("flow_log", "update", name, d);
+             });
 }
 
 uint64_t EventLog::firstSince(std::chrono::system_clock::time_point t) const {

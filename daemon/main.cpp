@@ -15,6 +15,7 @@
 #include "daemon/config.h"
 #include "daemon/console_keeper.h"
 #include "daemon/drift_watcher.h"
+#include "daemon/flow_collector.h"
 #include "daemon/http_server.h"
 #include "daemon/log.h"
 #include "daemon/netns_files.h"
@@ -127,6 +128,7 @@ int run(vpcd::DaemonConfig config) {
   std::unique_ptr<vpcd::NetnsFiles> files;
   std::unique_ptr<vpcd::Resolvers> resolvers;
   std::unique_ptr<vpcd::CommandWatch> commands;
+  std::unique_ptr<vpcd::FlowCollector> flows;
   if (real) {
     std::string dnsmasq = config.dns ? vpcd::findDnsmasq() : "";
     if (config.dns && dnsmasq.empty())
@@ -139,10 +141,15 @@ int run(vpcd::DaemonConfig config) {
     }
     files = std::make_unique<vpcd::NetnsFiles>(io, config.etcNetnsDir, resolvers != nullptr);
     commands = std::make_unique<vpcd::CommandWatch>(io, service.engine.events());
+    flows = std::make_unique<vpcd::FlowCollector>(io, config.netnsDir, [&](const std::string& vpc) {
+      return service.engine.store().flowRecordsPath(vpc);
+    });
+    service.flowLogs.setCollector(flows.get());
     service.engine.setAfterCommit([&](const vpcd::DesiredState& state) {
       files->sync(state);
       if (resolvers) resolvers->sync(state);
       commands->sync(state);
+      flows->follow(state);
     });
   }
   std::unique_ptr<vpcd::DriftWatcher> watcher;
@@ -154,8 +161,12 @@ int run(vpcd::DaemonConfig config) {
         [&](const std::set<std::string>& changed) { return service.engine.repairDrift(changed); });
     real->setBeforeNamespaceDelete([&](const std::string& ns) {
       if (resolvers) resolvers->beforeNamespaceDelete(ns);
+      flows->release(ns);
       watcher->forget(ns);
     });
+    // A router deleted by hand is kept alive by the flow log's sockets
+    // until they go: they must, or its links would outlive it.
+    watcher->setOnGone([&](const std::string& ns) { flows->release(ns); });
     reconciler.setBeforePass([&] { real->invalidate(watcher->takePending()); });
     service.engine.setAfterReconcile([&](const vpcd::Engine::PassDone& done) {
       if (done.everything) {
@@ -221,6 +232,8 @@ int run(vpcd::DaemonConfig config) {
   // Ready only now: the first reconcile is done and the socket accepts.
   vpcd::sdNotify("READY=1\nSTATUS=" + service.engine.summary());
   io.run();
+  // The windows open now are written: a restart loses no counted traffic.
+  if (flows) flows->flush();
   // Probes still waiting post their answers to a loop that no longer runs;
   // it must outlive them.
   service.reach.joinProbes();

@@ -106,6 +106,11 @@ void objects(Scrape& out, const DesiredState& state) {
   out.gauge("vpcd_impairments", "Impairments, by whether they are in effect",
             {{{{"enabled", "true"}}, enabled},
              {{{"enabled", "false"}}, double(state.impairments().size()) - enabled}});
+  double logging = 0;
+  for (const auto& [name, f] : state.flowLogs()) logging += f->enabled ? 1 : 0;
+  out.gauge("vpcd_flow_logs", "Flow logs, by whether they are on",
+            {{{{"enabled", "true"}}, logging},
+             {{{"enabled", "false"}}, double(state.flowLogs().size()) - logging}});
   out.gauge("vpcd_held_objects",
             "Objects held back at start because their state file could not be read",
             {{{}, double(state.quarantine().held.size())}});

@@ -222,6 +222,29 @@ void requireEnforceable(Engine& engine, const DesiredState& next,
 // The impairments `names` in short, as a subnet or an instance shows them.
 nlohmann::json impairmentSummaries(const DesiredState& s, const std::vector<std::string>& names);
 
+class FlowCollector;  // daemon/flow_collector.h
+
+// Flow logs: which traffic of a VPC is written as flow records, and the
+// records (docs/operations.md, "Flow logs").
+class FlowLogService {
+ public:
+  explicit FlowLogService(Engine& engine) : engine_(engine) {}
+  // The daemon's collector (none with the fake kernel: records are then
+  // only read from their files).
+  void setCollector(FlowCollector* c) { collector_ = c; }
+  Reply list() const;
+  Reply get(const std::string& name) const;
+  Reply put(const std::string& name, const nlohmann::json& body);
+  Reply remove(const std::string& name);
+  // GET /v1/vpcs/{vpc}/flow-logs
+  Reply records(const std::string& vpc, const Query& q);
+
+ private:
+  nlohmann::json shown(const FlowLog& f) const;
+  Engine& engine_;
+  FlowCollector* collector_ = nullptr;
+};
+
 // Labs: a whole environment applied as one change (docs/labs.md).
 class LabService {
  public:
@@ -293,6 +316,7 @@ class Services {
         instances(engine),
         forwards(engine),
         impairments(engine),
+        flowLogs(engine),
         labs(engine, instances),
         reach(engine) {}
   void load() { engine.load(); }
@@ -310,6 +334,7 @@ class Services {
   InstanceService instances;
   ForwardService forwards;
   ImpairmentService impairments;
+  FlowLogService flowLogs;
   LabService labs;
   ReachService reach;
 };

@@ -14,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config clang-format git clang libclang-rt-14-dev \
-  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-conntrack-dev \
   libboost-dev nlohmann-json3-dev catch2 libcli11-dev \
   iproute2 nftables util-linux mount coreutils findutils curl python3 procps \
   libyaml-cpp-dev libgraphviz-dev prometheus-cpp-dev \

@@ -102,7 +102,9 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {
   makeDir(dir_ + "/labs");
   makeDir(dir_ + "/port-forwards");
   makeDir(dir_ + "/impairments");
+  makeDir(dir_ + "/flow-logs");
   makeDir(dir_ + "/serial");
+  makeDir(dir_ + "/flow-records");
   makeDir(dir_ + "/subnets");
 }
 
@@ -149,7 +151,8 @@ StateDamage damageOf(const std::string& kind, const std::string& file, const std
                                                            {"instances", "instance"},
                                                            {"labs", "lab"},
                                                            {"port-forwards", "port_forward"},
-                                                           {"impairments", "impairment"}};
+                                                           {"impairments", "impairment"},
+                                                           {"flow-logs", "flow_log"}};
   StateDamage d{.file = file, .error = error};
   if (kind.starts_with("subnets/")) {
     d.kind = "vpc";
@@ -228,8 +231,8 @@ struct NothingChanged {
 // labels. A journal naming anything else (an edit by hand, "../x") is not
 // replayed: a root daemon must not write where a file tells it to.
 bool isStatePath(const std::string& path) {
-  static const std::set<std::string> kinds = {"vpcs", "peerings",      "policies",   "instances",
-                                              "labs", "port-forwards", "impairments"};
+  static const std::set<std::string> kinds = {"vpcs", "peerings",      "policies",    "instances",
+                                              "labs", "port-forwards", "impairments", "flow-logs"};
   if (!path.ends_with(".json")) return false;
   std::vector<std::string> parts;
   for (size_t at = 0, slash; at <= path.size(); at = slash + 1) {
@@ -414,6 +417,13 @@ void StateStore::commit(const DesiredState& old, const DesiredState& next) const
                  b.removes.insert(path("impairments", before->name));
                }
              });
+  eachChange(old.flowLogs(), next.flowLogs(), [&](const FlowLog* before, const FlowLog* after) {
+    if (after) {
+      b.put(path("flow-logs", after->name), "flow_log", toState(*after));
+    } else {
+      b.removes.insert(path("flow-logs", before->name));
+    }
+  });
   write(b);
 }
 
@@ -508,6 +518,10 @@ std::vector<PortForward> StateStore::loadPortForwards(std::vector<StateDamage>* 
 
 std::vector<Impairment> StateStore::loadImpairments(std::vector<StateDamage>* damage) const {
   return parseEach(load("impairments", damage), "impairment", damage, fromImpairmentState);
+}
+
+std::vector<FlowLog> StateStore::loadFlowLogs(std::vector<StateDamage>* damage) const {
+  return parseEach(load("flow-logs", damage), "flow_log", damage, fromFlowLogState);
 }
 
 void StateStore::saveVpc(const Vpc& vpc) const {

@@ -1,7 +1,8 @@
 #pragma once
 // The desired state on disk, one JSON file per object: <dir>/vpcs/<vpc>.json
 // (the VPC itself), <dir>/subnets/<vpc>/<subnet>.json, and one per peering,
-// policy, instance, port forward (<dir>/port-forwards/<name>.json) and impairment. A change writes
+// policy, instance, port forward (<dir>/port-forwards/<name>.json), impairment and flow log (<dir>/
+// flow-logs/<name>.json; the records go to <dir>/flow-records/<vpc>.log). A change writes
 // the files of the objects it changed and nothing else (a lab's record is <dir>/labs/<lab>.json),
 // so a subnet create costs one small file whatever the VPC holds. One file is replaced atomically
 // (temp file, fsync, rename, fsync of the directory); a change of several files goes through a
@@ -69,6 +70,11 @@ class StateStore {
   std::vector<Lab> loadLabs(std::vector<StateDamage>* damage = nullptr) const;
   std::vector<PortForward> loadPortForwards(std::vector<StateDamage>* damage = nullptr) const;
   std::vector<Impairment> loadImpairments(std::vector<StateDamage>* damage = nullptr) const;
+  std::vector<FlowLog> loadFlowLogs(std::vector<StateDamage>* damage = nullptr) const;
+  // Where a VPC's flow records are written (and rotated: <path>.1).
+  std::string flowRecordsPath(const std::string& vpc) const {
+    return dir_ + "/flow-records/" + vpc + ".log";
+  }
   // The command output of an instance (its serial console).
   std::string serialPath(const std::string& name) const {
     return dir_ + "/serial/" + name + ".log";

@@ -19,41 +19,12 @@
 #include <cstring>
 
 #include "lib/kernel/kernel.h"
+#include "lib/kernel/netlink_socket.h"
 #include "lib/model/names.h"
 #include "lib/plan/policy_compile.h"
 
 namespace vpcd {
 namespace {
-
-// NLMSG_OK without the macro's comparison of signed and unsigned (which
-// clang reports inside it).
-bool messageFits(const nlmsghdr* h, int left) {
-  return left >= static_cast<int>(sizeof(nlmsghdr)) && h->nlmsg_len >= sizeof(nlmsghdr) &&
-         h->nlmsg_len <= static_cast<unsigned>(left);
-}
-
-Fd netlinkSocket(int protocol, uint32_t groups, int extraGroup) {
-  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
-  if (!fd) throw KernelError("netlink socket", "events", std::strerror(errno));
-  sockaddr_nl addr{};
-  addr.nl_family = AF_NETLINK;
-  addr.nl_groups = groups;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    throw KernelError("netlink bind", "events", std::strerror(errno));
-  }
-  if (extraGroup && ::setsockopt(fd.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &extraGroup,
-                                 sizeof extraGroup) != 0) {
-    throw KernelError("netlink join group", "events", std::strerror(errno));
-  }
-  // Bursts (a namespace with hundreds of links going away) must not be lost:
-  // an overflow is still reported as a change, but a larger queue avoids it.
-  // The shared sockets hear every namespace: as root, past rmem_max.
-  int size = 1 << 20;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  int big = 16 << 20;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
-  return fd;
-}
 
 Fd listenAll(Fd fd) {
   int one = 1;
@@ -111,37 +82,6 @@ int nsidRequest(int sock, uint16_t type, int nsFd, int32_t* id) {
   }
 }
 
-// Binds NFLOG group kPolicyLogGroup of the current namespace, copying the
-// first 64 bytes of each packet (IPv4 header and ports).
-Fd nflogSocket() {
-  Fd fd = netlinkSocket(NETLINK_NETFILTER, 0, 0);
-  auto config = [&](uint16_t attr, const void* data, uint16_t len) {
-    alignas(nlmsghdr) char buf[128] = {};
-    auto* nlh = reinterpret_cast<nlmsghdr*>(buf);
-    nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
-    auto* nfg = reinterpret_cast<nfgenmsg*>(buf + NLMSG_HDRLEN);
-    nfg->nfgen_family = AF_UNSPEC;
-    nfg->version = NFNETLINK_V0;
-    nfg->res_id = htons(kPolicyLogGroup);
-    auto* nla = reinterpret_cast<nlattr*>(buf + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
-    nla->nla_type = attr;
-    nla->nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
-    std::memcpy(reinterpret_cast<char*>(nla) + NLA_HDRLEN, data, len);
-    nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)) + NLA_ALIGN(nla->nla_len);
-    if (::send(fd.get(), buf, nlh->nlmsg_len, 0) < 0)
-      throw KernelError("nflog bind", "group " + std::to_string(kPolicyLogGroup),
-                        std::strerror(errno));
-  };
-  nfulnl_msg_config_cmd bind{NFULNL_CFG_CMD_BIND};
-  config(NFULA_CFG_CMD, &bind, sizeof bind);
-  nfulnl_msg_config_mode mode{};
-  mode.copy_range = htonl(64);
-  mode.copy_mode = NFULNL_COPY_PACKET;
-  config(NFULA_CFG_MODE, &mode, sizeof mode);
-  return fd;
-}
-
 // "10.10.2.2:40112 -> 10.10.1.2:22 tcp" from the start of an IPv4 packet.
 std::string describePacket(const uint8_t* p, size_t len) {
   if (len < 20 || (p[0] >> 4) != 4) return "(not IPv4)";
@@ -165,7 +105,7 @@ std::string describePacket(const uint8_t* p, size_t len) {
 // still watched for drift.
 Fd tryNflog() {
   try {
-    return nflogSocket();
+    return nflogSocket(kPolicyLogGroup, 64);  // the IPv4 header and the ports
   } catch (const KernelError&) {
     return Fd();
   }
@@ -400,28 +340,9 @@ std::vector<std::string> EventSource::readLog(const Watched& w) {
 
 std::vector<std::string> logLines(const char* buf, size_t size) {
   std::vector<std::string> out;
-  int left = static_cast<int>(std::min<size_t>(size, 1 << 30));
-  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); messageFits(nlh, left);
-       nlh = NLMSG_NEXT(nlh, left)) {
-    if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue;
-    std::string prefix, packet = "(no payload)";
-    int attrLeft = static_cast<int>(nlh->nlmsg_len) -
-                   static_cast<int>(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
-    const char* at = static_cast<const char*>(NLMSG_DATA(nlh)) + NLMSG_ALIGN(sizeof(nfgenmsg));
-    while (attrLeft >= static_cast<int>(NLA_HDRLEN)) {
-      auto* attr = reinterpret_cast<const nlattr*>(at);
-      if (attr->nla_len < NLA_HDRLEN || attr->nla_len > attrLeft) break;
-      auto* data = reinterpret_cast<const uint8_t*>(at) + NLA_HDRLEN;
-      size_t len = attr->nla_len - NLA_HDRLEN;
-      if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PREFIX)
-        prefix.assign(reinterpret_cast<const char*>(data),
-                      strnlen(reinterpret_cast<const char*>(data), len));
-      if ((attr->nla_type & NLA_TYPE_MASK) == NFULA_PAYLOAD) packet = describePacket(data, len);
-      attrLeft -= NLA_ALIGN(attr->nla_len);
-      at += NLA_ALIGN(attr->nla_len);
-    }
-    out.push_back(prefix + packet);
-  }
+  eachNflogPacket(buf, size, [&](std::string_view prefix, const uint8_t* data, size_t len) {
+    out.push_back(std::string(prefix) + (data ? describePacket(data, len) : "(no payload)"));
+  });
   return out;
 }
 

@@ -37,6 +37,9 @@ std::vector<std::set<std::string>> actedOn(const DesiredState& old, const Desire
                out.insert({i.vpc});
                if (!i.peerVpc.empty()) out.insert({i.peerVpc});
              });
+  eachChange(old.flowLogs(), next.flowLogs(), [&](const FlowLog* before, const FlowLog* after) {
+    out.insert({(after ? after : before)->vpc});
+  });
   auto peering = [&](const Peering* before, const Peering* after) {
     if (!before) {
       out.insert({after->vpc});

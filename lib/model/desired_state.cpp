@@ -46,8 +46,9 @@ std::set<std::string> vpcsOf(const Policy& p) {
 DesiredState::DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
                            std::vector<Policy> policies, std::vector<Instance> instances,
                            std::vector<Lab> labs, std::vector<PortForward> forwards,
-                           std::vector<Impairment> impairments)
+                           std::vector<Impairment> impairments, std::vector<FlowLog> flowLogs)
     : host_(std::move(host)) {
+  for (auto& f : flowLogs) put(flowLogs_, std::move(f));
   for (auto& i : impairments) put(impairments_, std::move(i));
   for (auto& f : forwards) put(forwards_, std::move(f));
   for (auto& l : labs) put(labs_, std::move(l));
@@ -144,6 +145,16 @@ const PortForward& DesiredState::portForward(const std::string& name) const {
   refuseIfHeld("port_forward", name);
   throw DomainError::notFound("port forward " + name + " not found");
 }
+const FlowLog* DesiredState::findFlowLog(const std::string& name) const {
+  return find(flowLogs_, name);
+}
+
+const FlowLog& DesiredState::flowLog(const std::string& name) const {
+  if (const FlowLog* f = findFlowLog(name)) return *f;
+  refuseIfHeld("flow_log", name);
+  throw DomainError::notFound("flow log " + name + " not found");
+}
+
 const Impairment& DesiredState::impairment(const std::string& name) const {
   if (const Impairment* i = findImpairment(name)) return *i;
   refuseIfHeld("impairment", name);
@@ -164,6 +175,8 @@ std::vector<std::string> DesiredState::ownedBy(const std::string& lab) const {
     if (f->lab == lab) out.push_back("port_forward " + name);
   for (const auto& [name, i] : impairments_)
     if (i->lab == lab) out.push_back("impairment " + name);
+  for (const auto& [name, f] : flowLogs_)
+    if (f->lab == lab) out.push_back("flow_log " + name);
   return out;
 }
 
@@ -253,6 +266,7 @@ void DesiredState::requireUnused(const SubnetRef& ref) const {
   refuse(nicsIn(ref), "instance NICs", "delete them first");
   refuse(forwardsInto(ref), "port forwards", "delete them first");
   refuse(impairmentsOn(ref), "impairments", "delete them first");
+  refuse(flowLogsOn(ref), "flow logs", "delete them first");
 }
 
 // --- VPCs and subnets ---
@@ -449,34 +463,27 @@ void DesiredState::apply(const change::Adopt& c) {
   auto take = [&](const std::string& owner) {
     if (!owner.empty() && owner != c.lab) requireOwner(c.kind, c.name, owner, c.lab);
   };
+  // The object with the lab as its owner, put back as a new value.
+  auto adopt = [&](auto object, auto& table) {
+    take(object.lab);
+    object.lab = c.lab;
+    put(table, std::move(object));
+  };
   if (c.kind == "vpc") {
-    Vpc v = vpc(c.name);
-    take(v.lab);
-    v.lab = c.lab;
-    put(vpcs_, std::move(v));
+    adopt(vpc(c.name), vpcs_);
   } else if (c.kind == "peering") {
     take(peering(c.name).lab);
     peerings_.at(c.name).lab = c.lab;
   } else if (c.kind == "policy") {
-    Policy p = policy(c.name);
-    take(p.lab);
-    p.lab = c.lab;
-    put(policies_, std::move(p));
+    adopt(policy(c.name), policies_);
   } else if (c.kind == "instance") {
-    Instance i = instance(c.name);
-    take(i.lab);
-    i.lab = c.lab;
-    put(instances_, std::move(i));
+    adopt(instance(c.name), instances_);
   } else if (c.kind == "port_forward") {
-    PortForward f = portForward(c.name);
-    take(f.lab);
-    f.lab = c.lab;
-    put(forwards_, std::move(f));
+    adopt(portForward(c.name), forwards_);
   } else if (c.kind == "impairment") {
-    Impairment i = impairment(c.name);
-    take(i.lab);
-    i.lab = c.lab;
-    put(impairments_, std::move(i));
+    adopt(impairment(c.name), impairments_);
+  } else if (c.kind == "flow_log") {
+    adopt(flowLog(c.name), flowLogs_);
   } else {
     throw DomainError::invalid("kind", "no object kind \"" + c.kind + "\" to adopt");
   }

@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "lib/model/flow_log.h"
 #include "lib/model/impairment.h"
 #include "lib/model/instance.h"
 #include "lib/model/lab.h"
@@ -138,9 +139,17 @@ struct DeleteImpairment {
 struct ExpireImpairments {
   int64_t now;
 };
+// The target (a VPC or one of its subnets) must exist.
+struct PutFlowLog {
+  FlowLog flowLog;
+};
+struct DeleteFlowLog {
+  std::string name;
+  std::string lab;
+};
 // The lab takes over an object made outside any lab (vpcctl lab apply
-// --adopt): `kind` is vpc, peering, policy, instance, port_forward or
-// impairment.
+// --adopt): `kind` is vpc, peering, policy, instance, port_forward,
+// impairment or flow_log.
 struct Adopt {
   std::string kind;
   std::string name;
@@ -163,8 +172,8 @@ using Change =
                  change::DeletePolicy, change::CreateInstance, change::DeleteInstance,
                  change::UpdateInstance, change::AddNic, change::RemoveNic,
                  change::CreatePortForward, change::DeletePortForward, change::PutImpairment,
-                 change::DeleteImpairment, change::ExpireImpairments, change::Adopt, change::PutLab,
-                 change::DeleteLab>;
+                 change::DeleteImpairment, change::ExpireImpairments, change::PutFlowLog,
+                 change::DeleteFlowLog, change::Adopt, change::PutLab, change::DeleteLab>;
 
 // Calls `changed(old, new)` for each object of a table that differs between
 // two states (either may be null: created or deleted). Objects shared by both
@@ -193,7 +202,7 @@ class DesiredState {
   DesiredState(HostSettings host, std::vector<Vpc> vpcs, std::vector<Peering> peerings,
                std::vector<Policy> policies, std::vector<Instance> instances,
                std::vector<Lab> labs = {}, std::vector<PortForward> forwards = {},
-               std::vector<Impairment> impairments = {});
+               std::vector<Impairment> impairments = {}, std::vector<FlowLog> flowLogs = {});
 
   // What start-up held back because its state file could not be read: it
   // is in none of the tables, its names and transit /30s stay taken, and a
@@ -219,6 +228,7 @@ class DesiredState {
   const Table<Lab>& labs() const { return labs_; }
   const Table<PortForward>& portForwards() const { return forwards_; }
   const Table<Impairment>& impairments() const { return impairments_; }
+  const Table<FlowLog>& flowLogs() const { return flowLogs_; }
 
   // nullptr when absent.
   const Vpc* findVpc(const std::string& name) const;
@@ -229,6 +239,7 @@ class DesiredState {
   const Lab* findLab(const std::string& name) const;
   const PortForward* findPortForward(const std::string& name) const;
   const Impairment* findImpairment(const std::string& name) const;
+  const FlowLog* findFlowLog(const std::string& name) const;
   // NotFound errors naming the object.
   const Vpc& vpc(const std::string& name) const;
   const Subnet& subnet(const SubnetRef& ref) const;
@@ -238,6 +249,7 @@ class DesiredState {
   const Lab& lab(const std::string& name) const;
   const PortForward& portForward(const std::string& name) const;
   const Impairment& impairment(const std::string& name) const;
+  const FlowLog& flowLog(const std::string& name) const;
   // "vpc prod", "policy db-in": every object the lab owns, in no set order.
   std::vector<std::string> ownedBy(const std::string& lab) const;
 
@@ -256,6 +268,8 @@ class DesiredState {
   std::vector<std::string> impairmentsOnNic(const std::string& instance,
                                             const std::string& nic) const;
   std::vector<std::string> impairmentsOnPeering(const std::string& peering) const;
+  // Flow logs of the subnet (ref.subnet empty: of the VPC or any subnet in it).
+  std::vector<std::string> flowLogsOn(const SubnetRef& ref) const;
   // The addresses of a subnet that are neither reserved nor held by a NIC,
   // lowest first.
   std::vector<Ipv4> availableIps(const SubnetRef& ref, size_t limit) const;
@@ -287,6 +301,8 @@ class DesiredState {
   void apply(const change::PutImpairment& c);
   void apply(const change::DeleteImpairment& c);
   void apply(const change::ExpireImpairments& c);
+  void apply(const change::PutFlowLog& c);
+  void apply(const change::DeleteFlowLog& c);
   void apply(const change::Adopt& c);
   void apply(const change::PutLab& c);
   void apply(const change::DeleteLab& c);
@@ -321,6 +337,7 @@ class DesiredState {
   Table<Lab> labs_;
   Table<PortForward> forwards_;
   Table<Impairment> impairments_;
+  Table<FlowLog> flowLogs_;
   std::shared_ptr<const Quarantine> quarantine_;  // null: nothing held
 };
 

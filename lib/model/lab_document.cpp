@@ -3,6 +3,7 @@
 // path in the document, so "cidr" in a subnet becomes vpcs[1].subnets[0].cidr.
 #include "lib/model/lab_document.h"
 
+#include <algorithm>
 #include <map>
 
 #include "lib/model/error.h"
@@ -189,6 +190,30 @@ void parseImpairments(const json& body, LabDocument& doc, int64_t now) {
   }
 }
 
+// A flow log's target must be a VPC or subnet of the lab.
+void parseFlowLogs(const json& body, LabDocument& doc, int64_t now) {
+  const json& list = section(body, "flow_logs");
+  Names names("flow log");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = at("flow_logs", i);
+    if (list[i].is_object() && !list[i].contains("name"))
+      throw DomainError::invalid(path + ".name", "is required");
+    FlowLog f = parsedAt(path, [&] { return parseFlowLog(list[i], "", now); });
+    names.add(f.name, path);
+    const LabDocument::VpcEntry* vpc = doc.findVpc(f.vpc);
+    bool subnetHere = vpc && (f.subnet.empty() ||
+                              std::any_of(vpc->vpc.subnets.begin(), vpc->vpc.subnets.end(),
+                                          [&](const Subnet& s) { return s.name == f.subnet; }));
+    if (!subnetHere) {
+      throw DomainError::notFound(
+          path + ".target: \"" + f.target + "\" is not a VPC or subnet of the lab",
+          path + ".target");
+    }
+    f.lab = doc.name;
+    doc.flowLogs.push_back({std::move(f), path});
+  }
+}
+
 // `expect:` is checked by `vpcctl lab verify`; its shape is checked here.
 void checkExpectations(const json& body) {
   const json& list = section(body, "expect");
@@ -226,7 +251,7 @@ const LabDocument::VpcEntry* LabDocument::findVpc(const std::string& vpc) const 
 
 LabDocument parseLabDocument(const json& body, const std::string& name, int64_t now) {
   requireObject(body, {"name", "description", "vpcs", "peerings", "policies", "instances",
-                       "port_forwards", "impairments", "expect"});
+                       "port_forwards", "impairments", "flow_logs", "expect"});
   LabDocument doc;
   if (body.contains("name")) {
     doc.name = requireString(body, "name");
@@ -248,6 +273,7 @@ LabDocument parseLabDocument(const json& body, const std::string& name, int64_t 
   parseInstances(body, doc);
   parseForwards(body, doc, now);
   parseImpairments(body, doc, now);
+  parseFlowLogs(body, doc, now);
   checkExpectations(body);
   return doc;
 }

@@ -44,6 +44,11 @@ struct LabDocument {
   };
   std::vector<ForwardEntry> forwards;
   std::vector<ImpairmentEntry> impairments;
+  struct FlowLogEntry {
+    FlowLog flowLog;
+    std::string path;
+  };
+  std::vector<FlowLogEntry> flowLogs;
 
   const VpcEntry* findVpc(const std::string& name) const;
 };
@@ -56,7 +61,8 @@ LabDocument parseLabDocument(const nlohmann::json& body, const std::string& name
 // One line of a plan: what happens to one object.
 struct LabStep {
   std::string action;  // create, change, replace, delete, adopt
-  std::string kind;    // vpc, subnet, peering, policy, instance, port_forward, impairment
+  std::string kind;    // vpc, subnet, peering, policy, instance, port_forward, impairment,
+                       // flow_log
   std::string name;    // "prod", "prod/web"
   std::string path;    // where the document names it; "" for a delete
 };

@@ -65,7 +65,8 @@ json exportLab(const DesiredState& state, const std::string& lab, const std::str
     if (!items.empty()) doc[key] = std::move(items);
   };
   json vpcs = json::array(), peerings = json::array(), policies = json::array(),
-       instances = json::array(), forwards = json::array(), impairments = json::array();
+       instances = json::array(), forwards = json::array(), impairments = json::array(),
+       flowLogs = json::array();
   for (const auto& [n, v] : state.vpcs())
     if (mine(v->lab)) vpcs.push_back(vpcEntry(*v));
   for (const auto& [n, p] : state.peerings())
@@ -78,12 +79,15 @@ json exportLab(const DesiredState& state, const std::string& lab, const std::str
     if (mine(f->lab)) forwards.push_back(forwardEntry(*f));
   for (const auto& [n, i] : state.impairments())
     if (mine(i->lab)) impairments.push_back(toRequest(*i));
+  for (const auto& [n, f] : state.flowLogs())
+    if (mine(f->lab)) flowLogs.push_back(toRequest(*f));
   section("vpcs", std::move(vpcs));
   section("peerings", std::move(peerings));
   section("policies", std::move(policies));
   section("instances", std::move(instances));
   section("port_forwards", std::move(forwards));
   section("impairments", std::move(impairments));
+  section("flow_logs", std::move(flowLogs));
   if (const Lab* record = lab.empty() ? nullptr : state.findLab(lab)) {
     if (record->document.contains("expect")) doc["expect"] = record->document["expect"];
   }

@@ -48,7 +48,8 @@ class Planner {
 // What the lab owns that has to go: not in the document any more, or
 // changed in a way that only a new object can take.
 struct Doomed {
-  std::set<std::string> vpcs, subnets, peerings, policies, instances, forwards, impairments;
+  std::set<std::string> vpcs, subnets, peerings, policies, instances, forwards, impairments,
+      flowLogs;
   bool subnet(const std::string& vpc, const std::string& name) const {
     return subnets.count(vpc + "/" + name) > 0;
   }
@@ -84,6 +85,9 @@ std::string forwardName(const LabDocument::ForwardEntry& e) {
 }
 std::string impairmentName(const LabDocument::ImpairmentEntry& e) {
   return e.impairment.name;
+}
+std::string flowLogName(const LabDocument::FlowLogEntry& e) {
+  return e.flowLog.name;
 }
 
 // A forward as asked for (the fields of its request) is the one it has.
@@ -172,6 +176,12 @@ Doomed doomedBy(const DesiredState& s, const LabDocument& doc) {
     if (onDoomed || d.vpcs.count(i->vpc) || !named(doc.impairments, name, impairmentName))
       d.impairments.insert(name);
   }
+  // A flow log changes in place; it goes before its VPC or subnet goes.
+  for (const auto& [name, f] : s.flowLogs()) {
+    if (f->lab != doc.name) continue;
+    bool onDoomed = d.vpcs.count(f->vpc) || (!f->subnet.empty() && d.subnet(f->vpc, f->subnet));
+    if (onDoomed || !named(doc.flowLogs, name, flowLogName)) d.flowLogs.insert(name);
+  }
   return d;
 }
 
@@ -206,12 +216,20 @@ void adoptUnowned(Planner& p, const LabDocument& doc) {
     const std::string& name = e.impairment.name;
     if (const Impairment* x = s.findImpairment(name)) adopt("impairment", name, x->lab, e.path);
   }
+  for (const auto& e : doc.flowLogs) {
+    const std::string& name = e.flowLog.name;
+    if (const FlowLog* x = s.findFlowLog(name)) adopt("flow_log", name, x->lab, e.path);
+  }
 }
 
-// Impairments, forwards, instances, policies, peerings, subnets, then VPCs:
-// each goes before what it uses.
+// Flow logs, impairments, forwards, instances, policies, peerings, subnets,
+// then VPCs: each goes before what it uses.
 void removeDoomed(Planner& p, const Doomed& d, const LabDocument& doc) {
   const std::string& lab = doc.name;
+  for (const auto& name : d.flowLogs) {
+    p.change(change::DeleteFlowLog{name, lab}, "");
+    if (!named(doc.flowLogs, name, flowLogName)) p.step("delete", "flow_log", name, "");
+  }
   for (const auto& name : d.impairments) {
     p.change(change::DeleteImpairment{name, lab}, "");
     if (!named(doc.impairments, name, impairmentName)) p.step("delete", "impairment", name, "");
@@ -383,6 +401,21 @@ void putImpairments(Planner& p, const Doomed& d, const LabDocument& doc,
   }
 }
 
+// A flow log acts on a VPC or subnet of the lab (checked with the document).
+void putFlowLogs(Planner& p, const Doomed& d, const LabDocument& doc, const DesiredState& before) {
+  for (const auto& e : doc.flowLogs) {
+    const std::string& name = e.flowLog.name;
+    const FlowLog* had = d.flowLogs.count(name) ? nullptr : before.findFlowLog(name);
+    p.change(change::PutFlowLog{e.flowLog}, e.path);
+    const FlowLog& now = p.state().flowLog(name);
+    if (!had) {
+      p.step(before.findFlowLog(name) ? "replace" : "create", "flow_log", name, e.path);
+    } else if (!had->sameEffect(now)) {
+      p.step("change", "flow_log", name, e.path);
+    }
+  }
+}
+
 }  // namespace
 
 LabPlan planLab(const DesiredState& current, const LabDocument& doc, bool adopt, int64_t now) {
@@ -397,6 +430,7 @@ LabPlan planLab(const DesiredState& current, const LabDocument& doc, bool adopt,
   putInstances(p, d, doc, before, now);
   createForwards(p, d, doc, before);
   putImpairments(p, d, doc, before);
+  putFlowLogs(p, d, doc, before);
   const Lab* had = current.findLab(doc.name);
   if (!had || had->document != doc.source) {
     p.change(change::PutLab{Lab{doc.name, doc.source, now, now}}, "");

@@ -139,7 +139,9 @@ Namespace routerSide(const VpcInputs& in, const std::vector<PeerLink>& peers) {
   for (const auto& f : in.forwards)
     forwards.push_back({f->protocolNumber(), f->listenPort, f->targetIp, f->targetPort});
   NftTable table = routerTable(kRouterUplink, publicSubnets, peers,
-                               subnetFilters(vpc.name, subnets, policies), forwards);
+                               subnetFilters(vpc.name, subnets, policies), forwards, in.flowLogs);
+  // Counted from the first packet of a connection made after this is set.
+  if (in.flowLogs) ns.sysctls[kConntrackAcct] = kOn;
   ns.tables[table.key()] = table;
   addBridgePorts(ns, vpc, in.instances);
   return ns;
@@ -244,7 +246,7 @@ std::string forwardingSysctl(const std::string& device) {
 bool VpcInputs::operator==(const VpcInputs& o) const {
   return sameValues(vpc, o.vpc) && transitPool == o.transitPool && peers == o.peers &&
          sameValues(policies, o.policies) && sameValues(forwards, o.forwards) &&
-         sameValues(impairments, o.impairments) &&
+         sameValues(impairments, o.impairments) && flowLogs == o.flowLogs &&
          std::equal(instances.begin(), instances.end(), o.instances.begin(), o.instances.end(),
                     InstanceShape{});
 }
@@ -282,6 +284,9 @@ std::map<std::string, VpcInputs> vpcInputs(const DesiredState& state) {
     for (const auto& vpc : {i->vpc, i->peerVpc}) {
       if (out.count(vpc)) out[vpc].impairments.push_back(i);
     }
+  }
+  for (const auto& [name, f] : state.flowLogs()) {
+    if (f->enabled && out.count(f->vpc)) out[f->vpc].flowLogs = true;
   }
   return out;
 }

@@ -29,6 +29,8 @@ struct Topology {
 };
 
 std::string forwardingSysctl(const std::string& device);  // net/ipv4/conf/<dev>/forwarding
+// Packet and byte counters on every connection of a router (per namespace).
+inline constexpr const char* kConntrackAcct = "net/netfilter/nf_conntrack_acct";
 std::string subnetMac(const std::string& vpc, const std::string& subnet);  // of its eth0
 
 // Policy routing of an instance's NIC eth<k>: a rule from its address to a
@@ -53,6 +55,7 @@ struct VpcInputs {
   std::vector<std::shared_ptr<const Instance>> instances;      // with a NIC here
   std::vector<std::shared_ptr<const PortForward>> forwards;    // into this VPC
   std::vector<std::shared_ptr<const Impairment>> impairments;  // enabled, with an end here
+  bool flowLogs = false;  // an enabled flow log here: counted flows, logged drops
   bool operator==(const VpcInputs& o) const;
 };
 

@@ -177,7 +177,7 @@ std::vector<NftSetElem> intervalElems(std::vector<Cidr> prefixes) {
 
 NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets,
                      const std::vector<PeerLink>& peers, const std::vector<SubnetFilter>& filters,
-                     const std::vector<RouterForward>& forwards) {
+                     const std::vector<RouterForward>& forwards, bool logDrops) {
   NftTable t{.family = NFPROTO_INET, .name = "vpcd"};
   t.sets.push_back(intervalSet("public", publicSubnets));
   t.chains.push_back({"postrouting", "nat", NF_INET_POST_ROUTING, kNatSrcPriority, NF_ACCEPT});
@@ -196,7 +196,7 @@ NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicS
   NftExpr pass = filters.empty() ? verdict(NF_ACCEPT) : jumpTo(NFT_GOTO, kFilterChain);
   addRouterForwards(t, uplink, forwards, pass);
   for (const auto& peer : peers) addPeerRules(t, peer, pass);
-  addFilters(t, filters);
+  addFilters(t, filters, logDrops);
   t.canonicalize();
   return t;
 }

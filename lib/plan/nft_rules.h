@@ -60,7 +60,7 @@ struct RouterForward {
 NftTable routerTable(const std::string& uplink, const std::vector<Cidr>& publicSubnets,
                      const std::vector<PeerLink>& peers = {},
                      const std::vector<SubnetFilter>& filters = {},
-                     const std::vector<RouterForward>& forwards = {});
+                     const std::vector<RouterForward>& forwards = {}, bool logDrops = false);
 
 // A port of the VPC bridge and the one IPv4 address and MAC it may send from.
 struct PortAddress {

@@ -225,24 +225,50 @@ int32_t verdictOf(Direction d, PolicyAction a) {
   return d == Direction::Ingress ? NF_ACCEPT : NFT_RETURN;
 }
 
-void addLogChain(NftTable& t, const std::string& chain, const EffectiveRule& r, int32_t code) {
-  if (std::any_of(t.chains.begin(), t.chains.end(), [&](const auto& c) { return c.name == chain; }))
-    return;
+bool hasChain(const NftTable& t, const std::string& chain) {
+  return std::any_of(t.chains.begin(), t.chains.end(),
+                     [&](const auto& c) { return c.name == chain; });
+}
+
+// The flow log's copy of a dropped packet (its prefix is only a marker).
+NftExpr flowLogDrop() {
+  return NftExpr{.name = "log", .key = kFlowLogGroup, .data = "flow: "};
+}
+
+// The chain dropped packets of rules without "log" go through while the
+// VPC has a flow log.
+constexpr const char* kFlowDropChain = "flow_drop";
+
+void addFlowDropChain(NftTable& t) {
+  if (hasChain(t, kFlowDropChain)) return;
+  t.chains.push_back({.name = kFlowDropChain});
+  t.rules.push_back(NftRule{kFlowDropChain, {flowLogDrop(), verdict(NF_DROP)}});
+}
+
+void addLogChain(NftTable& t, const std::string& chain, const EffectiveRule& r, int32_t code,
+                 bool logDrops) {
+  if (hasChain(t, chain)) return;
   t.chains.push_back({.name = chain});
   std::string prefix = "vpcd " + r.id + " " + toString(r.rule.action) + ": ";
   if (prefix.size() > 127) prefix.resize(127);  // NF_LOG_PREFIXLEN with its NUL
-  t.rules.push_back(NftRule{chain,
-                            {NftExpr{.name = "log", .key = kPolicyLogGroup, .data = prefix},
-                             verdict(static_cast<uint32_t>(code))}});
+  std::vector<NftExpr> exprs{NftExpr{.name = "log", .key = kPolicyLogGroup, .data = prefix}};
+  if (logDrops && code == NF_DROP) exprs.push_back(flowLogDrop());
+  exprs.push_back(verdict(static_cast<uint32_t>(code)));
+  t.rules.push_back(NftRule{chain, std::move(exprs)});
 }
 
-void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
+void addDirection(NftTable& t, const SubnetFilter& f, Direction d, bool logDrops) {
   const auto& rules = f.rules(d);
   std::string chain = filterChain(d, f.subnet);
   t.chains.push_back({.name = chain});
   std::vector<RuleVerdict> verdicts;
   for (const auto& r : rules) {
     int32_t code = verdictOf(d, r.rule.action);
+    if (!r.rule.log && logDrops && code == NF_DROP) {
+      addFlowDropChain(t);
+      verdicts.push_back({NFT_GOTO, kFlowDropChain});
+      continue;
+    }
     if (!r.rule.log) {
       verdicts.push_back({code, ""});
       continue;
@@ -251,7 +277,7 @@ void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
     std::string logChain = "log_" + r.id;
     std::replace_if(
         logChain.begin(), logChain.end(), [](char c) { return !std::isalnum(c) && c != '-'; }, '_');
-    addLogChain(t, logChain, r, code);
+    addLogChain(t, logChain, r, code, logDrops);
     verdicts.push_back({NFT_GOTO, logChain});
   }
   NftSet l4 = filterMap(chain + "_l4", true), l3 = filterMap(chain + "_l3", false),
@@ -280,9 +306,11 @@ void addDirection(NftTable& t, const SubnetFilter& f, Direction d) {
     t.rules.push_back(NftRule{chain, key});
     t.sets.push_back(std::move(*map));
   }
-  t.rules.push_back(NftRule{
-      chain,
-      {NftExpr{.name = "counter"}, verdict(static_cast<uint32_t>(verdictOf(d, f.defaultFor(d))))}});
+  int32_t fallbackCode = verdictOf(d, f.defaultFor(d));
+  std::vector<NftExpr> last{NftExpr{.name = "counter"}};
+  if (logDrops && fallbackCode == NF_DROP) last.push_back(flowLogDrop());
+  last.push_back(verdict(static_cast<uint32_t>(fallbackCode)));
+  t.rules.push_back(NftRule{chain, std::move(last)});
 }
 
 // An interval map from subnet CIDRs (disjoint) to `jump <chain>`. As nft
@@ -411,7 +439,7 @@ std::vector<FilterEntry> resolveFilter(const std::vector<EffectiveRule>& rules) 
   return out;
 }
 
-void addFilters(NftTable& t, const std::vector<SubnetFilter>& filters) {
+void addFilters(NftTable& t, const std::vector<SubnetFilter>& filters, bool logDrops) {
   if (filters.empty()) return;
   t.chains.push_back({.name = kFilterChain});
   t.rules.push_back(rule("forward", {{jumpTo(NFT_GOTO, kFilterChain)}}));
@@ -428,8 +456,8 @@ void addFilters(NftTable& t, const std::vector<SubnetFilter>& filters) {
     t.rules.push_back(rule(kFilterChain, {ipv4Only(), {ipField(offset), l}}));
   }
   for (const auto& f : filters) {
-    addDirection(t, f, Direction::Ingress);
-    addDirection(t, f, Direction::Egress);
+    addDirection(t, f, Direction::Ingress, logDrops);
+    addDirection(t, f, Direction::Egress, logDrops);
   }
 }
 

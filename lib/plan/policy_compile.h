@@ -84,9 +84,15 @@ std::vector<FilterEntry> resolveFilter(const std::vector<EffectiveRule>& rules);
 // The NFLOG group `"log": true` rules send to; vpcd reads it in each router.
 inline constexpr uint16_t kPolicyLogGroup = 7;
 
+// The NFLOG group every packet a policy drops also goes to while the VPC has
+// a flow log: its REJECT records (daemon/flow_collector.h).
+inline constexpr uint16_t kFlowLogGroup = 8;
+
 // Adds the maps, chains and dispatch rules above to a router table whose
 // structural forward rules are already in place. No-op without filters.
-void addFilters(NftTable& t, const std::vector<SubnetFilter>& filters);
+// `logDrops`: every drop (a deny rule's, a deny default's) is also logged
+// to kFlowLogGroup.
+void addFilters(NftTable& t, const std::vector<SubnetFilter>& filters, bool logDrops = false);
 
 // Names used in the table, for statistics.
 std::string filterChain(Direction d, const std::string& subnet);
