@@ -79,6 +79,25 @@ std::string RecordFeed::read(uint64_t& cursor) const {
 
 // --- one VPC -----------------------------------------------------------------
 
+// A socket read in batches: watched by the loop only while nothing is
+// pending (an asio descriptor stays in epoll, and every message would wake
+// the loop, even while no read waits), then read after a pause.
+struct FlowCollector::Source {
+  explicit Source(boost::asio::io_context& io) : watch(io), pause(io) {}
+  Fd fd;
+  boost::asio::posix::stream_descriptor watch;
+  boost::asio::steady_timer pause;
+  void close() {
+    boost::system::error_code ignored;
+    pause.cancel();
+    if (watch.is_open()) {
+      watch.cancel(ignored);
+      watch.release();
+    }
+    fd = Fd();
+  }
+};
+
 struct FlowCollector::Vpc {
   Vpc(boost::asio::io_context& io, FlowPlaces p, std::string path, uint64_t max,
       std::shared_ptr<RecordFeed> f)
@@ -92,9 +111,10 @@ struct FlowCollector::Vpc {
   FlowWindow window;
   int64_t start = 0;
   bool opened = false;
-  bool closed = false;  // no longer collected: pending handlers do nothing
+  bool closed = false;   // no longer collected: pending handlers do nothing
+  bool baseline = true;  // at open, the counts so far are not logged
   Fd dump;
-  boost::asio::posix::stream_descriptor events, drops;
+  Source events, drops;  // conntrack's end events; the firewall's drops
   boost::asio::steady_timer timer;
   RecordFile file;
   std::shared_ptr<RecordFeed> feed;
@@ -152,18 +172,17 @@ void FlowCollector::open(const std::shared_ptr<Vpc>& v) {
       dump = conntrackDumpSocket();
       drops = nflogSocket(kFlowLogGroup, 64);  // the IPv4 header and the ports
     }
-    // What the connections already open carried before the log started is
-    // not this window's.
-    FlowWindow fresh;
-    std::set<uint32_t> ids;
-    for (const auto& c : dumpConntrack(dump.get())) {
-      fresh.observe(c);
-      ids.insert(c.id);
+    // What the connections already open carried before the log started (or
+    // vpcd did) is not this window's. A router made again after it was
+    // deleted is another matter: all it holds is new since, and logged.
+    if (v->baseline) {
+      FlowWindow fresh;
+      for (const auto& c : dumpConntrack(dump.get())) fresh.observe(c);
+      fresh.close(0, 0, v->places);
+      v->window = std::move(fresh);
     }
-    fresh.close(0, 0, v->places);
-    v->window = std::move(fresh);
-    v->events.assign(events.release());
-    v->drops.assign(drops.release());
+    v->events.fd = std::move(events);
+    v->drops.fd = std::move(drops);
     v->dump = std::move(dump);
     v->opened = true;
     v->start = now();
@@ -179,20 +198,22 @@ void FlowCollector::open(const std::shared_ptr<Vpc>& v) {
 void FlowCollector::close(const std::shared_ptr<Vpc>& v) {
   v->closed = true;
   v->opened = false;
-  boost::system::error_code ignored;
   v->timer.cancel();
-  v->events.close(ignored);
-  v->drops.close(ignored);
+  v->events.close();
+  v->drops.close();
   v->dump = Fd();
 }
 
 void FlowCollector::release(const std::string& ns) {
   for (auto& [name, v] : vpcs_) {
     if (routerNamespace(name) != ns || !v->opened) continue;
+    logLine(5,
+            "flow log of vpc " + name + ": " + ns + " went away; collecting again once it is back");
     closeWindow(*v);
     close(v);
     // A new value for the same VPC: handlers of the old one see it closed.
     auto again = std::make_shared<Vpc>(io_, v->places, v->file.path(), maxBytes_, v->feed);
+    again->baseline = false;
     v = again;
     retryLater();
   }
@@ -219,32 +240,52 @@ void FlowCollector::flush() {
 
 // --- reading -----------------------------------------------------------------
 
-void FlowCollector::armRead(const std::shared_ptr<Vpc>& v, boost::asio::posix::stream_descriptor& d,
-                            bool events) {
-  d.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-               [this, v, &d, events](const boost::system::error_code& ec) {
-                 if (ec || v->closed) return;
-                 events ? drainEvents(*v) : drainDrops(*v);
-                 armRead(v, d, events);
-               });
+void FlowCollector::armRead(const std::shared_ptr<Vpc>& v, Source& src, bool events) {
+  src.watch.assign(src.fd.get());
+  src.watch.async_wait(
+      boost::asio::posix::stream_descriptor::wait_read,
+      [this, v, &src, events](const boost::system::error_code& ec) {
+        if (ec || v->closed) return;
+        // Records are written when the window closes, so nothing is late
+        // for being read in batches: after the first message, a pause lets
+        // the next ones gather.
+        src.watch.release();
+        src.pause.expires_after(kBatchPause);
+        src.pause.async_wait([this, v, &src, events](const boost::system::error_code& e) {
+          if (e || v->closed) return;
+          events ? drainEvents(*v) : drainDrops(*v);
+          armRead(v, src, events);
+        });
+      });
 }
 
 namespace {
 
-// Reads every datagram pending on `fd`, handing each to `take`; a queue
-// that overflowed (ENOBUFS) calls `lost`.
+// Reads every datagram pending on `fd`, handing each to `take`, many per
+// system call (recvmmsg: a busy router sends an event per connection); a
+// queue that overflowed (ENOBUFS) calls `lost`.
 template <typename Take, typename Lost>
 void drain(int fd, Take take, Lost lost) {
-  alignas(nlmsghdr) static char buf[64 * 1024];
+  constexpr size_t kSlots = 32, kSlot = 16 * 1024;  // an NFLOG batch fits a slot
+  alignas(nlmsghdr) static char buf[kSlots][kSlot];
+  static mmsghdr msgs[kSlots];
+  static iovec iov[kSlots];
   for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    for (size_t i = 0; i < kSlots; ++i) {
+      iov[i] = {buf[i], kSlot};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = ::recvmmsg(fd, msgs, kSlots, MSG_DONTWAIT, nullptr);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == ENOBUFS) {
       lost();
       continue;
     }
     if (n <= 0) return;
-    take(buf, static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) take(buf[i], msgs[i].msg_len);
+    if (static_cast<size_t>(n) < kSlots) return;
   }
 }
 
@@ -252,7 +293,7 @@ void drain(int fd, Take take, Lost lost) {
 
 void FlowCollector::drainEvents(Vpc& v) {
   drain(
-      v.events.native_handle(),
+      v.events.fd.get(),
       [&](const char* buf, size_t n) {
         for (const auto& c : conntrackEntries(buf, n)) v.window.observe(c);
       },
@@ -261,7 +302,7 @@ void FlowCollector::drainEvents(Vpc& v) {
 
 void FlowCollector::drainDrops(Vpc& v) {
   drain(
-      v.drops.native_handle(),
+      v.drops.fd.get(),
       [&](const char* buf, size_t n) {
         eachNflogPacket(buf, n, [&](std::string_view, const uint8_t* data, size_t len) {
           if (auto d = droppedPacket(data, len)) v.window.rejected(d->key, d->bytes);
@@ -284,10 +325,10 @@ void FlowCollector::closeWindow(Vpc& v) {
   drainDrops(v);
   try {
     std::set<uint32_t> ids;
-    for (const auto& c : dumpConntrack(v.dump.get())) {
-      v.window.observe(c);
-      ids.insert(c.id);
-    }
+    auto unchanged = [&v](uint32_t id, uint64_t origPackets, uint64_t replyPackets) {
+      return v.window.unchanged(id, origPackets, replyPackets);
+    };
+    for (const auto& c : dumpConntrack(v.dump.get(), unchanged, &ids)) v.window.observe(c);
     v.window.dumped(ids);
   } catch (const KernelError& e) {
     logLine(4, "flow log of vpc " + v.places.vpc + ": " + e.what());

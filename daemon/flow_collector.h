@@ -86,14 +86,17 @@ class FlowCollector {
                 std::function<bool()> active);
 
   static constexpr uint64_t kMaxBytes = 16 << 20;
+  // How long messages gather before they are read (the sockets' queues of
+  // 16 MiB hold far more than a pause's worth at any rate measured).
+  static constexpr std::chrono::milliseconds kBatchPause{100};
 
  private:
+  struct Source;
   struct Vpc;
   void open(const std::shared_ptr<Vpc>& v);
   void close(const std::shared_ptr<Vpc>& v);
   void armWindow(const std::shared_ptr<Vpc>& v);
-  void armRead(const std::shared_ptr<Vpc>& v, boost::asio::posix::stream_descriptor& d,
-               bool events);
+  void armRead(const std::shared_ptr<Vpc>& v, Source& src, bool events);
   void closeWindow(Vpc& v);
   void drainEvents(Vpc& v);
   void drainDrops(Vpc& v);

@@ -20,8 +20,10 @@ Reply VpcService::list() const {
 }
 
 Reply VpcService::get(const std::string& vpc) const {
-  return {200, engine_.withEnforcement(
-                   toJson(engine_.state().vpc(vpc), engine_.config().transitPool), {vpc})};
+  const DesiredState& s = engine_.state();
+  json out = toJson(s.vpc(vpc), engine_.config().transitPool);
+  out["flow_logs"] = s.flowLogsOn({vpc, ""});  // of the VPC or of a subnet in it
+  return {200, engine_.withEnforcement(out, {vpc})};
 }
 
 Reply VpcService::create(const json& body) {
@@ -53,6 +55,12 @@ Reply VpcService::getSubnet(const SubnetRef& ref) const {
   const DesiredState& s = engine_.state();
   json out = toJson(s.subnet(ref), s.vpc(ref.vpc));
   out["impairments"] = impairmentSummaries(s, s.impairmentsOn(ref));
+  // The flow logs that record this subnet's flows: its own and the VPC's.
+  json logs = json::array();
+  for (const auto& [name, f] : s.flowLogs()) {
+    if (f->vpc == ref.vpc && (f->subnet.empty() || f->subnet == ref.subnet)) logs.push_back(name);
+  }
+  out["flow_logs"] = logs;
   return {200, engine_.withEnforcement(out, {ref.vpc})};
 }
 

@@ -47,7 +47,7 @@ echo "== delete"
 show vpcctl vpc delete prod
 show ip netns list
 echo
-echo "== a whole environment from one file: labs/shop.yaml (two VPCs, a peering, a policy, two instances, a port forward)"
+echo "== a whole environment from one file: labs/shop.yaml (two VPCs, a peering, a policy, two instances, a port forward, a flow log)"
 show vpcctl lab apply -f "$ROOT/labs/shop.yaml"
 wait_until 10 ip netns exec vpc-prod.web bash -c "echo > /dev/tcp/10.10.1.3/8080" || true
 echo "== web -> instance api's HTTP server (python3 -m http.server 8080 in vm-api)"
@@ -57,6 +57,10 @@ show ip netns exec internet curl -s -o /dev/null -w "HTTP %{http_code} from %{re
 echo "== web -> pg:5432 is allowed by policy db-in; web -> pg:6432 is dropped by it (no refusal comes back)"
 show ip netns exec vpc-prod.web timeout 2 bash -c "echo > /dev/tcp/10.10.2.20/5432 && echo connected"
 show ip netns exec vpc-prod.web timeout 2 bash -c "echo > /dev/tcp/10.10.2.20/6432 && echo connected"
+echo "== the lab's flow log of VPC prod: the connections above (each way), the dropped one as REJECT"
+rejected_logged() { vpcctl flow-logs prod --tail 100 | grep -q " 6432 6 .* REJECT OK"; }
+wait_until 5 rejected_logged || true
+show vpcctl flow-logs prod --tail 8
 echo "== applying the same file again changes nothing"
 show vpcctl lab apply -f "$ROOT/labs/shop.yaml"
 show vpcctl lab show shop

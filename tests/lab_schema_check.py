@@ -34,6 +34,8 @@ bad = [
     {**shop, "expect": [{"from": "a", "to": "b"}]},
     {**shop, "port_forwards": [{"name": "web", "listen_port": 0, "target": "api"}]},
     {**shop, "port_forwards": [{"name": "web", "listen_port": 80}]},
+    {**shop, "flow_logs": [{"name": "f", "target": "prod", "aggregation_s": 0}]},
+    {**shop, "flow_logs": [{"name": "f", "target": "prod/web/x"}]},
 ]
 for doc in bad:
     if validator.is_valid(doc):

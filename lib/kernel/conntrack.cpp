@@ -1,6 +1,8 @@
 #include "lib/kernel/conntrack.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
+#include <libmnl/libmnl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
@@ -45,9 +47,40 @@ ConnectionCount entryOf(const nf_conntrack* ct) {
   return e;
 }
 
+// The id and packet counts of a ctnetlink message, read without parsing
+// the rest; false when it has no id.
+bool quickLook(const nlmsghdr* nlh, uint32_t& id, uint64_t& origPackets, uint64_t& replyPackets) {
+  // libmnl's iteration macros assign void*, which C++ does not convert.
+  auto each = [](const nlattr* a, int left, auto&& fn) {
+    for (; mnl_attr_ok(a, left);
+         left -= static_cast<int>(MNL_ALIGN(a->nla_len)), a = mnl_attr_next(a))
+      fn(a);
+  };
+  bool hasId = false;
+  int left = static_cast<int>(nlh->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof(nfgenmsg)));
+  auto* first = reinterpret_cast<const nlattr*>(static_cast<const char*>(NLMSG_DATA(nlh)) +
+                                                NLMSG_ALIGN(sizeof(nfgenmsg)));
+  each(first, left, [&](const nlattr* a) {
+    uint16_t type = mnl_attr_get_type(a);
+    if (type == CTA_ID && mnl_attr_get_payload_len(a) >= 4) {
+      id = ntohl(mnl_attr_get_u32(a));
+      hasId = true;
+    } else if (type == CTA_COUNTERS_ORIG || type == CTA_COUNTERS_REPLY) {
+      uint64_t& packets = type == CTA_COUNTERS_ORIG ? origPackets : replyPackets;
+      auto* inner = static_cast<const nlattr*>(mnl_attr_get_payload(a));
+      each(inner, static_cast<int>(mnl_attr_get_payload_len(a)), [&](const nlattr* c) {
+        if (mnl_attr_get_type(c) == CTA_COUNTERS_PACKETS && mnl_attr_get_payload_len(c) >= 8)
+          packets = be64toh(mnl_attr_get_u64(c));
+      });
+    }
+  });
+  return hasId;
+}
+
 }  // namespace
 
-std::vector<ConnectionCount> conntrackEntries(const char* buf, size_t size, bool* done) {
+std::vector<ConnectionCount> conntrackEntries(const char* buf, size_t size, bool* done,
+                                              const Unchanged& unchanged, std::set<uint32_t>* ids) {
   std::vector<ConnectionCount> out;
   int left = static_cast<int>(std::min<size_t>(size, 1 << 30));
   for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); messageFits(nlh, left);
@@ -62,6 +95,14 @@ std::vector<ConnectionCount> conntrackEntries(const char* buf, size_t size, bool
     if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) continue;
     auto* nfg = static_cast<const nfgenmsg*>(NLMSG_DATA(nlh));
     if (nfg->nfgen_family != AF_INET) continue;
+    if (unchanged || ids) {
+      uint32_t id = 0;
+      uint64_t origPackets = 0, replyPackets = 0;
+      if (quickLook(nlh, id, origPackets, replyPackets)) {
+        if (ids) ids->insert(id);
+        if (unchanged && unchanged(id, origPackets, replyPackets)) continue;
+      }
+    }
     std::unique_ptr<nf_conntrack, void (*)(nf_conntrack*)> one(nfct_new(), nfct_destroy);
     if (!one || nfct_nlmsg_parse(nlh, one.get()) < 0) continue;
     ConnectionCount e = entryOf(one.get());
@@ -79,7 +120,8 @@ Fd conntrackDumpSocket() {
   return netlinkSocket(NETLINK_NETFILTER, 0, 0);
 }
 
-std::vector<ConnectionCount> dumpConntrack(int fd) {
+std::vector<ConnectionCount> dumpConntrack(int fd, const Unchanged& unchanged,
+                                           std::set<uint32_t>* ids) {
   struct {
     nlmsghdr h;
     nfgenmsg g;
@@ -104,7 +146,7 @@ std::vector<ConnectionCount> dumpConntrack(int fd) {
       continue;
     }
     if (n <= 0) throw KernelError("conntrack dump", "answer", std::strerror(errno));
-    auto entries = conntrackEntries(buf, static_cast<size_t>(n), &done);
+    auto entries = conntrackEntries(buf, static_cast<size_t>(n), &done, unchanged, ids);
     out.insert(out.end(), entries.begin(), entries.end());
   }
   return out;

@@ -71,6 +71,12 @@ class FlowWindow {
   // A connection from a dump or an end event: what it carried since it was
   // last seen counts in this window.
   void observe(const ConnectionCount& c);
+  // Whether the connection `id` carried nothing since it was last seen.
+  bool unchanged(uint32_t id, uint64_t origPackets, uint64_t replyPackets) const {
+    auto it = seen_.find(id);
+    return it != seen_.end() && it->second.last.origPackets == origPackets &&
+           it->second.last.replyPackets == replyPackets;
+  }
   // After a dump: connections not in it for two dumps running are
   // forgotten (their end event was lost).
   void dumped(const std::set<uint32_t>& ids);

@@ -4,7 +4,8 @@
 // from whoever sent the packet), and the decoding of nftables dumps (chains,
 // sets, set elements with their comment TLVs, rules with their expressions)
 // from the objects libnftnl parses them into, and the reading of a reply
-// buffer (runReplies). The first byte picks which.
+// buffer (runReplies), and conntrack messages and dropped packets as the
+// flow logs read them (daemon/flow_collector.h). The first byte picks which.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
@@ -15,9 +16,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <vector>
 
+#include "lib/kernel/conntrack.h"
 #include "lib/kernel/event_source.h"
+#include "lib/kernel/netlink_socket.h"
 #include "lib/kernel/nft_codec.h"
 #include "lib/kernel/nft_kernel.h"
 #include "lib/kernel/nl_route.h"
@@ -185,9 +189,9 @@ void nftObject(FuzzedDataProvider& in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   // 0xff: the reading of an nftables reply buffer (runReplies: errors,
-  // acks, NLMSG_DONE, interrupted dumps); otherwise the three below.
+  // acks, NLMSG_DONE, interrupted dumps); otherwise the four below.
   bool replies = data[0] == 0xff;
-  uint8_t kind = data[0] % 3;
+  uint8_t kind = data[0] % 4;
   ++data;
   --size;
   if (replies) {
@@ -202,7 +206,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (kind == 1) {
     std::vector<uint32_t> buf((size + 3) / 4);
     if (size > 0) std::memcpy(buf.data(), data, size);  // an empty vector has no buffer
-    vpcd::logLines(reinterpret_cast<const char*>(buf.data()), size);
+    const char* bytes = reinterpret_cast<const char*>(buf.data());
+    vpcd::logLines(bytes, size);
+    // The flow log's reading of the same datagram: the dropped packets.
+    vpcd::eachNflogPacket(bytes, size, [](std::string_view, const uint8_t* p, size_t len) {
+      vpcd::droppedPacket(p, len);
+    });
+  } else if (kind == 3) {
+    // Conntrack events and dump answers, both ways of reading them.
+    std::vector<uint32_t> buf((size + 3) / 4 + 1, 0);
+    if (size > 0) std::memcpy(buf.data(), data, size);
+    const char* bytes = reinterpret_cast<const char*>(buf.data());
+    bool done = false;
+    std::set<uint32_t> ids;
+    vpcd::FlowWindow window;
+    for (const auto& c : vpcd::conntrackEntries(bytes, size, &done)) window.observe(c);
+    vpcd::conntrackEntries(
+        bytes, size, &done, [](uint32_t id, uint64_t, uint64_t) { return id % 2 == 0; }, &ids);
   } else {
     FuzzedDataProvider in(data, size);
     nftObject(in);

@@ -138,7 +138,8 @@ def files():
         put("files", name, bytes([sel]) + data)
 
 
-# --- kernel_replies: 0 extended ack, 1 NFLOG datagram, 2 nftables objects
+# --- kernel_replies: 0 extended ack, 1 NFLOG datagram, 2 nftables objects,
+# 3 conntrack messages
 def attr(t, payload):
     n = 4 + len(payload)
     return struct.pack("=HH", n, t) + payload + b"\0" * ((4 - n % 4) % 4)
@@ -163,6 +164,21 @@ def kernel_replies():
     tcp = struct.pack(">HH", 40112, 22) + b"\0" * 16
     log = NFGEN + attr(10, s("vpcd deny ")) + attr(9, ip + tcp)
     put("kernel_replies", "nflog", bytes([1]) + msg(0x400, 0, log) * 2)
+    # A connection's end (IPCTNL_MSG_CT_DELETE), with its tuples, counters
+    # and id, then the end of a dump.
+    def nested(t, payload):
+        return attr(t | 0x8000, payload)
+
+    def tuple_(t, src, dst, sp, dp):
+        ips = nested(1, attr(1, bytes(src)) + attr(2, bytes(dst)))
+        proto = nested(2, attr(1, bytes([6])) + attr(2, struct.pack(">H", sp))
+                       + attr(3, struct.pack(">H", dp)))
+        return nested(t, ips + proto)
+    counters = lambda t, p, b: nested(t, attr(1, struct.pack(">Q", p)) + attr(2, struct.pack(">Q", b)))
+    ct = (NFGEN + tuple_(1, [10, 10, 1, 2], [10, 10, 2, 2], 40000, 8080)
+          + tuple_(2, [10, 10, 2, 2], [10, 10, 1, 2], 8080, 40000)
+          + counters(9, 6, 398) + counters(10, 4, 1200) + attr(12, struct.pack(">I", 77)))
+    put("kernel_replies", "conntrack", bytes([3]) + msg(0x102, 0, ct) + msg(3, 2, b"\0" * 4))
     # The nftables objects are drawn from the bytes after the selector (2):
     # any bytes make an object, so a few fixed random streams seed them.
     rng = random.Random(7)

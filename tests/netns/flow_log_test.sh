@@ -129,6 +129,16 @@ assert_eq 409 "${out%% *}" "a subnet with a flow log is not deleted"
 assert_contains "$out" "flow logs (web-log)" "and the error names it"
 assert_eq 200 "$(api DELETE /v1/flow-logs/web-log | cut -d' ' -f1)" "the subnet's flow log deleted"
 
+# The router deleted by hand: vpcd lets go of it (its sockets would keep
+# it alive, links and all), makes it again, and collects there again.
+ip netns del vpc-prod
+wait_until 10 tcp_connect vpc-prod.web $DB 8080 && pass "the router deleted by hand is repaired" ||
+  fail "no path web -> db after the router was deleted"
+send_udp 40006 9000 5 10
+wait_until 10 record_is $WEB $DB 40006 9000 17 ACCEPT "5 190" &&
+  pass "and the new router's flows are logged (5 packets, 190 bytes)" ||
+  fail "after the repair: [$(record $WEB $DB 40006 9000 17 ACCEPT)]"
+
 # Restart: the log is kept and collects again.
 stop_daemon
 start_daemon
