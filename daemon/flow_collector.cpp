@@ -154,6 +154,10 @@ void FlowCollector::follow(const DesiredState& state) {
     auto& feed = feeds_[name];
     if (!feed) feed = std::make_shared<RecordFeed>();
     auto v = std::make_shared<Vpc>(io_, std::move(*places), pathOf_(name), maxBytes_, feed);
+    // A router that exists now holds connections counted before the log
+    // (switched on again, or vpcd started again); one that does not yet
+    // will hold only new ones, however late the sockets are opened.
+    v->baseline = NetnsDir(netnsDir_).exists(routerNamespace(name));
     vpcs_[name] = v;
     open(v);
   }
@@ -173,8 +177,8 @@ void FlowCollector::open(const std::shared_ptr<Vpc>& v) {
       drops = nflogSocket(kFlowLogGroup, 64);  // the IPv4 header and the ports
     }
     // What the connections already open carried before the log started (or
-    // vpcd did) is not this window's. A router made again after it was
-    // deleted is another matter: all it holds is new since, and logged.
+    // vpcd did) is not this window's; a router made since holds only what
+    // is new, and all of it is logged.
     if (v->baseline) {
       FlowWindow fresh;
       for (const auto& c : dumpConntrack(dump.get())) fresh.observe(c);
