@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <set>
 
 #include "daemon/commands.h"
 #include "daemon/log.h"
@@ -147,7 +148,13 @@ void FlowCollector::follow(const DesiredState& state) {
     close(it->second);
     it = vpcs_.erase(it);
   }
-  for (const auto& [name, vpc] : state.vpcs()) {
+  // The VPCs with an enabled flow log: a commit costs what they hold, not
+  // what the host does.
+  std::set<std::string> logged;
+  for (const auto& [name, f] : state.flowLogs()) {
+    if (f->enabled) logged.insert(f->vpc);
+  }
+  for (const auto& name : logged) {
     if (vpcs_.count(name)) continue;
     std::optional<FlowPlaces> places = FlowPlaces::of(state, name);
     if (!places) continue;

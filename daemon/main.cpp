@@ -77,18 +77,32 @@ void petWatchdog(boost::asio::steady_timer& timer) {
   });
 }
 
-// Timed impairments end on the second (docs/impairments.md): a look at a
-// handful of values each second, a commit only when one is due.
-void endTimedImpairments(boost::asio::steady_timer& timer, vpcd::ImpairmentService& impairments) {
-  timer.expires_after(std::chrono::seconds(1));
-  timer.async_wait([&timer, &impairments](const boost::system::error_code& ec) {
+// Timed impairments end on the second (docs/impairments.md): the clock is
+// set for the earliest end after every change, and sleeps while none is
+// timed. Looked at again after it rings, in case the wall clock (which ends
+// are in) and the timer's disagree by a moment.
+void armImpairmentClock(boost::asio::steady_timer& timer, vpcd::Services& service) {
+  int64_t next = 0;
+  for (const auto& [name, i] : service.engine.state().impairments()) {
+    if (i->endsAt() && (!next || i->endsAt() < next)) next = i->endsAt();
+  }
+  if (!next) {
+    timer.cancel();
+    return;
+  }
+  timer.expires_after(std::chrono::seconds(std::max<int64_t>(0, next - ::time(nullptr))));
+  timer.async_wait([&timer, &service](const boost::system::error_code& ec) {
     if (ec) return;
     try {
-      impairments.expire();
+      service.impairments.expire();
+      armImpairmentClock(timer, service);
     } catch (const std::exception& e) {
       logLine(3, std::string("ending timed impairments: ") + e.what());
+      timer.expires_after(std::chrono::seconds(1));
+      timer.async_wait([&timer, &service](const boost::system::error_code& again) {
+        if (!again) armImpairmentClock(timer, service);
+      });
     }
-    endTimedImpairments(timer, impairments);
   });
 }
 
@@ -145,13 +159,15 @@ int run(vpcd::DaemonConfig config) {
       return service.engine.store().flowRecordsPath(vpc);
     });
     service.flowLogs.setCollector(flows.get());
-    service.engine.setAfterCommit([&](const vpcd::DesiredState& state) {
-      files->sync(state);
-      if (resolvers) resolvers->sync(state);
-      commands->sync(state);
-      flows->follow(state);
-    });
   }
+  boost::asio::steady_timer impairmentClock(io);
+  service.engine.setAfterCommit([&](const vpcd::DesiredState& state) {
+    if (files) files->sync(state);
+    if (resolvers) resolvers->sync(state);
+    if (commands) commands->sync(state);
+    if (flows) flows->follow(state);
+    armImpairmentClock(impairmentClock, service);
+  });
   std::unique_ptr<vpcd::DriftWatcher> watcher;
   if (real) {
     // Drift watch: kernel notifications in the host and every namespace of
@@ -225,8 +241,6 @@ int run(vpcd::DaemonConfig config) {
   });
   boost::asio::steady_timer watchdog(io);
   petWatchdog(watchdog);
-  boost::asio::steady_timer impairmentClock(io);
-  endTimedImpairments(impairmentClock, service.impairments);
   logLine(6,
           "ready: listening on " + (passed >= 0 ? "the socket systemd passed" : config.socketPath));
   // Ready only now: the first reconcile is done and the socket accepts.

@@ -204,7 +204,7 @@ class ImpairmentService {
   Reply put(const std::string& name, const nlohmann::json& body);
   Reply remove(const std::string& name);
   // Timed impairments whose time is up switched off (and saved so): called
-  // every second by the daemon's clock, and before each answer.
+  // by the daemon's clock at the earliest end, and before each answer.
   void expire();
 
  private:
