@@ -348,6 +348,12 @@ void FlowCollector::closeWindow(Vpc& v) {
   int64_t end = now();
   std::vector<std::string> lines = v.window.close(v.start, end, v.places);
   v.start = end;
+  FlowRecordCounts& w = written_[v.places.vpc];
+  for (const auto& l : lines) {
+    if (l.ends_with(" ACCEPT OK")) ++w.accepted;
+    if (l.ends_with(" REJECT OK")) ++w.rejected;
+    if (l.ends_with(" SKIPDATA")) ++w.incomplete;
+  }
   v.file.append(lines);
   v.feed->add(lines);
 }

@@ -85,6 +85,9 @@ class FlowCollector {
   Reply records(const DesiredState& state, const std::string& vpc, const Query& q,
                 std::function<bool()> active);
 
+  // What the collector wrote since start, per VPC (for the metrics).
+  const std::map<std::string, FlowRecordCounts>& written() const { return written_; }
+
   static constexpr uint64_t kMaxBytes = 16 << 20;
   // How long messages gather before they are read (the sockets' queues of
   // 16 MiB hold far more than a pause's worth at any rate measured).
@@ -108,6 +111,7 @@ class FlowCollector {
   uint64_t maxBytes_;
   std::map<std::string, std::shared_ptr<Vpc>> vpcs_;
   std::map<std::string, std::shared_ptr<RecordFeed>> feeds_;
+  std::map<std::string, FlowRecordCounts> written_;
   boost::asio::steady_timer retry_;
   bool retrying_ = false;
 };

@@ -38,6 +38,11 @@ Reply FlowLogService::remove(const std::string& name) {
   return {200, gone};
 }
 
+std::optional<std::map<std::string, FlowRecordCounts>> FlowLogService::written() const {
+  if (!collector_) return std::nullopt;
+  return collector_->written();
+}
+
 Reply FlowLogService::records(const std::string& vpc, const Query& q) {
   const DesiredState& state = engine_.state();
   if (collector_) {

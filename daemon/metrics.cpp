@@ -234,6 +234,19 @@ std::string Metrics::scrape() {
   now.gauge("vpcd_uplink_up", "1 while the host has an uplink (a default route, or --uplink)",
             {{{}, state.host().uplink.empty() ? 0.0 : 1.0}});
   ruleCounters(now, s_);
+  if (auto written = s_.flowLogs.written()) {
+    std::map<prometheus::Labels, double> records, incomplete;
+    for (const auto& [vpc, w] : *written) {
+      records[{{"vpc", vpc}, {"action", "ACCEPT"}}] = double(w.accepted);
+      records[{{"vpc", vpc}, {"action", "REJECT"}}] = double(w.rejected);
+      incomplete[{{"vpc", vpc}}] = double(w.incomplete);
+    }
+    now.counter("vpcd_flow_records_total", "Flow records written since start, by VPC and action",
+                records);
+    now.counter("vpcd_flow_windows_incomplete_total",
+                "Flow log windows whose records are incomplete (SKIPDATA: a queue overflowed)",
+                incomplete);
+  }
   std::vector<prometheus::MetricFamily> all = registry_->Collect();
   for (auto& f : now.collect()) all.push_back(std::move(f));
   return prometheus::TextSerializer().Serialize(all);

@@ -224,6 +224,12 @@ nlohmann::json impairmentSummaries(const DesiredState& s, const std::vector<std:
 
 class FlowCollector;  // daemon/flow_collector.h
 
+// What the flow logs wrote since start, for one VPC (the metrics).
+struct FlowRecordCounts {
+  uint64_t accepted = 0, rejected = 0;
+  uint64_t incomplete = 0;  // windows that said SKIPDATA
+};
+
 // Flow logs: which traffic of a VPC is written as flow records, and the
 // records (docs/operations.md, "Flow logs").
 class FlowLogService {
@@ -232,6 +238,8 @@ class FlowLogService {
   // The daemon's collector (none with the fake kernel: records are then
   // only read from their files).
   void setCollector(FlowCollector* c) { collector_ = c; }
+  // By VPC; nullopt without a collector.
+  std::optional<std::map<std::string, FlowRecordCounts>> written() const;
   Reply list() const;
   Reply get(const std::string& name) const;
   Reply put(const std::string& name, const nlohmann::json& body);

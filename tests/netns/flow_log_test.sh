@@ -103,6 +103,13 @@ tcp_connect vpc-prod.web $DB 5432 && fail "db:5432 is denied" || pass "db:5432 i
 wait_until 10 has_line " $WEB $DB [0-9]+ 5432 6 [0-9]+ [0-9]+ [0-9]+ [0-9]+ REJECT OK" &&
   pass "the denied TCP probe is a REJECT record" || fail "no REJECT record for 5432"
 
+metric() {  # the value of a metric line matching $1
+  curl -s --unix-socket "$SOCK" http://vpcd/v1/metrics | awk -v m="$1" 'index($0, m) == 1 { print $2 }'
+}
+n=$(metric 'vpcd_flow_records_total{action="REJECT",vpc="prod"}')
+[[ -n $n && ${n%.*} -ge 2 ]] && pass "the metrics count the REJECT records written ($n)" ||
+  fail "vpcd_flow_records_total REJECT: [$n]"
+
 # Following: new records as they are written.
 curl -s -N --unix-socket "$SOCK" "http://vpcd/v1/vpcs/prod/flow-logs?follow=1&tail=1" \
   >"$WORK/follow" 2>/dev/null &
