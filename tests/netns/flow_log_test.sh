@@ -128,6 +128,26 @@ kill "$FOLLOW" 2>/dev/null || true
 assert_eq "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status" \
   "$(head -1 "$STATE/flow-records/prod.log")" "the record file starts with the field names"
 
+# Across a peering: both VPCs' logs hold the flow, each naming its own end.
+vpcctl vpc create shared --cidr 10.20.0.0/16 >/dev/null
+vpcctl subnet create shared tools --cidr 10.20.1.0/24 >/dev/null
+vpcctl peering request ps --vpc prod --peer-vpc shared >/dev/null
+vpcctl peering accept ps >/dev/null
+api PUT /v1/flow-logs/shared-all '{"target":"shared","aggregation_s":1}' >/dev/null
+ip netns exec vpc-prod.web python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.10.1.2", 40007))
+for _ in range(2):
+    s.sendto(b"y" * 20, ("10.20.1.2", 7))
+'
+shared_line() { vpcctl flow-logs shared --tail 1000 | grep -q "^2 shared shared/tools $WEB 10.20.1.2 40007 7 17 2 96 "; }
+wait_until 10 shared_line && pass "shared's log has the flow from prod, at its own subnet" ||
+  fail "shared's log: $(vpcctl flow-logs shared --tail 5)"
+wait_until 10 record_is $WEB 10.20.1.2 40007 7 17 ACCEPT "2 96" &&
+  pass "and prod's log has it too" || fail "prod's log across the peering"
+api DELETE /v1/flow-logs/shared-all >/dev/null
+
 # A subnet's own flow log: the subnet is not deleted under it.
 out=$(api PUT /v1/flow-logs/web-log '{"target":"prod/web"}')
 assert_eq 201 "${out%% *}" "a flow log of one subnet"
