@@ -381,8 +381,9 @@ Reply recordsFromFile(const DesiredState& state, const std::string& vpc, const s
                       const Query& q) {
   state.vpc(vpc);
   size_t tail = countParam(q, "tail", 100, 10000);
-  // Records are about 100 bytes: enough of the end of the file for `tail`.
-  auto [text, start] = readTail(path, tail * 160 + 160);
+  // A record is about 100 bytes, and under 320 with the longest names:
+  // enough of the end of the file for `tail` of them.
+  auto [text, start] = readTail(path, tail * 320 + 320);
   std::vector<std::string> lines;
   for (size_t at = 0; at < text.size();) {
     size_t nl = text.find('\n', at);

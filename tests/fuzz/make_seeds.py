@@ -179,6 +179,10 @@ def kernel_replies():
           + tuple_(2, [10, 10, 2, 2], [10, 10, 1, 2], 8080, 40000)
           + counters(9, 6, 398) + counters(10, 4, 1200) + attr(12, struct.pack(">I", 77)))
     put("kernel_replies", "conntrack", bytes([3]) + msg(0x102, 0, ct) + msg(3, 2, b"\0" * 4))
+    # An nftables dump the kernel flagged interrupted (NLM_F_MULTI |
+    # NLM_F_DUMP_INTR), then its end: the reading of a reply buffer (0xff).
+    put("kernel_replies", "replies-dump-intr",
+        bytes([0xff]) + msg(0x0a00, 0x12, b"\0" * 4) + msg(3, 2, b"\0" * 4))
     # The nftables objects are drawn from the bytes after the selector (2):
     # any bytes make an object, so a few fixed random streams seed them.
     rng = random.Random(7)
