@@ -44,13 +44,13 @@ struct Count {
   uint64_t packets = 0, bytes = 0;
 };
 
-// The default rule closes its chain: `counter <verdict>`.
+// The default rule closes its chain (lib/plan/policy_compile.h).
 std::optional<std::pair<Count, bool>> defaultCounter(const NftTable& t, const std::string& chain) {
   for (auto it = t.rules.rbegin(); it != t.rules.rend(); ++it) {
     if (it->chain != chain) continue;
-    if (it->exprs.size() != 2 || it->exprs[0].name != "counter") return std::nullopt;
-    bool drop = static_cast<int32_t>(it->exprs[1].key) == NF_DROP;
-    return std::pair{Count{it->exprs[0].packets, it->exprs[0].bytes}, drop};
+    auto v = defaultVerdictOf(*it);
+    if (!v) return std::nullopt;
+    return std::pair{Count{v->packets, v->bytes}, v->drop};
   }
   return std::nullopt;
 }

@@ -16,6 +16,7 @@
 #include "daemon/probe.h"
 #include "daemon/service.h"
 #include "lib/model/error.h"
+#include "lib/plan/policy_compile.h"
 #include "lib/plan/reach.h"
 
 namespace vpcd {
@@ -51,11 +52,9 @@ std::map<std::string, uint64_t> counters(Kernel& kernel, const std::string& ns) 
     }
   }
   for (const auto& r : t->rules) {
-    if (r.exprs.size() == 2 && r.exprs[0].name == "counter") {
-      bool drop = static_cast<int32_t>(r.exprs[1].key) == NF_DROP;
-      out["default " + std::string(drop ? "drop" : "accept") + " of chain " + r.chain] +=
-          r.exprs[0].packets;
-    }
+    if (auto v = defaultVerdictOf(r))
+      out["default " + std::string(v->drop ? "drop" : "accept") + " of chain " + r.chain] +=
+          v->packets;
   }
   return out;
 }

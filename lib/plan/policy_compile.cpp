@@ -439,6 +439,16 @@ std::vector<FilterEntry> resolveFilter(const std::vector<EffectiveRule>& rules) 
   return out;
 }
 
+std::optional<DefaultVerdict> defaultVerdictOf(const NftRule& r) {
+  if (r.exprs.size() < 2 || r.exprs.front().name != "counter" || r.exprs.back().name != "immediate")
+    return std::nullopt;
+  for (size_t i = 1; i + 1 < r.exprs.size(); ++i) {
+    if (r.exprs[i].name != "log") return std::nullopt;
+  }
+  return DefaultVerdict{r.exprs.front().packets, r.exprs.front().bytes,
+                        static_cast<int32_t>(r.exprs.back().key) == NF_DROP};
+}
+
 void addFilters(NftTable& t, const std::vector<SubnetFilter>& filters, bool logDrops) {
   if (filters.empty()) return;
   t.chains.push_back({.name = kFilterChain});

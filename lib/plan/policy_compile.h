@@ -23,6 +23,7 @@
 // allow the rest" keeps 10,000 entries instead of the 40,000 pieces the final
 // allow is cut into. Egress allow is `return`, so the destination
 // subnet's ingress is still checked; ingress allow is `accept`.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,15 @@ inline constexpr uint16_t kFlowLogGroup = 8;
 // `logDrops`: every drop (a deny rule's, a deny default's) is also logged
 // to kFlowLogGroup.
 void addFilters(NftTable& t, const std::vector<SubnetFilter>& filters, bool logDrops = false);
+
+// The counted default verdict that closes a filter chain, read back from a
+// rule: `counter [log ...] accept|drop` (the log copies a drop to the flow
+// log while one is on). nullopt for any other rule.
+struct DefaultVerdict {
+  uint64_t packets = 0, bytes = 0;
+  bool drop = false;
+};
+std::optional<DefaultVerdict> defaultVerdictOf(const NftRule& r);
 
 // Names used in the table, for statistics.
 std::string filterChain(Direction d, const std::string& subnet);

@@ -19,6 +19,7 @@
 #include "lib/model/error.h"
 #include "lib/model/flow_record.h"
 #include "lib/plan/desired.h"
+#include "lib/plan/policy_compile.h"
 #include "tests/unit/harness.h"
 
 using namespace vpcd;
@@ -138,6 +139,16 @@ TEST_CASE("the router of a VPC with a flow log counts connections and copies its
   CHECK(rules.find("flow_drop: log8 immediate") != std::string::npos);  // deny rules go there
   CHECK(rules.find("log7 log8 immediate") != std::string::npos);     // a logging deny: both groups
   CHECK(rules.find("counter log8 immediate") != std::string::npos);  // the default deny
+  // Its default rule still reads as the chain's counted default, for the
+  // policy's stats and reach's counters.
+  std::optional<DefaultVerdict> closing;
+  for (const auto& [key, table] : on.tables) {
+    for (const auto& r : table.rules) {
+      if (r.chain == filterChain(Direction::Ingress, "db")) closing = defaultVerdictOf(r);
+    }
+  }
+  REQUIRE(closing);
+  CHECK(closing->drop);
   // A disabled flow log is no flow log.
   Namespace disabled =
       router(s.with(put({{"name", "all"}, {"target", "prod"}, {"enabled", false}})));
