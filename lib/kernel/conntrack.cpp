@@ -95,14 +95,13 @@ std::vector<ConnectionCount> conntrackEntries(const char* buf, size_t size, bool
     if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) continue;
     auto* nfg = static_cast<const nfgenmsg*>(NLMSG_DATA(nlh));
     if (nfg->nfgen_family != AF_INET) continue;
-    if (unchanged || ids) {
-      uint32_t id = 0;
-      uint64_t origPackets = 0, replyPackets = 0;
-      if (quickLook(nlh, id, origPackets, replyPackets)) {
-        if (ids) ids->insert(id);
-        if (unchanged && unchanged(id, origPackets, replyPackets)) continue;
-      }
-    }
+    // A connection is known by its id: a message without one is skipped
+    // before libnetfilter-conntrack parses it.
+    uint32_t id = 0;
+    uint64_t origPackets = 0, replyPackets = 0;
+    if (!quickLook(nlh, id, origPackets, replyPackets)) continue;
+    if (ids) ids->insert(id);
+    if (unchanged && unchanged(id, origPackets, replyPackets)) continue;
     std::unique_ptr<nf_conntrack, void (*)(nf_conntrack*)> one(nfct_new(), nfct_destroy);
     if (!one || nfct_nlmsg_parse(nlh, one.get()) < 0) continue;
     ConnectionCount e = entryOf(one.get());

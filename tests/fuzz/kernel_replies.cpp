@@ -213,16 +213,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       vpcd::droppedPacket(p, len);
     });
   } else if (kind == 3) {
-    // Conntrack events and dump answers, both ways of reading them.
+    // Conntrack events and dump answers: vpcd's own reading of them (the
+    // message walk, a connection's id and counts). libnetfilter-conntrack's
+    // parser is not driven: like libnftnl's it trusts the kernel by design
+    // (an attribute of an unexpected size makes it exit(), found by this
+    // target, docs/fuzzing.md), so every connection is "unchanged" here.
     std::vector<uint32_t> buf((size + 3) / 4 + 1, 0);
     if (size > 0) std::memcpy(buf.data(), data, size);
-    const char* bytes = reinterpret_cast<const char*>(buf.data());
     bool done = false;
     std::set<uint32_t> ids;
-    vpcd::FlowWindow window;
-    for (const auto& c : vpcd::conntrackEntries(bytes, size, &done)) window.observe(c);
     vpcd::conntrackEntries(
-        bytes, size, &done, [](uint32_t id, uint64_t, uint64_t) { return id % 2 == 0; }, &ids);
+        reinterpret_cast<const char*>(buf.data()), size, &done,
+        [](uint32_t, uint64_t, uint64_t) { return true; }, &ids);
   } else {
     FuzzedDataProvider in(data, size);
     nftObject(in);
