@@ -10,6 +10,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/authz.h"
+#include "daemon/http_error.h"
 #include "daemon/metrics.h"
 #include "daemon/service.h"
 
@@ -102,6 +103,12 @@ class Api {
 std::vector<std::string> segments(const std::string& target);
 // Its query, decoded: "?label=env%3Dlab&vpc=prod" -> {label: env=lab, vpc: prod}.
 Query queryOf(const std::string& target);
+
+// A request's JSON body; a body that is not JSON is a 400 naming the field
+// where it went wrong.
+nlohmann::json parseBody(const std::string& body);
+// 405 naming the method and the target.
+HttpError methodNotAllowed(const std::string& method, const std::string& target);
 
 // {"error": {"code", "status", "message", "field"}}, in that order.
 nlohmann::ordered_json errorBody(int code, const std::string& status, const std::string& message,
