@@ -44,6 +44,25 @@ std::function<void()> action(const Options& o, int& rc, std::function<std::strin
   };
 }
 
+std::function<void()> toggle(const Options& o, int& rc, std::function<std::string()> target,
+                             std::vector<std::string> fields, bool on,
+                             std::function<void(const json&)> pretty) {
+  return [&o, &rc, target, fields, on, pretty] {
+    json have;
+    if (!request(o, "GET", target(), nullptr, have)) {
+      rc = 1;
+      return;
+    }
+    json body = json::object();
+    for (const auto& f : fields) {
+      if (have.contains(f) && !have[f].is_null()) body[f] = have[f];
+    }
+    body["enabled"] = on;
+    action(
+        o, rc, text("PUT"), target, [body] { return body; }, pretty)();
+  };
+}
+
 std::function<std::string()> text(std::string s) {
   return [s] { return s; };
 }

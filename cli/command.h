@@ -25,6 +25,12 @@ std::function<void()> action(const Options& o, int& rc, std::function<std::strin
                              std::function<nlohmann::json()> body,
                              std::function<void(const nlohmann::json&)> pretty);
 
+// enable/disable: the object at `target` as it is (its `fields` that are
+// set), with "enabled" set to `on`, put back; prints the result.
+std::function<void()> toggle(const Options& o, int& rc, std::function<std::string()> target,
+                             std::vector<std::string> fields, bool on,
+                             std::function<void(const nlohmann::json&)> pretty);
+
 std::function<std::string()> text(std::string s);
 // "error: MESSAGE (CODE STATUS)" on stderr.
 void printError(const Response& r);

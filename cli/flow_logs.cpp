@@ -37,29 +37,6 @@ void printFlowLog(const json& f) {
   printEnforcement(std::cout, f);
 }
 
-// enable/disable: the flow log as it is, with `enabled` set, put back.
-std::function<void()> toggle(const Options& o, int& rc, std::shared_ptr<FlowLogArgs> a, bool on) {
-  return [&o, &rc, a, on] {
-    json have, now;
-    std::string target = "/v1/flow-logs/" + a->name;
-    if (!request(o, "GET", target, nullptr, have)) {
-      rc = 1;
-      return;
-    }
-    json body{
-        {"target", have["target"]}, {"aggregation_s", have["aggregation_s"]}, {"enabled", on}};
-    if (!request(o, "PUT", target, &body, now)) {
-      rc = 1;
-      return;
-    }
-    if (o.output == "json") {
-      std::cout << now.dump(2) << "\n";
-    } else {
-      printFlowLog(now);
-    }
-  };
-}
-
 // The records, newest last; with --follow, then every new one as it is
 // written, until interrupted.
 int records(const Options& o, const FlowLogArgs& a) {
@@ -109,7 +86,7 @@ void addFlowLogCommands(CLI::App& app, Options& o, int& rc) {
     auto* sub = cmd->add_subcommand(on ? "enable" : "disable",
                                     on ? "switch a flow log on" : "switch a flow log off");
     sub->add_option("name", a->name)->required();
-    sub->callback(toggle(o, rc, a, on));
+    sub->callback(toggle(o, rc, one, {"target", "aggregation_s"}, on, printFlowLog));
   }
   auto* show = cmd->add_subcommand("show", "show a flow log");
   show->add_option("name", a->name)->required();

@@ -14,19 +14,19 @@ namespace {
 
 // The fields a PUT takes; what the API shows besides (times, where it
 // resolved to) is left out when an impairment is sent back changed.
-const char* const kRequestFields[] = {"name",
-                                      "target",
-                                      "direction",
-                                      "delay_ms",
-                                      "jitter_ms",
-                                      "loss_percent",
-                                      "duplicate_percent",
-                                      "corrupt_percent",
-                                      "reorder_percent",
-                                      "rate_kbit",
-                                      "down",
-                                      "enabled",
-                                      "duration_s"};
+const std::vector<std::string> kRequestFields{"name",
+                                              "target",
+                                              "direction",
+                                              "delay_ms",
+                                              "jitter_ms",
+                                              "loss_percent",
+                                              "duplicate_percent",
+                                              "corrupt_percent",
+                                              "reorder_percent",
+                                              "rate_kbit",
+                                              "down",
+                                              "enabled",
+                                              "duration_s"};
 
 // What it does, in tc's words: "delay 50ms loss 20%", "down".
 std::string effect(const json& i) {
@@ -84,33 +84,6 @@ struct ImpairArgs {
   bool down = false, disabled = false;
 };
 
-// enable/disable: the impairment as it is, with `enabled` set, put back.
-std::function<void()> toggle(const Options& o, int& rc, std::shared_ptr<ImpairArgs> a, bool on) {
-  return [&o, &rc, a, on] {
-    json have;
-    std::string target = "/v1/impairments/" + a->name;
-    if (!request(o, "GET", target, nullptr, have)) {
-      rc = 1;
-      return;
-    }
-    json body = json::object();
-    for (const char* f : kRequestFields) {
-      if (have.contains(f) && !have[f].is_null()) body[f] = have[f];
-    }
-    body["enabled"] = on;
-    json now;
-    if (!request(o, "PUT", target, &body, now)) {
-      rc = 1;
-      return;
-    }
-    if (o.output == "json") {
-      std::cout << now.dump(2) << "\n";
-    } else {
-      printImpairment(now);
-    }
-  };
-}
-
 }  // namespace
 
 void addImpairCommands(CLI::App& app, Options& o, int& rc) {
@@ -160,7 +133,7 @@ void addImpairCommands(CLI::App& app, Options& o, int& rc) {
                                     on ? "switch an impairment on (its values as stored)"
                                        : "switch an impairment off, keeping its values");
     sub->add_option("name", a->name)->required();
-    sub->callback(toggle(o, rc, a, on));
+    sub->callback(toggle(o, rc, one, kRequestFields, on, printImpairment));
   }
   auto* show = cmd->add_subcommand("show", "show an impairment");
   show->add_option("name", a->name)->required();

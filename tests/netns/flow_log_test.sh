@@ -176,8 +176,10 @@ wait_until 10 record_is $WEB $DB 40005 9000 17 ACCEPT "4 192" &&
   fail "after restart: [$(record $WEB $DB 40005 9000 17 ACCEPT)]"
 
 # Off: the firewall no longer copies drops; the values are kept.
-out=$(api PUT /v1/flow-logs/prod-all '{"target":"prod","aggregation_s":1,"enabled":false}')
-assert_eq 200 "${out%% *}" "switched off"
+assert_contains "$(vpcctl flow-log disable prod-all)" "off" "vpcctl flow-log disable switches it off"
+out=$(api GET /v1/flow-logs/prod-all)
+assert_contains "$out" '"aggregation_s":1' "keeping its values"
+assert_contains "$out" '"enabled":false' "and the API says it is off"
 assert_not_contains "$(ip netns exec vpc-prod nft list table inet vpcd)" "group 8" \
   "off: no drop is logged to the flow log group (nft)"
 assert_contains "$(vpcctl flow-log list)" "prod-all" "vpcctl flow-log list shows it"
